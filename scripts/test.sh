@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every test, from nothing: set up, check formatting and lints, run all suites.
+source "$(dirname "$0")/lib.sh"
+bash "$MURMUR_ROOT/scripts/setup.sh"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy -q --workspace --all-targets -- -D warnings
+log "cargo test"
+cargo test --workspace
