@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The Python reference implementation (mlx-lm, mlx-whisper, transformers' chat templates)
+# in a virtualenv in the cache, for the scripts that produce test goldens and for the
+# benchmarks. Tests never need it: goldens are committed. Prints the venv's python path.
+#   PY=$(scripts/py-venv.sh)
+source "$(dirname "$0")/lib.sh"
+V="$MURMUR_CACHE/venv-mlx-0.32.2"
+REQS="mlx==0.32.2 mlx-cpu==0.32.2 mlx-lm==0.32.2 mlx-whisper==0.4.3 numpy jinja2"
+if [ "$(cat "$V/.stamp" 2>/dev/null)" != "$REQS" ]; then
+  log "creating the Python reference venv ($REQS)"
+  rm -rf "$V"
+  python3 -m venv "$V"
+  retry 3 "$V/bin/pip" install -q $REQS >&2
+  echo "$REQS" >"$V/.stamp"
+fi
+echo "$V/bin/python"
