@@ -5,7 +5,7 @@
 #   PY=$(scripts/py-venv.sh)
 source "$(dirname "$0")/lib.sh"
 V="$MURMUR_CACHE/venv-mlx-0.32.2"
-REQS="mlx==0.32.2 mlx-cpu==0.32.2 mlx-lm==0.32.2 mlx-whisper==0.4.3 numpy jinja2"
+REQS="mlx==0.32.2 mlx-cpu==0.32.2 mlx-lm==0.32.2 mlx-whisper==0.4.3 numpy jinja2 gguf==0.19.0"
 if [ "$(cat "$V/.stamp" 2>/dev/null)" != "$REQS" ]; then
   log "creating the Python reference venv ($REQS)"
   rm -rf "$V"

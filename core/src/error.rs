@@ -24,9 +24,65 @@ pub enum Error {
     /// The model is well-formed but uses something Murmur does not implement.
     #[error("{path}: unsupported {what}")]
     Unsupported { path: PathBuf, what: String },
+    /// A setting or argument is outside its valid range (e.g. a negative sampling
+    /// temperature, logits of the wrong rank). `name` is the setting or argument.
+    #[error("invalid {name}: {reason}")]
+    InvalidArgument { name: String, reason: String },
+    /// A tokenizer could not be built (malformed `tokenizer.json`) or failed to
+    /// encode/decode. The message names the file where one is involved.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// A chat template failed to compile or render (syntax error, an unsupported
+    /// construct, or the template's own `raise_exception`, e.g. for a bad role order).
+    #[error("chat template: {reason}")]
+    Template { reason: String },
+    /// The prompt does not fit the model's context window.
+    #[error("the prompt has {tokens} tokens; this model's context holds {limit}")]
+    PromptTooLong { tokens: usize, limit: usize },
     /// MLX reported a failure (out of memory, shape mismatch, kernel error).
     #[error("MLX: {0}")]
     Mlx(String),
+    /// Downloading `file` of `repo` failed for a reason other than the typed ones below
+    /// (network error after the retries, a size or sha256 mismatch, a malformed Hub reply).
+    #[error("downloading {repo}/{file}: {reason}")]
+    Download {
+        repo: String,
+        file: String,
+        reason: String,
+    },
+    /// The Hub refused access (HTTP 401/403): a gated or private repository and no token,
+    /// or a token without access. The token itself never appears in any error.
+    #[error(
+        "access to {repo} was refused: it is gated or private; set HF_TOKEN to a token that has access"
+    )]
+    Unauthorized { repo: String },
+    /// The repository, revision or file does not exist on the Hub (`file` is empty when
+    /// the repository or revision itself is missing).
+    #[error("{repo}{}{file} was not found on the Hub", if file.is_empty() { "" } else { "/" })]
+    NotFound { repo: String, file: String },
+    /// Not enough free disk space for a download: `needed` includes a 100 MB margin.
+    #[error("not enough disk space: {needed} bytes needed, {available} available")]
+    InsufficientDisk { needed: u64, available: u64 },
+    /// The operation was cancelled through its `CancelToken`.
+    #[error("cancelled")]
+    Cancelled,
+    /// The model is downloading, loading or in use, so the operation is refused now
+    /// (`state` says which); try again when it is idle.
+    #[error("model {model} is busy ({state})")]
+    Busy { model: String, state: String },
+    /// The model has to be downloaded before it can be loaded or used.
+    #[error("model {model} is not downloaded")]
+    NotDownloaded { model: String },
+    /// No catalog or user model has this id, alias or repository.
+    #[error("unknown model {id:?}")]
+    UnknownModel { id: String },
+    /// Offline mode (`HF_HUB_OFFLINE`) and the model is not complete in the cache.
+    #[error("offline mode (HF_HUB_OFFLINE) and {repo} is not complete in the local cache")]
+    Offline { repo: String },
+    /// A background task of the engine (a load, an unload, generation) died: a panic in
+    /// it, or its runtime shutting down. `what` names the task.
+    #[error("{what} failed: {reason}")]
+    Internal { what: String, reason: String },
 }
 
 impl Error {

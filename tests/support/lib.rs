@@ -38,3 +38,11 @@ pub fn fixture(relative: &str) -> PathBuf {
 pub fn smollm2_gguf() -> PathBuf {
     fixture("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
+
+/// A Hugging Face Hub look-alike on 127.0.0.1 for download tests.
+pub mod hub_server;
+
+/// The real Qwen3 tokenizer (`tokenizer.json`, `tokenizer_config.json`).
+pub fn qwen3_tokenizer_dir() -> PathBuf {
+    fixture("qwen3-tokenizer")
+}

@@ -1,0 +1,378 @@
+//! A chat model ready to answer: weights, tokenizer, chat template and stop tokens,
+//! loaded from an mlx-community folder or a GGUF file.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::chat_template::{ChatTemplate, Message};
+use super::generate::{Flow, GenerateOptions, GenerationStats, generate};
+use super::load::gguf::GgufHeader;
+use super::load::{load_gguf, load_safetensors_dir};
+use super::models::{self, LanguageModel};
+use super::tokenizer::{StreamDecoder, Tokenizer};
+use crate::cancel::CancelToken;
+use crate::error::{Error, Result};
+
+/// The on-disk format a model came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelFormat {
+    Safetensors,
+    Gguf,
+}
+
+/// What was loaded.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub format: ModelFormat,
+    pub model_type: String,
+    pub vocab_size: usize,
+    /// Longest sequence the model was trained for (prompt plus answer).
+    pub context_length: usize,
+    pub eos_token_ids: Vec<u32>,
+}
+
+/// The text and measurements of one chat turn.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatResponse {
+    /// The answer, without thinking blocks or stop tokens.
+    pub text: String,
+    pub stats: GenerationStats,
+}
+
+pub struct ChatModel {
+    model: Box<dyn LanguageModel>,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+    eos: HashSet<u32>,
+    info: ModelInfo,
+}
+
+/// Turn-end markers of the chat formats we know; each present in the vocabulary stops
+/// generation even when the config only names the document EOS.
+const TURN_END_TOKENS: &[&str] = &[
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<end_of_turn>",
+    "<|end|>",
+    "<|endoftext|>",
+];
+
+impl ChatModel {
+    /// Load from a model folder (`config.json` + safetensors, or one `.gguf` file in
+    /// it) or a `.gguf` file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let gguf = if path.is_file() {
+            Some(path.to_path_buf())
+        } else if path.join("config.json").is_file() {
+            None
+        } else if path.is_dir() {
+            Some(single_gguf(path)?)
+        } else {
+            return Err(Error::io(
+                path,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        };
+        match gguf {
+            Some(file) => Self::load_gguf(&file),
+            None => Self::load_safetensors(path),
+        }
+    }
+
+    fn load_safetensors(dir: &Path) -> Result<Self> {
+        let (config, mut weights) = load_safetensors_dir(dir)?;
+        let model = models::build(&config, &mut weights)?;
+        let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
+        let template = ChatTemplate::from_tokenizer_config(&dir.join("tokenizer_config.json"))?;
+        let mut eos = HashSet::new();
+        collect_ids(&config, &mut eos);
+        if let Ok(generation) = read_json(&dir.join("generation_config.json")) {
+            collect_ids(&generation, &mut eos);
+        }
+        Self::assemble(
+            dir,
+            ModelFormat::Safetensors,
+            &config,
+            model,
+            tokenizer,
+            template,
+            eos,
+        )
+    }
+
+    fn load_gguf(file: &Path) -> Result<Self> {
+        let (config, mut weights, header) = load_gguf(file)?;
+        let model = models::build(&config, &mut weights)?;
+        let dir = file.parent().unwrap_or(Path::new("."));
+        // A tokenizer.json next to the file wins over the GGUF's own vocabulary.
+        let (tokenizer, template) = if dir.join("tokenizer.json").is_file() {
+            (
+                Tokenizer::from_file(&dir.join("tokenizer.json"))?,
+                ChatTemplate::from_tokenizer_config(&dir.join("tokenizer_config.json"))?,
+            )
+        } else {
+            (
+                Tokenizer::from_gguf(&header)?,
+                ChatTemplate::from_gguf(&header)?,
+            )
+        };
+        let mut eos = HashSet::new();
+        gguf_eos(&header, &mut eos);
+        Self::assemble(
+            file,
+            ModelFormat::Gguf,
+            &config,
+            model,
+            tokenizer,
+            template,
+            eos,
+        )
+    }
+
+    fn assemble(
+        path: &Path,
+        format: ModelFormat,
+        config: &serde_json::Value,
+        model: Box<dyn LanguageModel>,
+        tokenizer: Tokenizer,
+        template: ChatTemplate,
+        mut eos: HashSet<u32>,
+    ) -> Result<Self> {
+        eos.extend(tokenizer.eos_token_ids());
+        for t in TURN_END_TOKENS {
+            if template.source().contains(t)
+                && let Some(id) = tokenizer.token_to_id(t)
+            {
+                eos.insert(id);
+            }
+        }
+        if eos.is_empty() {
+            return Err(Error::corrupt(path, "no end-of-sequence token is known"));
+        }
+        let mut ids: Vec<u32> = eos.iter().copied().collect();
+        ids.sort_unstable();
+        let info = ModelInfo {
+            path: path.to_path_buf(),
+            format,
+            model_type: config["model_type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            vocab_size: tokenizer.vocab_size(),
+            context_length: config
+                .get("max_position_embeddings")
+                .or_else(|| {
+                    config
+                        .get("text_config")
+                        .and_then(|t| t.get("max_position_embeddings"))
+                })
+                .and_then(|v| v.as_u64())
+                .unwrap_or(4096) as usize,
+            eos_token_ids: ids,
+        };
+        Ok(Self {
+            model,
+            tokenizer,
+            template,
+            eos,
+            info,
+        })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// The prompt tokens for `messages`, rendered with the model's chat template.
+    pub fn prompt_tokens(&self, messages: &[Message], enable_thinking: bool) -> Result<Vec<u32>> {
+        let text = self
+            .template
+            .render(messages, true, Some(enable_thinking))?;
+        // The template writes BOS itself where the model wants one.
+        self.tokenizer.encode(&text, false)
+    }
+
+    /// Answer `messages`, streaming text to `on_text` as it is decoded (valid UTF-8,
+    /// thinking blocks held back). Stops on EOS, `opts.max_tokens` or `cancel`.
+    pub fn chat(
+        &self,
+        messages: &[Message],
+        enable_thinking: bool,
+        opts: &GenerateOptions,
+        cancel: &CancelToken,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<ChatResponse> {
+        let prompt = self.prompt_tokens(messages, enable_thinking)?;
+        self.complete(&prompt, opts, cancel, on_text)
+    }
+
+    /// Continue raw prompt tokens (no template), streaming visible text.
+    pub fn complete(
+        &self,
+        prompt: &[u32],
+        opts: &GenerateOptions,
+        cancel: &CancelToken,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<ChatResponse> {
+        if prompt.len() >= self.info.context_length {
+            return Err(Error::PromptTooLong {
+                tokens: prompt.len(),
+                limit: self.info.context_length,
+            });
+        }
+        let mut decoder = StreamDecoder::new(&self.tokenizer);
+        let mut filter = ThinkFilter::default();
+        let mut text = String::new();
+        let mut emit = |chunk: &str, text: &mut String| {
+            let visible = filter.push(chunk);
+            if !visible.is_empty() {
+                on_text(&visible);
+                text.push_str(&visible);
+            }
+        };
+        let (_, stats) = generate(self.model.as_ref(), prompt, &self.eos, opts, cancel, |id| {
+            if let Some(chunk) = decoder.push(id) {
+                emit(&chunk, &mut text);
+            }
+            Ok(Flow::Continue)
+        })?;
+        if let Some(chunk) = decoder.finish() {
+            emit(&chunk, &mut text);
+        }
+        let rest = filter.finish();
+        if !rest.is_empty() {
+            on_text(&rest);
+            text.push_str(&rest);
+        }
+        Ok(ChatResponse { text, stats })
+    }
+}
+
+/// Hides `<think>…</think>` blocks from a text stream, holding back only what could
+/// still turn out to be the start of a tag.
+#[derive(Default)]
+struct ThinkFilter {
+    pending: String,
+    thinking: bool,
+}
+
+impl ThinkFilter {
+    const OPEN: &'static str = "<think>";
+    const CLOSE: &'static str = "</think>";
+
+    fn push(&mut self, chunk: &str) -> String {
+        self.pending.push_str(chunk);
+        let mut out = String::new();
+        loop {
+            let tag = if self.thinking {
+                Self::CLOSE
+            } else {
+                Self::OPEN
+            };
+            if let Some(i) = self.pending.find(tag) {
+                if !self.thinking {
+                    out.push_str(&self.pending[..i]);
+                }
+                self.pending.drain(..i + tag.len());
+                self.thinking = !self.thinking;
+                if !self.thinking {
+                    // Drop the blank lines that follow a thinking block.
+                    let trimmed = self.pending.trim_start_matches('\n').len();
+                    self.pending.drain(..self.pending.len() - trimmed);
+                }
+                continue;
+            }
+            // Keep a suffix that may be a partial tag; release the rest.
+            let keep = (1..tag.len())
+                .rev()
+                .find(|&n| self.pending.ends_with(&tag[..n]))
+                .unwrap_or(0);
+            let cut = self.pending.len() - keep;
+            if !self.thinking {
+                out.push_str(&self.pending[..cut]);
+            }
+            self.pending.drain(..cut);
+            return out;
+        }
+    }
+
+    fn finish(&mut self) -> String {
+        let rest = std::mem::take(&mut self.pending);
+        if self.thinking { String::new() } else { rest }
+    }
+}
+
+fn single_gguf(dir: &Path) -> Result<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
+        .collect();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(Error::corrupt(
+            dir,
+            "neither config.json nor a .gguf file in the folder",
+        )),
+        n => Err(Error::InvalidArgument {
+            name: "model".into(),
+            reason: format!("{} holds {n} .gguf files; name one", dir.display()),
+        }),
+    }
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::corrupt(path, format!("invalid JSON: {e}")))
+}
+
+/// `eos_token_id` as an integer or a list of integers.
+fn collect_ids(config: &serde_json::Value, into: &mut HashSet<u32>) {
+    match config.get("eos_token_id") {
+        Some(serde_json::Value::Number(n)) => into.extend(n.as_u64().map(|v| v as u32)),
+        Some(serde_json::Value::Array(a)) => {
+            into.extend(a.iter().filter_map(|v| v.as_u64()).map(|v| v as u32))
+        }
+        _ => {}
+    }
+}
+
+fn gguf_eos(h: &GgufHeader, into: &mut HashSet<u32>) {
+    for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"] {
+        if let Some(id) = h.get(key).and_then(|v| v.as_u64()) {
+            into.insert(id as u32);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ThinkFilter;
+
+    fn run(chunks: &[&str]) -> String {
+        let mut f = ThinkFilter::default();
+        let mut out: String = chunks.iter().map(|c| f.push(c)).collect();
+        out.push_str(&f.finish());
+        out
+    }
+
+    #[test]
+    fn think_blocks_are_hidden_across_chunk_boundaries() {
+        assert_eq!(
+            run(&["<thi", "nk>\nplan</th", "ink>\n\nHello", " world"]),
+            "Hello world"
+        );
+        assert_eq!(run(&["Hi <", "b>there</b>"]), "Hi <b>there</b>");
+        assert_eq!(run(&["a <think>x</think>b"]), "a b");
+        assert_eq!(run(&["<think>never closed"]), "");
+        assert_eq!(run(&["ends with <"]), "ends with <");
+    }
+}

@@ -1,0 +1,450 @@
+//! Building blocks shared by the model files: weights by name, (quantized) linear and
+//! embedding layers, RMSNorm, RoPE and attention.
+//!
+//! Layers are plain structs of MLX arrays that call MLX ops directly (no module system):
+//! the forward pass is a short, readable function per architecture, and quantized and
+//! dense weights go through the same code.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use mlx_rs::fast::ScaledDotProductAttentionMask;
+use mlx_rs::ops::indexing::TryIndexOp;
+use mlx_rs::{Array, Dtype, fast, ops};
+
+use super::kv_cache::KvCache;
+use crate::error::{Error, Result};
+
+/// Default affine quantization of a checkpoint (`config.json` → `quantization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QuantSpec {
+    pub group_size: i32,
+    pub bits: i32,
+}
+
+/// A model's tensors by name, consumed as the model is built so leftovers can be
+/// reported and every missing tensor names itself in the error.
+pub struct Weights {
+    path: PathBuf,
+    arrays: HashMap<String, Array>,
+    /// Default quantization; `None` for dense checkpoints. Per-layer overrides come
+    /// from `overrides` (mlx-lm writes them into the same `quantization` table).
+    quant: Option<QuantSpec>,
+    overrides: HashMap<String, QuantSpec>,
+    /// Everything handed to the model, so loading can materialize it in one `eval`.
+    used: Vec<Array>,
+}
+
+impl Weights {
+    pub fn new(
+        path: impl Into<PathBuf>,
+        arrays: HashMap<String, Array>,
+        quant: Option<QuantSpec>,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            arrays,
+            quant,
+            overrides: HashMap::new(),
+            used: Vec::new(),
+        }
+    }
+
+    pub fn with_overrides(mut self, overrides: HashMap<String, QuantSpec>) -> Self {
+        self.overrides = overrides;
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.arrays.contains_key(name)
+    }
+
+    /// Remove and return a tensor, or a [`Error::CorruptModel`] naming it.
+    pub fn take(&mut self, name: &str) -> Result<Array> {
+        self.take_opt(name)
+            .ok_or_else(|| Error::corrupt(&self.path, format!("missing tensor {name}")))
+    }
+
+    pub fn take_opt(&mut self, name: &str) -> Option<Array> {
+        let a = self.arrays.remove(name)?;
+        self.used.push(a.clone());
+        Some(a)
+    }
+
+    /// Read every tensor the model took into memory now, so a corrupt or truncated
+    /// file fails at load time (not mid-answer) and the first request is not slowed
+    /// by disk reads.
+    pub fn materialize(&mut self) -> Result<()> {
+        let used = std::mem::take(&mut self.used);
+        mlx_rs::transforms::eval(used.iter())
+            .map_err(|e| Error::corrupt(&self.path, format!("reading weights: {e}")))
+    }
+
+    /// Names of tensors nobody consumed (sorted), for diagnostics.
+    pub fn leftover(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.arrays.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Quantization of the layer at `prefix`: present when `prefix.scales` exists.
+    fn quant_for(&self, prefix: &str) -> Result<Option<QuantSpec>> {
+        if !self.contains(&format!("{prefix}.scales")) {
+            return Ok(None);
+        }
+        self.overrides
+            .get(prefix)
+            .copied()
+            .or(self.quant)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::corrupt(
+                    &self.path,
+                    format!("{prefix} is quantized but the config has no quantization"),
+                )
+            })
+    }
+
+    /// A linear layer `prefix.{weight,scales,biases,bias}`.
+    pub fn linear(&mut self, prefix: &str) -> Result<Linear> {
+        let quant = self.quant_for(prefix)?;
+        let weight = self.take(&format!("{prefix}.weight"))?;
+        let bias = self.take_opt(&format!("{prefix}.bias"));
+        let quant = match quant {
+            Some(spec) => {
+                let scales = self.take(&format!("{prefix}.scales"))?;
+                let biases = self.take_opt(&format!("{prefix}.biases"));
+                check_packed(&self.path, prefix, &weight, &scales, spec)?;
+                Some(Quantized {
+                    scales,
+                    biases,
+                    spec,
+                })
+            }
+            None => None,
+        };
+        Ok(Linear {
+            weight,
+            bias,
+            quant,
+        })
+    }
+
+    /// An embedding table `prefix.{weight,scales,biases}`.
+    pub fn embedding(&mut self, prefix: &str) -> Result<Embedding> {
+        let Linear { weight, quant, .. } = self.linear(prefix)?;
+        Ok(Embedding { weight, quant })
+    }
+
+    pub fn rms_norm(&mut self, prefix: &str, eps: f32) -> Result<RmsNorm> {
+        Ok(RmsNorm {
+            weight: self.take(&format!("{prefix}.weight"))?,
+            eps,
+        })
+    }
+}
+
+/// Packed weights must agree with their scales: `in = scales_cols × group` and
+/// `packed_cols × 32 = in × bits`. A mismatch means the config lies about the checkpoint.
+fn check_packed(path: &Path, prefix: &str, w: &Array, scales: &Array, q: QuantSpec) -> Result<()> {
+    let packed = *w.shape().last().unwrap_or(&0);
+    let groups = *scales.shape().last().unwrap_or(&0);
+    if w.dtype() != Dtype::Uint32 || packed * 32 != groups * q.group_size * q.bits {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "{prefix}: packed weight {:?} ({:?}) does not match scales {:?} at {} bits, group {}",
+                w.shape(),
+                w.dtype(),
+                scales.shape(),
+                q.bits,
+                q.group_size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+struct Quantized {
+    scales: Array,
+    biases: Option<Array>,
+    spec: QuantSpec,
+}
+
+/// `y = x Wᵀ + b`, with W dense or affine-quantized.
+pub struct Linear {
+    weight: Array,
+    bias: Option<Array>,
+    quant: Option<Quantized>,
+}
+
+impl Linear {
+    pub fn forward(&self, x: &Array) -> Result<Array> {
+        let y = match &self.quant {
+            Some(q) => ops::quantized_matmul(
+                x,
+                &self.weight,
+                &q.scales,
+                q.biases.as_ref(),
+                true,
+                q.spec.group_size,
+                q.spec.bits,
+            )?,
+            None => ops::matmul(x, self.weight.t())?,
+        };
+        Ok(match &self.bias {
+            Some(b) => y.add(b)?,
+            None => y,
+        })
+    }
+}
+
+/// A token embedding table (dense or quantized), also usable as a tied output head.
+pub struct Embedding {
+    weight: Array,
+    quant: Option<Quantized>,
+}
+
+impl Embedding {
+    /// Look up rows for `ids` (any shape) → `ids.shape + [hidden]`.
+    pub fn forward(&self, ids: &Array) -> Result<Array> {
+        match &self.quant {
+            None => Ok(self.weight.take_axis(ids, 0)?),
+            Some(q) => {
+                let w = self.weight.take_axis(ids, 0)?;
+                let s = q.scales.take_axis(ids, 0)?;
+                let b = q.biases.as_ref().map(|b| b.take_axis(ids, 0)).transpose()?;
+                Ok(ops::dequantize(
+                    &w,
+                    &s,
+                    b.as_ref(),
+                    q.spec.group_size,
+                    q.spec.bits,
+                )?)
+            }
+        }
+    }
+
+    /// Use the table as the output projection (tied embeddings): `x Eᵀ`.
+    pub fn as_linear(&self, x: &Array) -> Result<Array> {
+        match &self.quant {
+            None => Ok(ops::matmul(x, self.weight.t())?),
+            Some(q) => Ok(ops::quantized_matmul(
+                x,
+                &self.weight,
+                &q.scales,
+                q.biases.as_ref(),
+                true,
+                q.spec.group_size,
+                q.spec.bits,
+            )?),
+        }
+    }
+
+    /// Element type of the activations this table produces.
+    pub fn dtype(&self) -> Dtype {
+        match &self.quant {
+            Some(q) => q.scales.dtype(),
+            None => self.weight.dtype(),
+        }
+    }
+}
+
+pub struct RmsNorm {
+    weight: Array,
+    eps: f32,
+}
+
+impl RmsNorm {
+    pub fn forward(&self, x: &Array) -> Result<Array> {
+        Ok(fast::rms_norm(x, Some(&self.weight), self.eps)?)
+    }
+
+    /// Gemma stores `w` and normalizes with `1 + w`; fold the offset in once at load.
+    pub fn with_unit_offset(mut self) -> Result<Self> {
+        self.weight = self
+            .weight
+            .add(Array::from_f32(1.0))?
+            .as_dtype(self.weight.dtype())?;
+        Ok(self)
+    }
+}
+
+/// GELU, tanh approximation (Gemma's `gelu_pytorch_tanh`), computed in `x`'s own
+/// dtype as mlx-lm does (mlx-rs's version promotes bf16 activations to f32, which
+/// changes results), and compiled into one fused kernel.
+pub fn gelu_approx(x: &Array) -> Result<Array> {
+    fn f(x: &Array) -> std::result::Result<Array, mlx_rs::error::Exception> {
+        let c = |v: f32| Array::from_f32(v).as_dtype(x.dtype());
+        let cubic = x.power(&c(3.0)?)?;
+        let inner = c((2.0 / std::f32::consts::PI).sqrt())?
+            .multiply(x.add(c(0.044715)?.multiply(&cubic)?)?)?;
+        c(0.5)?
+            .multiply(x)?
+            .multiply(c(1.0)?.add(mlx_rs::ops::tanh(&inner)?)?)
+    }
+    let mut compiled = mlx_rs::transforms::compile::compile(f, true);
+    Ok(compiled(x)?)
+}
+
+/// Rotary position embedding settings for one attention layer.
+#[derive(Debug, Clone)]
+pub struct Rope {
+    pub dims: i32,
+    /// Interleaved pairs (GGML/llama.cpp layout) instead of rotate-half (HF layout).
+    pub traditional: bool,
+    pub base: f32,
+    pub scale: f32,
+    /// Precomputed frequencies (Llama 3 scaling); when set, `base` is ignored.
+    pub freqs: Option<Array>,
+}
+
+impl Rope {
+    pub fn new(dims: i32, base: f32, traditional: bool) -> Self {
+        Self {
+            dims,
+            traditional,
+            base,
+            scale: 1.0,
+            freqs: None,
+        }
+    }
+
+    /// Apply to `x` of shape `[B, heads, L, head_dim]` at absolute position `offset`.
+    pub fn forward(&self, x: &Array, offset: i32) -> Result<Array> {
+        let base = if self.freqs.is_some() {
+            None
+        } else {
+            Some(self.base)
+        };
+        Ok(fast::rope(
+            x,
+            self.dims,
+            self.traditional,
+            base,
+            self.scale,
+            offset,
+            self.freqs.as_ref(),
+        )?)
+    }
+
+    /// Configure from an HF `rope_scaling` table (`linear`, `llama3`; `default` and
+    /// absent mean none). Other kinds are refused rather than silently ignored.
+    pub fn with_scaling(
+        mut self,
+        scaling: Option<&serde_json::Value>,
+        path: &Path,
+    ) -> Result<Self> {
+        let Some(s) = scaling.filter(|s| !s.is_null()) else {
+            return Ok(self);
+        };
+        let kind = s
+            .get("rope_type")
+            .or_else(|| s.get("type"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("default");
+        let num = |key: &str, default: f64| s.get(key).and_then(|v| v.as_f64()).unwrap_or(default);
+        match kind {
+            "default" => {}
+            "linear" => self.scale = 1.0 / num("factor", 1.0) as f32,
+            "llama3" => {
+                let factor = num("factor", 8.0);
+                let low = num("low_freq_factor", 1.0);
+                let high = num("high_freq_factor", 4.0);
+                let old_ctx = num("original_max_position_embeddings", 8192.0);
+                let low_wavelen = old_ctx / low;
+                let high_wavelen = old_ctx / high;
+                let base = self.base as f64;
+                let freqs: Vec<f32> = (0..self.dims / 2)
+                    .map(|i| {
+                        let freq = base.powf(2.0 * i as f64 / self.dims as f64);
+                        let wavelen = 2.0 * std::f64::consts::PI * freq;
+                        let f = if wavelen > low_wavelen {
+                            freq * factor
+                        } else if wavelen < high_wavelen {
+                            freq
+                        } else {
+                            let smooth = (old_ctx / wavelen - low) / (high - low);
+                            freq / ((1.0 - smooth) / factor + smooth)
+                        };
+                        f as f32
+                    })
+                    .collect();
+                let n = freqs.len() as i32;
+                self.freqs = Some(Array::from_slice(&freqs, &[n]));
+            }
+            other => {
+                return Err(Error::Unsupported {
+                    path: path.to_path_buf(),
+                    what: format!("rope_scaling type {other}"),
+                });
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Which key positions a query may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttnMask {
+    /// Causal over everything in the cache.
+    Causal,
+    /// Causal and at most this many positions back (Gemma 3's local layers).
+    Window(i32),
+}
+
+/// Scaled dot-product attention of `q, k, v` (`[B, heads, L, head_dim]`, already
+/// rotated) through `cache`, which stores this step's keys/values and returns all of
+/// them. Handles grouped-query attention without tiling.
+pub fn attention(
+    q: &Array,
+    k: Array,
+    v: Array,
+    cache: &mut KvCache,
+    scale: f32,
+    mask: AttnMask,
+) -> Result<Array> {
+    let l = q.shape()[2];
+    let (mut keys, mut values) = cache.update_and_fetch(k, v)?;
+    let total = keys.shape()[2];
+    if let AttnMask::Window(w) = mask
+        && total - l + 1 > w
+    {
+        // Only the last `w + l - 1` keys can be seen by any query in this step.
+        let start = total - (w + l - 1);
+        keys = keys.try_index((.., .., start..))?;
+        values = values.try_index((.., .., start..))?;
+    }
+    let total = keys.shape()[2];
+    if l == 1 {
+        return Ok(fast::scaled_dot_product_attention(
+            q, &keys, &values, scale, None, None,
+        )?);
+    }
+    match mask {
+        AttnMask::Causal => Ok(fast::scaled_dot_product_attention(
+            q,
+            &keys,
+            &values,
+            scale,
+            ScaledDotProductAttentionMask::Causal,
+            None,
+        )?),
+        AttnMask::Window(w) => {
+            // Query i sits at key position total - l + i; it sees keys j with
+            // pos_q - w < j <= pos_q.
+            let qpos = ops::arange::<_, i32>(total - l, total, None)?.reshape(&[l, 1])?;
+            let kpos = ops::arange::<_, i32>(0, total, None)?.reshape(&[1, total])?;
+            let visible = kpos
+                .le(&qpos)?
+                .logical_and(&kpos.gt(&qpos.subtract(Array::from_int(w))?)?)?;
+            Ok(fast::scaled_dot_product_attention(
+                q, &keys, &values, scale, &visible, None,
+            )?)
+        }
+    }
+}

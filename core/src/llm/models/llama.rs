@@ -1,0 +1,205 @@
+//! Llama (SmolLM2/SmolLM3, Llama 3.x, Mistral): pre-norm decoder with grouped-query
+//! attention, RoPE and a SwiGLU MLP.
+//!
+//! The [`Decoder`] here is also the body of Qwen2 (biased Q/K/V) and Qwen3 (per-head
+//! Q/K RMSNorm): those files only translate their configs into a [`DecoderSpec`].
+
+use mlx_rs::Array;
+use mlx_rs::nn::silu;
+use mlx_rs::ops::indexing::TryIndexOp;
+use serde::Deserialize;
+
+use super::{LanguageModel, parse_args};
+use crate::error::Result;
+use crate::llm::kv_cache::KvCache;
+use crate::llm::layers::{AttnMask, Embedding, Linear, RmsNorm, Rope, Weights, attention};
+
+#[derive(Debug, Deserialize)]
+struct Args {
+    hidden_size: i32,
+    num_hidden_layers: usize,
+    num_attention_heads: i32,
+    num_key_value_heads: Option<i32>,
+    head_dim: Option<i32>,
+    #[serde(default = "default_eps")]
+    rms_norm_eps: f32,
+    #[serde(default = "default_theta")]
+    rope_theta: f32,
+    #[serde(default)]
+    rope_traditional: bool,
+    rope_scaling: Option<serde_json::Value>,
+    #[serde(default)]
+    attention_bias: bool,
+    #[serde(default)]
+    mlp_bias: bool,
+    tie_word_embeddings: Option<bool>,
+}
+
+fn default_eps() -> f32 {
+    1e-6
+}
+fn default_theta() -> f32 {
+    10_000.0
+}
+
+pub fn build(config: &serde_json::Value, w: &mut Weights) -> Result<Box<dyn LanguageModel>> {
+    let a: Args = parse_args(config, w.path())?;
+    let head_dim = a.head_dim.unwrap_or(a.hidden_size / a.num_attention_heads);
+    let rope = Rope::new(head_dim, a.rope_theta, a.rope_traditional)
+        .with_scaling(a.rope_scaling.as_ref(), w.path())?;
+    let spec = DecoderSpec {
+        layers: a.num_hidden_layers,
+        heads: a.num_attention_heads,
+        kv_heads: a.num_key_value_heads.unwrap_or(a.num_attention_heads),
+        head_dim,
+        eps: a.rms_norm_eps,
+        rope,
+        qk_norm: false,
+        tie_word_embeddings: a.tie_word_embeddings,
+    };
+    // Biases are picked up when present; the flags only document intent.
+    let _ = (a.attention_bias, a.mlp_bias);
+    Ok(Box::new(Decoder::load(spec, w)?))
+}
+
+/// The shape of a Llama-family decoder.
+pub struct DecoderSpec {
+    pub layers: usize,
+    pub heads: i32,
+    pub kv_heads: i32,
+    pub head_dim: i32,
+    pub eps: f32,
+    pub rope: Rope,
+    /// Qwen3: RMSNorm over each head of Q and K before RoPE.
+    pub qk_norm: bool,
+    /// `None`: tie when the checkpoint has no `lm_head`.
+    pub tie_word_embeddings: Option<bool>,
+}
+
+struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    q_norm: Option<RmsNorm>,
+    k_norm: Option<RmsNorm>,
+}
+
+struct Block {
+    attn: Attention,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+    input_norm: RmsNorm,
+    post_attn_norm: RmsNorm,
+}
+
+pub struct Decoder {
+    spec: DecoderSpec,
+    embed: Embedding,
+    blocks: Vec<Block>,
+    norm: RmsNorm,
+    lm_head: Option<Linear>,
+}
+
+impl Decoder {
+    pub fn load(spec: DecoderSpec, w: &mut Weights) -> Result<Self> {
+        let eps = spec.eps;
+        let mut blocks = Vec::with_capacity(spec.layers);
+        for i in 0..spec.layers {
+            let p = format!("model.layers.{i}");
+            let (q_norm, k_norm) = if spec.qk_norm {
+                (
+                    Some(w.rms_norm(&format!("{p}.self_attn.q_norm"), eps)?),
+                    Some(w.rms_norm(&format!("{p}.self_attn.k_norm"), eps)?),
+                )
+            } else {
+                (None, None)
+            };
+            blocks.push(Block {
+                attn: Attention {
+                    q: w.linear(&format!("{p}.self_attn.q_proj"))?,
+                    k: w.linear(&format!("{p}.self_attn.k_proj"))?,
+                    v: w.linear(&format!("{p}.self_attn.v_proj"))?,
+                    o: w.linear(&format!("{p}.self_attn.o_proj"))?,
+                    q_norm,
+                    k_norm,
+                },
+                gate: w.linear(&format!("{p}.mlp.gate_proj"))?,
+                up: w.linear(&format!("{p}.mlp.up_proj"))?,
+                down: w.linear(&format!("{p}.mlp.down_proj"))?,
+                input_norm: w.rms_norm(&format!("{p}.input_layernorm"), eps)?,
+                post_attn_norm: w.rms_norm(&format!("{p}.post_attention_layernorm"), eps)?,
+            });
+        }
+        let tie = spec.tie_word_embeddings == Some(true) || !w.contains("lm_head.weight");
+        let lm_head = if tie {
+            // A tied checkpoint may still carry a copy of the head; mlx-lm drops it too.
+            for suffix in ["weight", "scales", "biases"] {
+                w.take_opt(&format!("lm_head.{suffix}"));
+            }
+            None
+        } else {
+            Some(w.linear("lm_head")?)
+        };
+        Ok(Self {
+            embed: w.embedding("model.embed_tokens")?,
+            norm: w.rms_norm("model.norm", eps)?,
+            blocks,
+            lm_head,
+            spec,
+        })
+    }
+
+    fn attention(&self, a: &Attention, x: &Array, cache: &mut KvCache) -> Result<Array> {
+        let (b, l) = (x.shape()[0], x.shape()[1]);
+        let s = &self.spec;
+        let heads = |proj: &Linear, n: i32, norm: &Option<RmsNorm>| -> Result<Array> {
+            let y = proj.forward(x)?.reshape(&[b, l, n, s.head_dim])?;
+            let y = match norm {
+                Some(norm) => norm.forward(&y)?,
+                None => y,
+            };
+            Ok(y.transpose_axes(&[0, 2, 1, 3])?)
+        };
+        let offset = cache.offset();
+        let q = s.rope.forward(&heads(&a.q, s.heads, &a.q_norm)?, offset)?;
+        let k = s
+            .rope
+            .forward(&heads(&a.k, s.kv_heads, &a.k_norm)?, offset)?;
+        let v = heads(&a.v, s.kv_heads, &None)?;
+        let scale = (s.head_dim as f32).powf(-0.5);
+        let o = attention(&q, k, v, cache, scale, AttnMask::Causal)?;
+        let o = o
+            .transpose_axes(&[0, 2, 1, 3])?
+            .reshape(&[b, l, s.heads * s.head_dim])?;
+        a.o.forward(&o)
+    }
+}
+
+impl LanguageModel for Decoder {
+    fn forward(&self, ids: &Array, cache: &mut [KvCache], all_positions: bool) -> Result<Array> {
+        let mut h = self.embed.forward(ids)?;
+        for (block, cache) in self.blocks.iter().zip(cache.iter_mut()) {
+            let r = self.attention(&block.attn, &block.input_norm.forward(&h)?, cache)?;
+            h = h.add(&r)?;
+            let x = block.post_attn_norm.forward(&h)?;
+            let r = block
+                .down
+                .forward(&silu(block.gate.forward(&x)?)?.multiply(block.up.forward(&x)?)?)?;
+            h = h.add(&r)?;
+        }
+        if !all_positions {
+            h = h.try_index((.., -1.., ..))?;
+        }
+        let h = self.norm.forward(&h)?;
+        match &self.lm_head {
+            Some(head) => head.forward(&h),
+            None => self.embed.as_linear(&h),
+        }
+    }
+
+    fn new_cache(&self) -> Vec<KvCache> {
+        (0..self.spec.layers).map(|_| KvCache::new()).collect()
+    }
+}

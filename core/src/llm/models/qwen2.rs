@@ -1,0 +1,45 @@
+//! Qwen2 / Qwen2.5: the Llama-family decoder with biases on the Q, K and V projections
+//! (picked up from the checkpoint) and rotate-half RoPE.
+
+use serde::Deserialize;
+
+use super::llama::{Decoder, DecoderSpec};
+use super::{LanguageModel, parse_args};
+use crate::error::Result;
+use crate::llm::layers::{Rope, Weights};
+
+#[derive(Debug, Deserialize)]
+struct Args {
+    hidden_size: i32,
+    num_hidden_layers: usize,
+    num_attention_heads: i32,
+    num_key_value_heads: i32,
+    rms_norm_eps: f32,
+    #[serde(default = "default_theta")]
+    rope_theta: f32,
+    #[serde(default)]
+    rope_traditional: bool,
+    rope_scaling: Option<serde_json::Value>,
+    tie_word_embeddings: Option<bool>,
+}
+
+fn default_theta() -> f32 {
+    1_000_000.0
+}
+
+pub fn build(config: &serde_json::Value, w: &mut Weights) -> Result<Box<dyn LanguageModel>> {
+    let a: Args = parse_args(config, w.path())?;
+    let head_dim = a.hidden_size / a.num_attention_heads;
+    let spec = DecoderSpec {
+        layers: a.num_hidden_layers,
+        heads: a.num_attention_heads,
+        kv_heads: a.num_key_value_heads,
+        head_dim,
+        eps: a.rms_norm_eps,
+        rope: Rope::new(head_dim, a.rope_theta, a.rope_traditional)
+            .with_scaling(a.rope_scaling.as_ref(), w.path())?,
+        qk_norm: false,
+        tie_word_embeddings: a.tie_word_embeddings,
+    };
+    Ok(Box::new(Decoder::load(spec, w)?))
+}

@@ -1,0 +1,662 @@
+//! The engine end to end on real models served by a Hub look-alike on 127.0.0.1: the
+//! seeds' state machine and events, on-demand loading with a real refine (SmolLM2-135M,
+//! GGUF), one shared load for concurrent callers, busy refusals, idle unload and reload,
+//! failures that keep the previous state, offline mode.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use murmur_core::catalog::{AddModel, Capability};
+use murmur_core::engine::{Event, ModelState, UnloadReason};
+use murmur_core::hub::RetryPolicy;
+use murmur_core::refine::{RefineMode, RefineOptions};
+use murmur_core::{CancelToken, Engine, EngineConfig, Error};
+use murmur_tests::hub_server::{FixtureFile, FixtureRepo, HubServer};
+use murmur_tests::{qwen3_tokenizer_dir, smollm2_gguf};
+use tokio::sync::broadcast;
+
+const SMOL_REPO: &str = "test-org/SmolLM2-135M-Instruct-GGUF";
+const QWEN_REPO: &str = "test-org/Tiny-Qwen3-4bit";
+
+/// The SmolLM2 GGUF read and hashed once for every server in this binary.
+fn smollm2_file() -> FixtureFile {
+    static FILE: OnceLock<FixtureFile> = OnceLock::new();
+    FILE.get_or_init(|| {
+        FixtureFile::new(
+            "SmolLM2-135M-Instruct.Q4_1.gguf",
+            std::fs::read(smollm2_gguf()).unwrap(),
+        )
+    })
+    .clone()
+}
+
+struct World {
+    server: HubServer,
+    dir: tempfile::TempDir,
+    smol: FixtureRepo,
+}
+
+impl World {
+    fn new() -> Self {
+        let server = HubServer::start();
+        let smol = server.add_repo(
+            SMOL_REPO,
+            vec![smollm2_file(), FixtureFile::new("README.md", "SmolLM2")],
+        );
+        let tok = qwen3_tokenizer_dir();
+        let goldens = Path::new(env!("CARGO_MANIFEST_DIR")).join("goldens/llm/qwen3");
+        server.add_repo_from_dir(
+            QWEN_REPO,
+            &goldens,
+            &[
+                ("tokenizer.json", &tok.join("tokenizer.json")),
+                ("tokenizer_config.json", &tok.join("tokenizer_config.json")),
+            ],
+        );
+        Self {
+            server,
+            dir: tempfile::tempdir().unwrap(),
+            smol,
+        }
+    }
+
+    fn config(&self) -> EngineConfig {
+        let mut c = EngineConfig::from_env();
+        c.hub.cache_dir = self.dir.path().join("hub");
+        c.hub.endpoint = self.server.endpoint();
+        c.hub.token = None;
+        c.hub.offline = false;
+        c.hub.retry = RetryPolicy {
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+        };
+        c.hub.free_space = None;
+        c.config_dir = self.dir.path().join("config");
+        c.idle_unload = None;
+        c.default_model = None;
+        c.ram_bytes = Some(8 << 30);
+        c.load_hook = None;
+        c
+    }
+
+    /// An engine knowing the two test models as user models `smol` and `qwen-tiny`.
+    fn engine(&self, config: EngineConfig) -> Engine {
+        let engine = Engine::new(config).unwrap();
+        if engine.resolve("smol").is_err() {
+            engine
+                .add_model(&AddModel {
+                    source: SMOL_REPO.into(),
+                    id: Some("smol".into()),
+                    capability: None,
+                    files: Some(vec!["*.gguf".into()]),
+                })
+                .unwrap();
+            engine
+                .add_model(&AddModel {
+                    source: QWEN_REPO.into(),
+                    id: Some("qwen-tiny".into()),
+                    ..AddModel::default()
+                })
+                .unwrap();
+        }
+        engine
+    }
+}
+
+fn opts(max_tokens: usize) -> RefineOptions {
+    RefineOptions {
+        mode: RefineMode::FixGrammar,
+        seed: Some(7),
+        max_tokens: Some(max_tokens),
+        ..RefineOptions::default()
+    }
+}
+
+/// Wait (bounded) for the first event matching `f`, returning the events seen.
+async fn wait_for(
+    rx: &mut broadcast::Receiver<Event>,
+    what: &str,
+    f: impl Fn(&Event) -> bool,
+) -> Vec<Event> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(e)) => {
+                let hit = f(&e);
+                seen.push(e);
+                if hit {
+                    return seen;
+                }
+            }
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => panic!("event stream ended waiting for {what}: {e}"),
+            Err(_) => panic!("no {what} within 60 s; saw {seen:?}"),
+        }
+    }
+}
+
+fn drain(rx: &mut broadcast::Receiver<Event>) -> Vec<Event> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push(e);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_then_refine_on_demand_then_unload() {
+    let world = World::new();
+    let engine = world.engine(world.config());
+    let mut events = engine.subscribe();
+    let smol = engine.model("smol").unwrap();
+    assert_eq!(smol.state, ModelState::NotDownloaded);
+    assert_eq!(smol.model.capabilities, vec![Capability::Text]);
+    assert!(!smol.model.builtin);
+
+    let mut fractions = Vec::new();
+    let status = engine
+        .download(
+            "smol",
+            |p| fractions.push(p.fraction()),
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.state, ModelState::Downloaded);
+    let gguf = smollm2_file();
+    let path = status.path.clone().unwrap();
+    assert_eq!(
+        path,
+        world.dir.path().join(format!(
+            "hub/models--test-org--SmolLM2-135M-Instruct-GGUF/snapshots/{}",
+            world.smol.commit
+        ))
+    );
+    assert!(
+        !path.join("README.md").exists(),
+        "only the files the model needs"
+    );
+    assert_eq!(
+        std::fs::metadata(path.join(&gguf.path)).unwrap().len(),
+        gguf.bytes.len() as u64
+    );
+    assert_eq!(
+        engine.model("smol").unwrap().model.download_bytes,
+        Some(gguf.bytes.len() as u64),
+        "learnt and saved"
+    );
+    assert!(fractions.windows(2).all(|w| w[0] <= w[1]) && fractions.last() == Some(&1.0));
+
+    let seen = drain(&mut events);
+    assert_eq!(
+        seen.first(),
+        Some(&Event::DownloadStarted {
+            model_id: "smol".into()
+        })
+    );
+    assert!(
+        matches!(seen.last(), Some(Event::DownloadCompleted { model_id, bytes }) if model_id == "smol" && *bytes == gguf.bytes.len() as u64)
+    );
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::DownloadProgress { progress, .. } if *progress == 1.0))
+    );
+
+    // Refine loads on demand, streams, and leaves the model ready.
+    let streamed = Arc::new(Mutex::new(String::new()));
+    let sink = streamed.clone();
+    let result = engine
+        .refine(
+            Some("smol"),
+            "i has went to the store",
+            &opts(6),
+            move |t| sink.lock().unwrap().push_str(t),
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap();
+    assert!(!result.text.is_empty());
+    assert_eq!(streamed.lock().unwrap().trim(), result.text);
+    let seen = drain(&mut events);
+    assert!(
+        matches!(&seen[..], [Event::LoadingStarted { model_id }, Event::LoadingCompleted { model_id: done, .. }] if model_id == "smol" && done == "smol"),
+        "{seen:?}"
+    );
+    assert_eq!(engine.model("smol").unwrap().state, ModelState::Ready);
+    let status = engine.status();
+    assert_eq!(status.loaded.as_deref(), Some("smol"));
+    assert!(!status.in_use);
+    assert!(
+        status.memory.active_bytes > 0 && status.memory.peak_bytes >= status.memory.active_bytes
+    );
+
+    // `None` means the loaded model; the second refine does not load again.
+    engine
+        .refine(
+            None,
+            "me and him goes",
+            &opts(2),
+            |_| {},
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, Event::LoadingStarted { .. }))
+    );
+
+    assert_eq!(engine.unload().await.unwrap().as_deref(), Some("smol"));
+    assert_eq!(
+        drain(&mut events),
+        [Event::Unloaded {
+            model_id: "smol".into(),
+            reason: UnloadReason::Requested
+        }]
+    );
+    assert_eq!(engine.model("smol").unwrap().state, ModelState::Downloaded);
+    assert_eq!(engine.status().loaded, None);
+
+    // Deleting: back to NotDownloaded, the repository folder gone.
+    engine.delete("smol").await.unwrap();
+    assert_eq!(
+        engine.model("smol").unwrap().state,
+        ModelState::NotDownloaded
+    );
+    assert!(
+        !world
+            .dir
+            .path()
+            .join("hub/models--test-org--SmolLM2-135M-Instruct-GGUF")
+            .exists()
+    );
+    assert!(matches!(
+        engine.refine(Some("smol"), "text", &opts(4), |_| {}, &CancelToken::new()).await,
+        Err(Error::NotDownloaded { model }) if model == "smol"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_loads_share_one_and_busy_models_refuse_delete() {
+    let world = World::new();
+    let engine = world.engine(world.config());
+    engine
+        .download("qwen-tiny", |_| {}, &CancelToken::new())
+        .await
+        .unwrap();
+
+    // Hold the load open on its thread until we let it go.
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(release_rx));
+    let calls = Arc::new(Mutex::new(0));
+    let mut config = world.config();
+    let c = calls.clone();
+    config.load_hook = Some(Arc::new(move |id: &str| {
+        if id == "qwen-tiny" {
+            *c.lock().unwrap() += 1;
+            let _ = release_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(30));
+        }
+    }));
+    let engine = world.engine(config);
+    let mut events = engine.subscribe();
+    let first = tokio::spawn({
+        let e = engine.clone();
+        async move { e.load("qwen-tiny").await }
+    });
+    let mut seen = wait_for(&mut events, "loading_started", |e| {
+        matches!(e, Event::LoadingStarted { .. })
+    })
+    .await;
+    let second = tokio::spawn({
+        let e = engine.clone();
+        async move { e.load("Tiny-Qwen3-4bit").await }
+    });
+
+    assert_eq!(
+        engine.model("qwen-tiny").unwrap().state,
+        ModelState::Loading
+    );
+    assert_eq!(engine.status().loading.as_deref(), Some("qwen-tiny"));
+    let err = engine.delete("qwen-tiny").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Busy { model, state } if model == "qwen-tiny" && state == "loading"),
+        "{err:?}"
+    );
+    let err = engine
+        .download("qwen-tiny", |_| {}, &CancelToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Busy { .. }));
+
+    release_tx.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    assert_eq!(*calls.lock().unwrap(), 1, "one load for both callers");
+    seen.extend(drain(&mut events));
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, Event::LoadingStarted { .. }))
+            .count(),
+        1,
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, Event::LoadingCompleted { .. }))
+            .count(),
+        1
+    );
+    assert_eq!(engine.model("qwen-tiny").unwrap().state, ModelState::Ready);
+
+    // A model working on a call refuses delete; an idle loaded one is unloaded and
+    // deleted.
+    engine
+        .download("smol", |_| {}, &CancelToken::new())
+        .await
+        .unwrap();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let working = tokio::spawn({
+        let e = engine.clone();
+        async move {
+            let mut first = true;
+            e.refine(
+                Some("smol"),
+                "she dont like it",
+                &opts(2),
+                move |_| {
+                    if first {
+                        first = false;
+                        let _ = started_tx.send(());
+                        let _ = go_rx.recv_timeout(Duration::from_secs(30));
+                    }
+                },
+                &CancelToken::new(),
+            )
+            .await
+        }
+    });
+    tokio::task::spawn_blocking(move || started_rx.recv_timeout(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+    let unloaded_qwen = drain(&mut events);
+    assert!(
+        unloaded_qwen.contains(&Event::Unloaded {
+            model_id: "qwen-tiny".into(),
+            reason: UnloadReason::Replaced
+        }),
+        "one text model at a time: {unloaded_qwen:?}"
+    );
+    assert!(engine.model("smol").unwrap().in_use && engine.status().in_use);
+    let err = engine.delete("smol").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Busy { state, .. } if state == "in use"),
+        "{err:?}"
+    );
+    go_tx.send(()).unwrap();
+    working.await.unwrap().unwrap();
+    assert!(!engine.model("smol").unwrap().in_use);
+    engine.delete("smol").await.unwrap();
+    let seen = drain(&mut events);
+    assert_eq!(
+        seen,
+        [
+            Event::Unloaded {
+                model_id: "smol".into(),
+                reason: UnloadReason::Deleted
+            },
+            Event::Deleted {
+                model_id: "smol".into()
+            }
+        ]
+    );
+    assert_eq!(engine.status().loaded, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_unload_fires_after_the_last_use_and_the_next_call_reloads() {
+    let world = World::new();
+    let mut config = world.config();
+    config.idle_unload = Some(Duration::from_millis(1500));
+    let engine = world.engine(config);
+    engine
+        .download("qwen-tiny", |_| {}, &CancelToken::new())
+        .await
+        .unwrap();
+    let mut events = engine.subscribe();
+    engine.load("qwen-tiny").await.unwrap();
+    let loaded_at = Instant::now();
+
+    // Each use restarts the timer: keep using it for longer than the timeout.
+    while loaded_at.elapsed() < Duration::from_millis(2500) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        engine.load("qwen-tiny").await.unwrap();
+    }
+    let last_use = Instant::now();
+    assert!(
+        !drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, Event::Unloaded { .. })),
+        "unloaded while in use"
+    );
+    assert_eq!(engine.model("qwen-tiny").unwrap().state, ModelState::Ready);
+
+    let seen = wait_for(&mut events, "the idle unload", |e| {
+        matches!(e, Event::Unloaded { .. })
+    })
+    .await;
+    assert_eq!(
+        seen.last(),
+        Some(&Event::Unloaded {
+            model_id: "qwen-tiny".into(),
+            reason: UnloadReason::Idle
+        })
+    );
+    assert!(
+        last_use.elapsed() >= Duration::from_millis(1500),
+        "not before the timeout"
+    );
+    assert_eq!(
+        engine.model("qwen-tiny").unwrap().state,
+        ModelState::Downloaded
+    );
+    assert_eq!(engine.status().loaded, None);
+
+    engine.load("qwen-tiny").await.unwrap();
+    let seen = drain(&mut events);
+    assert!(
+        seen.iter().any(
+            |e| matches!(e, Event::LoadingCompleted { model_id, .. } if model_id == "qwen-tiny")
+        )
+    );
+    assert_eq!(engine.model("qwen-tiny").unwrap().state, ModelState::Ready);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_can_be_cancelled_and_is_refused_to_delete_meanwhile() {
+    let world = World::new();
+    world.server.throttle(256 << 10, Duration::from_millis(20));
+    let engine = world.engine(world.config());
+    let mut events = engine.subscribe();
+    let running = tokio::spawn({
+        let e = engine.clone();
+        async move { e.download("smol", |_| {}, &CancelToken::new()).await }
+    });
+    wait_for(
+        &mut events,
+        "download progress",
+        |e| matches!(e, Event::DownloadProgress { detail, .. } if detail.file_bytes > 0),
+    )
+    .await;
+    let status = engine.model("smol").unwrap();
+    assert_eq!(status.state, ModelState::Downloading);
+    assert!(status.progress.is_some());
+    assert_eq!(engine.status().downloads.len(), 1);
+    let err = engine.delete("smol").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Busy { state, .. } if state == "downloading"),
+        "{err:?}"
+    );
+    assert!(matches!(
+        engine.load("smol").await,
+        Err(Error::NotDownloaded { .. })
+    ));
+
+    assert!(engine.cancel_download("smol"));
+    assert!(matches!(running.await.unwrap(), Err(Error::Cancelled)));
+    wait_for(&mut events, "download_cancelled", |e| {
+        matches!(e, Event::DownloadCancelled { .. })
+    })
+    .await;
+    let status = engine.model("smol").unwrap();
+    assert_eq!(status.state, ModelState::NotDownloaded, "back where it was");
+    assert!(
+        status.disk_bytes > 0,
+        "the partial download stays for a resume"
+    );
+    assert_eq!(status.last_error, None, "a cancel is not a failure");
+
+    world.server.throttle(1 << 20, Duration::ZERO);
+    engine
+        .download("smol", |_| {}, &CancelToken::new())
+        .await
+        .unwrap();
+    let ranged = world
+        .server
+        .file_requests()
+        .into_iter()
+        .filter(|r| r.range.is_some())
+        .count();
+    assert_eq!(ranged, 1, "the second download resumed");
+    assert_eq!(engine.model("smol").unwrap().state, ModelState::Downloaded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_keep_the_previous_state_and_report_the_error() {
+    let world = World::new();
+    world.server.gate(SMOL_REPO, "hf_engine_test_token");
+    let engine = world.engine(world.config());
+    let mut events = engine.subscribe();
+
+    let err = engine
+        .download("smol", |_| {}, &CancelToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    let status = engine.model("smol").unwrap();
+    assert_eq!(status.state, ModelState::NotDownloaded);
+    assert_eq!(status.last_error.as_deref(), Some(err.to_string().as_str()));
+    let seen = wait_for(&mut events, "error", |e| matches!(e, Event::Error { .. })).await;
+    assert!(
+        matches!(seen.last(), Some(Event::Error { model_id, error }) if model_id == "smol" && error.contains("HF_TOKEN"))
+    );
+
+    // With the token it works, and the error is cleared.
+    let mut config = world.config();
+    config.hub.token = Some("hf_engine_test_token".into());
+    let engine = world.engine(config);
+    engine
+        .download("smol", |_| {}, &CancelToken::new())
+        .await
+        .unwrap();
+    assert_eq!(engine.model("smol").unwrap().last_error, None);
+
+    // A local folder that is not a loadable model: Loading → Downloaded, with the error.
+    let broken: PathBuf = world.dir.path().join("broken-model");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("config.json"), r#"{"model_type": "qwen3"}"#).unwrap();
+    engine
+        .add_model(&AddModel {
+            source: broken.display().to_string(),
+            id: Some("broken".into()),
+            ..AddModel::default()
+        })
+        .unwrap();
+    assert_eq!(
+        engine.model("broken").unwrap().state,
+        ModelState::Downloaded
+    );
+    let mut events = engine.subscribe();
+    assert!(engine.load("broken").await.is_err());
+    let status = engine.model("broken").unwrap();
+    assert_eq!(status.state, ModelState::Downloaded);
+    assert!(status.last_error.is_some());
+    let seen = drain(&mut events);
+    assert!(
+        matches!(&seen[..], [Event::LoadingStarted { .. }, Event::Error { model_id, .. }] if model_id == "broken"),
+        "{seen:?}"
+    );
+    assert!(
+        matches!(
+            engine.delete("broken").await,
+            Err(Error::InvalidArgument { .. })
+        ),
+        "never deletes user folders"
+    );
+    assert!(broken.join("config.json").exists());
+    engine.remove_model("broken").unwrap();
+    assert!(matches!(
+        engine.model("broken"),
+        Err(Error::UnknownModel { .. })
+    ));
+
+    // Whisper models download and delete like any other, but cannot be loaded yet.
+    assert!(matches!(
+        engine.load("whisper-tiny").await,
+        Err(Error::Unsupported { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_mode_works_from_a_complete_cache_only() {
+    let world = World::new();
+    let engine = world.engine(world.config());
+    engine
+        .download("qwen-tiny", |_| {}, &CancelToken::new())
+        .await
+        .unwrap();
+    drop(engine);
+
+    let mut config = world.config();
+    config.hub.offline = true;
+    config.hub.endpoint = "http://127.0.0.1:1".into();
+    let engine = world.engine(config);
+    let before = world.server.requests().len();
+    assert_eq!(
+        engine.model("qwen-tiny").unwrap().state,
+        ModelState::Downloaded
+    );
+    let status = engine
+        .download("qwen-tiny", |_| {}, &CancelToken::new())
+        .await
+        .unwrap();
+    assert_eq!(status.state, ModelState::Downloaded);
+    engine.load("qwen-tiny").await.unwrap();
+    assert_eq!(engine.model("qwen-tiny").unwrap().state, ModelState::Ready);
+
+    let err = engine
+        .download("smol", |_| {}, &CancelToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Offline { repo } if repo == SMOL_REPO),
+        "{err:?}"
+    );
+    assert_eq!(
+        engine.model("smol").unwrap().state,
+        ModelState::NotDownloaded
+    );
+    assert_eq!(
+        world.server.requests().len(),
+        before,
+        "no request reached the server"
+    );
+}

@@ -1,0 +1,183 @@
+//! Every architecture against Python mlx-lm 0.32.2 on the same random weights.
+//!
+//! The models and goldens under tests/goldens/llm/ come from
+//! scripts/goldens/llm_models.py (see scripts/goldens/README.md to regenerate): tiny
+//! random-weight models saved in the mlx-community layout (4-bit group 64 unless
+//! noted), with mlx-lm's logits and greedy continuations.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use murmur_core::CancelToken;
+use murmur_core::llm::generate::{GenerateOptions, generate};
+use murmur_core::llm::load::load_safetensors_dir;
+use murmur_core::llm::models::{self, LanguageModel};
+use murmur_core::llm::sampler::SamplerConfig;
+use murmur_core::mlx::ops::indexing::TryIndexOp;
+use murmur_core::mlx::{Array, Dtype};
+use serde_json::Value;
+
+fn golden_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("goldens/llm")
+        .join(name)
+}
+
+fn load(name: &str) -> (Box<dyn LanguageModel>, Value) {
+    let dir = golden_dir(name);
+    let golden: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("golden.json")).unwrap()).unwrap();
+    let (config, mut weights) = load_safetensors_dir(&dir).unwrap();
+    let model = models::build(&config, &mut weights).unwrap_or_else(|e| panic!("{name}: {e}"));
+    (model, golden)
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn to_vec(a: &Array) -> Vec<f32> {
+    let a = a.as_dtype(Dtype::Float32).unwrap();
+    a.as_slice::<f32>().to_vec()
+}
+
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
+}
+
+fn forward(
+    model: &dyn LanguageModel,
+    cache: &mut [murmur_core::llm::kv_cache::KvCache],
+    prompt: &[u32],
+) -> Vec<Vec<f32>> {
+    let x: Vec<i32> = prompt.iter().map(|&t| t as i32).collect();
+    let logits = model
+        .forward(&Array::from_slice(&x, &[1, x.len() as i32]), cache, true)
+        .unwrap();
+    (0..prompt.len() as i32)
+        .map(|i| to_vec(&logits.try_index((0, i)).unwrap()))
+        .collect()
+}
+
+/// Largest difference from the reference, relative to the reference's spread: both
+/// sides run the same MLX kernels, so anything beyond rounding noise is a bug.
+fn assert_close(name: &str, what: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{name} {what}: vocabulary size");
+    let scale = want.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-3);
+    let diff = got
+        .iter()
+        .zip(want)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        diff / scale < 1e-3,
+        "{name} {what}: max |Δ| {diff} vs logit scale {scale}"
+    );
+}
+
+fn check(name: &str) {
+    let (model, g) = load(name);
+    let prompt = ids(&g["prompt_ids"]);
+
+    // One pass over the whole prompt: every position's argmax, last position's logits.
+    let rows = forward(model.as_ref(), &mut model.new_cache(), &prompt);
+    assert_close(
+        name,
+        "last-position logits",
+        rows.last().unwrap(),
+        &floats(&g["logits_last"]),
+    );
+    let am: Vec<u32> = rows.iter().map(|r| argmax(r) as u32).collect();
+    assert_eq!(
+        am,
+        ids(&g["logits_all_argmax"]),
+        "{name}: per-position argmax"
+    );
+
+    // The same cache filled in two chunks.
+    let p2 = ids(&g["prompt2_ids"]);
+    let split = g["chunk_split"].as_u64().unwrap() as usize;
+    let mut cache = model.new_cache();
+    forward(model.as_ref(), &mut cache, &p2[..split]);
+    let rows = forward(model.as_ref(), &mut cache, &p2[split..]);
+    assert_close(
+        name,
+        "chunked logits",
+        rows.last().unwrap(),
+        &floats(&g["logits_chunked_last"]),
+    );
+    let am: Vec<u32> = rows.iter().map(|r| argmax(r) as u32).collect();
+    assert_eq!(
+        am,
+        ids(&g["logits_chunked_argmax"]),
+        "{name}: chunked argmax"
+    );
+
+    // Greedy continuation through the real generation loop (EOS ignored).
+    let want = ids(&g["greedy_ids"]);
+    let opts = GenerateOptions {
+        max_tokens: want.len(),
+        sampler: SamplerConfig::default(),
+        ignore_eos: true,
+        ..GenerateOptions::default()
+    };
+    let (got, stats) = generate(
+        model.as_ref(),
+        &prompt,
+        &HashSet::new(),
+        &opts,
+        &CancelToken::new(),
+        |_| Ok(murmur_core::llm::generate::Flow::Continue),
+    )
+    .unwrap();
+    assert_eq!(got, want, "{name}: greedy tokens");
+    assert_eq!(
+        (stats.prompt_tokens, stats.generated_tokens),
+        (prompt.len(), want.len())
+    );
+}
+#[test]
+fn qwen3_matches_mlx_lm() {
+    check("qwen3");
+}
+
+#[test]
+fn qwen3_sharded_matches_mlx_lm() {
+    check("qwen3-sharded");
+}
+
+#[test]
+fn qwen3_bf16_dense_matches_mlx_lm() {
+    check("qwen3-bf16");
+}
+
+#[test]
+fn llama_matches_mlx_lm() {
+    check("llama");
+}
+
+#[test]
+fn llama_untied_llama3_rope_matches_mlx_lm() {
+    check("llama-untied");
+}
+
+#[test]
+fn qwen2_matches_mlx_lm() {
+    check("qwen2");
+}
+
+#[test]
+fn gemma3_matches_mlx_lm() {
+    check("gemma3");
+}
