@@ -401,6 +401,24 @@ async fn concurrent_loads_share_one_and_busy_models_refuse_delete() {
         matches!(&err, Error::Busy { state, .. } if state == "in use"),
         "{err:?}"
     );
+    // A second call queues behind the first; cancelling it while it waits ends it.
+    let cancel = CancelToken::new();
+    let queued = tokio::spawn({
+        let (e, cancel) = (engine.clone(), cancel.clone());
+        async move {
+            e.refine(Some("smol"), "two", &opts(2), |_| {}, &cancel)
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!queued.is_finished(), "calls on one model are serialized");
+    cancel.cancel();
+    let queued = tokio::time::timeout(Duration::from_secs(5), queued)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(queued, Err(Error::Cancelled)), "{queued:?}");
+
     go_tx.send(()).unwrap();
     working.await.unwrap().unwrap();
     assert!(!engine.model("smol").unwrap().in_use);

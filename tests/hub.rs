@@ -566,8 +566,27 @@ fn offline_mode_serves_a_complete_cache_without_network() {
         Err(Error::Offline { .. })
     ));
 
-    // Online but unreachable: like huggingface_hub, a complete cached copy will do, and
-    // anything else is a download error saying the Hub cannot be reached.
+    // Online but the Hub is failing: like huggingface_hub, a complete cached copy will do.
+    let server = HubServer::start();
+    server.add_repo(&repo.id, repo.files.clone());
+    server.add_repo(&other.id, other.files.clone());
+    server.inject("/api/models/", Fault::Status(502), 100);
+    let failing = Hub::new(config(&server, cache.path())).unwrap();
+    assert_eq!(
+        rt().block_on(failing.download(&spec(&repo), &mut |_| {}, &CancelToken::new()))
+            .unwrap(),
+        snapshot
+    );
+    let err = rt()
+        .block_on(failing.download(&spec(&other), &mut |_| {}, &CancelToken::new()))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Download { reason, .. } if reason.contains("502")),
+        "{err:?}"
+    );
+
+    // Online but unreachable: the same, and anything else is a download error saying the
+    // Hub cannot be reached.
     cfg.offline = false;
     let unreachable = Hub::new(cfg).unwrap();
     assert_eq!(

@@ -57,6 +57,8 @@ pub struct LlmBenchReport {
     pub prefill: BTreeMap<String, PrefillResult>,
     pub decode_tokens: usize,
     pub decode_tokens_per_sec: f64,
+    /// Host time per decoded token (see [`crate::llm::generate::DecodeProfile`]).
+    pub decode_profile: crate::llm::generate::DecodeProfile,
     pub active_memory_bytes: usize,
     pub peak_memory_bytes: usize,
 }
@@ -118,6 +120,7 @@ pub fn bench_llm(path: &Path, opts: &LlmBenchOptions) -> Result<LlmBenchReport> 
         prefill,
         decode_tokens: s.generated_tokens,
         decode_tokens_per_sec: s.decode_tokens_per_sec,
+        decode_profile: s.decode_profile.clone(),
         active_memory_bytes: active,
         peak_memory_bytes: mlx_rs::memory::peak_memory().map_err(mlx_err)?,
     })

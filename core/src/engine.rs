@@ -529,7 +529,11 @@ impl Engine {
             });
             on_progress(p);
         };
-        match inner.hub.download(&spec, &mut report, cancel).await {
+        let outcome = inner.hub.download(&spec, &mut report, cancel).await;
+        // The activity ends before the outcome is announced, so a listener that asks for
+        // the status on an event already sees the new state.
+        drop(busy);
+        match outcome {
             Ok(snapshot) => {
                 inner.errors.lock().unwrap().remove(&m.id);
                 if !m.builtin {
@@ -545,7 +549,6 @@ impl Engine {
                     model_id: m.id.clone(),
                     bytes: snapshot.bytes,
                 });
-                drop(busy);
                 self.model(&m.id)
             }
             Err(Error::Cancelled) => {
@@ -589,7 +592,6 @@ impl Engine {
         let id = m.id.clone();
         // Detached, so a caller that stops waiting cannot leave the model half-deleted.
         tokio::spawn(async move {
-            let _busy = busy;
             let mut slot = inner.text.clone().lock_owned().await;
             if let Some(loaded) = slot.as_ref().filter(|l| l.id == id) {
                 if loaded.users() > 0 {
@@ -604,8 +606,9 @@ impl Engine {
             drop(slot);
             let cache = inner.hub.cache().repo(&repo);
             let dir = cache.dir().to_path_buf();
-            tokio::task::spawn_blocking(move || cache.remove())
-                .await
+            let removed = tokio::task::spawn_blocking(move || cache.remove()).await;
+            drop(busy);
+            removed
                 .map_err(|e| join_error(&id, e))?
                 .map_err(|e| Error::io(dir, e))?;
             inner.errors.lock().unwrap().remove(&id);
@@ -671,7 +674,8 @@ impl Engine {
     /// Refine `text` with a text model (`None`: the loaded one, else the configured
     /// default, else the recommendation), loading it first if needed. The refined text
     /// streams to `on_text` (called on a blocking thread) as it is generated; `cancel`
-    /// stops generation within one token (the result then has `StopReason::Cancelled`).
+    /// stops generation within one token (the result then has `StopReason::Cancelled`),
+    /// or ends a call still queued behind another with [`Error::Cancelled`].
     pub async fn refine(
         &self,
         model: Option<&str>,
@@ -686,7 +690,11 @@ impl Engine {
         };
         loop {
             let (loaded, usage) = self.acquire(&m).await?;
-            let guard = loaded.model.clone().lock_owned().await;
+            // Queued behind another call: a cancel while waiting ends this one.
+            let guard = tokio::select! {
+                g = loaded.model.clone().lock_owned() => g,
+                _ = crate::hub::cancelled(cancel) => return Err(Error::Cancelled),
+            };
             if guard.is_none() {
                 // Unloaded while we queued: load it again.
                 drop(usage);
@@ -866,7 +874,7 @@ impl Inner {
         let path = self.local_path(m).ok_or_else(|| Error::NotDownloaded {
             model: m.id.clone(),
         })?;
-        let _busy = self.begin(&m.id, Activity::Loading)?;
+        let busy = self.begin(&m.id, Activity::Loading)?;
         if let Some(old) = slot.take() {
             // One text model at a time: free the old one before reading the new one.
             self.unload_locked(old, UnloadReason::Replaced).await;
@@ -889,6 +897,7 @@ impl Inner {
         let chat = match loaded {
             Ok(chat) => chat,
             Err(e) => {
+                drop(busy);
                 // Loading → Downloaded: nothing is stored; MLX may hold scratch buffers.
                 let _ = crate::mlx::memory::clear_cache();
                 return Err(self.fail(&m.id, e));
@@ -902,6 +911,7 @@ impl Inner {
         });
         **slot = Some(loaded.clone());
         *self.current.lock().unwrap() = Some(loaded.clone());
+        drop(busy);
         self.errors.lock().unwrap().remove(&m.id);
         self.emit(Event::LoadingCompleted {
             model_id: m.id.clone(),

@@ -63,6 +63,14 @@ pub enum Error {
     /// Not enough free disk space for a download: `needed` includes a 100 MB margin.
     #[error("not enough disk space: {needed} bytes needed, {available} available")]
     InsufficientDisk { needed: u64, available: u64 },
+    /// Audio could not be used: an empty, truncated or corrupt file, an unsupported
+    /// codec or container, or a malformed PCM buffer. `path` is `None` for audio
+    /// passed in memory.
+    #[error("{}: {reason}", .path.as_ref().map_or_else(|| "audio".to_string(), |p| p.display().to_string()))]
+    Audio {
+        path: Option<PathBuf>,
+        reason: String,
+    },
     /// The operation was cancelled through its `CancelToken`.
     #[error("cancelled")]
     Cancelled,

@@ -3,6 +3,7 @@
 //! This crate holds all behaviour and no FFI concerns; `murmur-ffi` maps it to Swift,
 //! C, the CLI and the daemon without logic of its own.
 
+pub mod audio;
 pub mod bench;
 pub mod cancel;
 pub mod catalog;
@@ -13,6 +14,8 @@ pub mod llm;
 pub mod refine;
 mod platform;
 pub mod system;
+pub mod transcribe;
+pub mod whisper;
 
 pub use cancel::CancelToken;
 pub use engine::{Engine, EngineConfig};

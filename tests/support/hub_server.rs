@@ -238,7 +238,8 @@ impl HubServer {
             .insert(id.into(), token.into());
     }
 
-    /// Apply `fault` to the next `times` file requests whose path contains `path_part`.
+    /// Apply `fault` to the next `times` requests (file downloads, or repository info for
+    /// `Fault::Status`) whose path contains `path_part`.
     pub fn inject(&self, path_part: &str, fault: Fault, times: usize) {
         self.state
             .lock()
@@ -328,7 +329,10 @@ fn route(
     // /api/models/{org}/{name}/revision/{rev}
     if parts.len() >= 6 && parts[0] == "api" && parts[1] == "models" && parts[4] == "revision" {
         let id = format!("{}/{}", parts[2], parts[3]);
-        let s = state.lock().unwrap();
+        let mut s = state.lock().unwrap();
+        if let Some(Fault::Status(code)) = take_fault(&mut s, path) {
+            return error(StatusCode::from_u16(code).unwrap(), "", "injected failure");
+        }
         let repo = match lookup(&s, &id, auth) {
             Ok(r) => r,
             Err(resp) => return resp,
@@ -402,15 +406,7 @@ fn route(
         let Some(file) = repo.files.iter().find(|f| f.path == file_path).cloned() else {
             return error(StatusCode::NOT_FOUND, "EntryNotFound", "Entry not found");
         };
-        let mut fault = None;
-        if let Some(i) = s
-            .faults
-            .iter()
-            .position(|(p, _, n)| *n > 0 && path.contains(p.as_str()))
-        {
-            s.faults[i].2 -= 1;
-            fault = Some(s.faults[i].1.clone());
-        }
+        let fault = take_fault(&mut s, path);
         if let Some(Fault::Status(code)) = fault {
             return error(StatusCode::from_u16(code).unwrap(), "", "injected failure");
         }
@@ -492,6 +488,16 @@ fn route(
     } else {
         error(StatusCode::NOT_FOUND, "", "no such route")
     }
+}
+
+/// The next injected fault for `path`, counting it down.
+fn take_fault(s: &mut State, path: &str) -> Option<Fault> {
+    let i = s
+        .faults
+        .iter()
+        .position(|(p, _, n)| *n > 0 && path.contains(p.as_str()))?;
+    s.faults[i].2 -= 1;
+    Some(s.faults[i].1.clone())
 }
 
 /// The repository, or the Hub's 401/404 answer.

@@ -25,6 +25,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use cache::{HubCache, RepoCache, hf_home};
+pub(crate) use download::cancelled;
 pub use progress::DownloadProgress;
 
 use crate::cancel::CancelToken;
@@ -325,8 +326,8 @@ impl Hub {
     /// `progress_interval`; `cancel` stops it at any point with [`Error::Cancelled`],
     /// leaving resumable `.incomplete` files and nothing that looks complete.
     ///
-    /// Offline (or when the Hub cannot be reached) a complete cached snapshot is returned
-    /// as it is.
+    /// Offline, or when the Hub cannot be asked (unreachable, failing, refusing a stale
+    /// token), a complete cached snapshot is returned as it is.
     pub async fn download(
         &self,
         spec: &SnapshotSpec,
@@ -340,18 +341,22 @@ impl Hub {
         }
         let info = match self.repo_info(&spec.repo, &spec.revision, cancel).await {
             Ok(info) => info,
-            Err(Error::Download { reason, .. }) if reason.starts_with(download::UNREACHABLE) => {
-                // Like huggingface_hub: without a network, a complete cached copy will do.
-                if let Some(snapshot) = self.local_snapshot(spec) {
-                    return Ok(snapshot);
-                }
-                return Err(Error::Download {
-                    repo: spec.repo.clone(),
-                    file: String::new(),
-                    reason,
-                });
+            Err(Error::Cancelled) => return Err(Error::Cancelled),
+            Err(e) => {
+                // Like huggingface_hub: when the Hub cannot be asked (no network, down,
+                // a token that no longer works), a complete cached copy will do.
+                return match self.local_snapshot(spec) {
+                    Some(snapshot) => Ok(snapshot),
+                    None => Err(match e {
+                        Error::Download { reason, .. } => Error::Download {
+                            repo: spec.repo.clone(),
+                            file: String::new(),
+                            reason,
+                        },
+                        e => e,
+                    }),
+                };
             }
-            Err(e) => return Err(e),
         };
         let wanted: Vec<RepoFile> = info
             .files

@@ -37,7 +37,7 @@ impl Default for GenerateOptions {
         Self {
             max_tokens: 256,
             sampler: SamplerConfig::default(),
-            prefill_step: 512,
+            prefill_step: 2048,
             ignore_eos: false,
         }
     }
@@ -69,6 +69,46 @@ pub struct GenerationStats {
     /// Generated tokens per second after the first one.
     pub decode_tokens_per_sec: f64,
     pub stop_reason: StopReason,
+    /// Where the host's time went per decoded token.
+    pub decode_profile: DecodeProfile,
+}
+
+/// Host-side time per decoded token, averaged: what the decode loop spends building
+/// the next step's graph (model + sampler), handing it to MLX (`async_eval`), waiting
+/// for the current token (`item`, i.e. the device being behind), and in the caller's
+/// callback (detokenization, streaming). When `wait` dominates, the device is the
+/// bottleneck; when `build + schedule` do, the host is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DecodeProfile {
+    pub tokens: usize,
+    pub build_ms: f64,
+    pub schedule_ms: f64,
+    pub wait_ms: f64,
+    pub callback_ms: f64,
+}
+
+#[derive(Default)]
+struct Timers {
+    tokens: usize,
+    build: Duration,
+    schedule: Duration,
+    wait: Duration,
+    callback: Duration,
+}
+
+impl Timers {
+    fn profile(&self) -> DecodeProfile {
+        let per = |d: Duration| {
+            if self.tokens == 0 { 0.0 } else { d.as_secs_f64() * 1e3 / self.tokens as f64 }
+        };
+        DecodeProfile {
+            tokens: self.tokens,
+            build_ms: per(self.build),
+            schedule_ms: per(self.schedule),
+            wait_ms: per(self.wait),
+            callback_ms: per(self.callback),
+        }
+    }
 }
 
 /// What the token callback wants next.
@@ -112,7 +152,7 @@ pub fn generate(
         if cancel.is_cancelled() {
             return Ok((
                 Vec::new(),
-                stats(prompt.len(), 0, start, None, StopReason::Cancelled),
+                stats(prompt.len(), 0, start, None, StopReason::Cancelled, &Timers::default()),
             ));
         }
         let _ = model.forward(&ids_array(chunk), &mut cache, false)?;
@@ -133,6 +173,7 @@ pub fn generate(
     async_eval([&y])?;
     let mut tokens = Vec::new();
     let mut first_token_at = None;
+    let mut t = Timers::default();
     let reason = loop {
         if cancel.is_cancelled() {
             break StopReason::Cancelled;
@@ -141,28 +182,44 @@ pub fn generate(
             break StopReason::MaxTokens;
         }
         // Queue step N+1 before reading token N.
+        let t0 = Instant::now();
         if let Some(r) = recent.take() {
             let joined = mlx_rs::ops::concatenate(&[&r, &y.reshape(&[-1])?], 0)?;
             let n = joined.shape()[0];
             recent = Some(joined.try_index((n - window as i32).max(0)..)?);
         }
         let need_next = tokens.len() + 1 < opts.max_tokens;
-        let next = if need_next {
+        let (next, t1) = if need_next {
             let next = next_step(&y, recent.as_ref(), &mut cache)?;
+            let t1 = Instant::now();
             async_eval([&next])?;
-            Some(next)
+            (Some(next), t1)
         } else {
-            None
+            (None, Instant::now())
         };
+        let t2 = Instant::now();
         let token = y
             .try_item_exact::<u32>()
             .map_err(|e| Error::Mlx(e.to_string()))?;
-        first_token_at.get_or_insert_with(Instant::now);
+        let t3 = Instant::now();
+        if first_token_at.is_none() {
+            first_token_at = Some(t3);
+        } else {
+            // The first token's wait is prefill; only steady-state decode counts here.
+            t.tokens += 1;
+            t.build += t1 - t0;
+            t.schedule += t2 - t1;
+            t.wait += t3 - t2;
+        }
         if !opts.ignore_eos && eos.contains(&token) {
             break StopReason::Eos;
         }
         tokens.push(token);
-        if on_token(token)? == Flow::Stop {
+        let flow = on_token(token)?;
+        if t.tokens > 0 {
+            t.callback += t3.elapsed();
+        }
+        if flow == Flow::Stop {
             break StopReason::Stopped;
         }
         match next {
@@ -170,7 +227,7 @@ pub fn generate(
             None => break StopReason::MaxTokens,
         }
     };
-    let s = stats(prompt.len(), tokens.len(), start, first_token_at, reason);
+    let s = stats(prompt.len(), tokens.len(), start, first_token_at, reason, &t);
     Ok((tokens, s))
 }
 
@@ -185,6 +242,7 @@ fn stats(
     start: Instant,
     first: Option<Instant>,
     reason: StopReason,
+    timers: &Timers,
 ) -> GenerationStats {
     let end = Instant::now();
     let ttft = first.map_or(end - start, |f| f - start);
@@ -203,5 +261,6 @@ fn stats(
         prefill_tokens_per_sec: rate(prompt, ttft),
         decode_tokens_per_sec: rate(generated.saturating_sub(1), decode),
         stop_reason: reason,
+        decode_profile: timers.profile(),
     }
 }

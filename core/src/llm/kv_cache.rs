@@ -74,6 +74,15 @@ impl KvCache {
         self.keys.iter().chain(self.values.iter())
     }
 
+    /// Reorder the batch rows (beam search): row `i` becomes the old row `indices[i]`
+    /// (`indices` is an int32 vector of length B).
+    pub fn select_batch(&mut self, indices: &Array) -> Result<()> {
+        for buf in [&mut self.keys, &mut self.values].into_iter().flatten() {
+            *buf = buf.take_axis(indices, 0)?;
+        }
+        Ok(())
+    }
+
     /// Forget everything (keeps nothing allocated).
     pub fn reset(&mut self) {
         *self = Self::default();

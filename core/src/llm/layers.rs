@@ -274,6 +274,19 @@ impl RmsNorm {
     }
 }
 
+/// `silu(gate) · x`, the SwiGLU gate of Llama-family MLPs, compiled into one fused
+/// kernel (mlx-lm compiles the same function; separately it costs an extra kernel
+/// launch and a round trip through memory per layer and token).
+pub fn swiglu(gate: &Array, x: &Array) -> Result<Array> {
+    let mut compiled = mlx_rs::transforms::compile::compile(
+        |(g, x): (&Array, &Array)| -> std::result::Result<Array, mlx_rs::error::Exception> {
+            g.multiply(mlx_rs::ops::sigmoid(g)?)?.multiply(x)
+        },
+        true,
+    );
+    Ok(compiled((gate, x))?)
+}
+
 /// GELU, tanh approximation (Gemma's `gelu_pytorch_tanh`), computed in `x`'s own
 /// dtype as mlx-lm does (mlx-rs's version promotes bf16 activations to f32, which
 /// changes results), and compiled into one fused kernel.
@@ -447,4 +460,41 @@ pub fn attention(
             )?)
         }
     }
+}
+
+/// `(x - mean) / sqrt(var + eps) · w + b` over the last axis (Whisper's LayerNorm).
+pub struct LayerNorm {
+    weight: Array,
+    bias: Array,
+    eps: f32,
+}
+
+impl LayerNorm {
+    pub fn forward(&self, x: &Array) -> Result<Array> {
+        Ok(fast::layer_norm(x, &self.weight, &self.bias, self.eps)?)
+    }
+}
+
+impl Weights {
+    /// A LayerNorm `prefix.{weight,bias}`.
+    pub fn layer_norm(&mut self, prefix: &str, eps: f32) -> Result<LayerNorm> {
+        Ok(LayerNorm {
+            weight: self.take(&format!("{prefix}.weight"))?,
+            bias: self.take(&format!("{prefix}.bias"))?,
+            eps,
+        })
+    }
+}
+
+/// Exact GELU, `x · (1 + erf(x / √2)) / 2`, computed in `x`'s own dtype as MLX's Python
+/// `nn.gelu` does (mlx-rs's `nn::gelu` promotes half-precision activations to f32),
+/// compiled into one fused kernel.
+pub fn gelu(x: &Array) -> Result<Array> {
+    fn f(x: &Array) -> std::result::Result<Array, mlx_rs::error::Exception> {
+        let c = |v: f32| Array::from_f32(v).as_dtype(x.dtype());
+        let erf = mlx_rs::ops::erf(x.divide(c(std::f32::consts::SQRT_2)?)?)?;
+        x.multiply(c(1.0)?.add(erf)?)?.divide(c(2.0)?)
+    }
+    let mut compiled = mlx_rs::transforms::compile::compile(f, true);
+    Ok(compiled(x)?)
 }

@@ -1,20 +1,28 @@
-//! A reader for the GGUF container's header: metadata and tensor directory.
+//! A reader for GGUF files: the header (metadata and tensor directory) and each
+//! tensor's data, turned into MLX arrays.
 //!
-//! MLX's own GGUF loader turns tensors into arrays, but it cannot list metadata keys and
-//! fails on whole files that contain k-quants. Reading the header ourselves gives us the
-//! full metadata (architecture, hyper-parameters, tokenizer vocabulary, chat template)
-//! and each tensor's GGML type and offset, and lets corrupt files fail with a clear error
-//! before MLX sees them.
+//! MLX's own GGUF loader cannot list metadata keys and rejects a whole file as soon as
+//! one tensor is a k-quant (`Q4_K`, `Q6_K`, ...), which is most GGUF files people have
+//! (`Q4_K_M`, `Q5_K_M`). So we read everything ourselves: the full metadata
+//! (architecture, hyper-parameters, tokenizer vocabulary, chat template), each tensor's
+//! GGML type and offset (checked against the file size, so corrupt files fail with a
+//! clear error), and the tensor data ([`GgufHeader::read_tensor`]; block formats are
+//! decoded in `gguf_quants`).
 //!
 //! Format (little-endian): magic `GGUF`, u32 version (2 or 3), u64 tensor count, u64
 //! metadata count, the metadata key/values, the tensor infos (name, rank, dims, type,
 //! offset), then tensor data aligned to `general.alignment` (default 32).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use half::{bf16, f16};
+use mlx_rs::{Array, ArrayElement, ops, transforms};
+
+use super::gguf_quants::{self, AFFINE_GROUP_SIZE};
 use crate::error::{Error, Result};
 
 /// One metadata value.
@@ -147,12 +155,54 @@ impl GgmlType {
         })
     }
 
-    /// Whether MLX 0.32's GGUF loader can load this type (others make it reject the file).
-    pub fn mlx_native(self) -> bool {
-        matches!(
-            self,
-            Self::F32 | Self::F16 | Self::BF16 | Self::Q4_0 | Self::Q4_1 | Self::Q8_0
-        )
+    /// Whether [`GgufHeader::read_tensor`] reads this type.
+    pub fn supported(self) -> bool {
+        !matches!(self, Self::Q8_1 | Self::Other(_))
+    }
+}
+
+impl fmt::Display for GgmlType {
+    /// The type's name as llama.cpp spells it, e.g. `Q4_K` or `IQ2_XS`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match *self {
+            Self::F32 => "F32",
+            Self::F16 => "F16",
+            Self::Q4_0 => "Q4_0",
+            Self::Q4_1 => "Q4_1",
+            Self::Q5_0 => "Q5_0",
+            Self::Q5_1 => "Q5_1",
+            Self::Q8_0 => "Q8_0",
+            Self::Q8_1 => "Q8_1",
+            Self::Q2K => "Q2_K",
+            Self::Q3K => "Q3_K",
+            Self::Q4K => "Q4_K",
+            Self::Q5K => "Q5_K",
+            Self::Q6K => "Q6_K",
+            Self::Q8K => "Q8_K",
+            Self::BF16 => "BF16",
+            Self::Other(n) => match n {
+                16 => "IQ2_XXS",
+                17 => "IQ2_XS",
+                18 => "IQ3_XXS",
+                19 => "IQ1_S",
+                20 => "IQ4_NL",
+                21 => "IQ3_S",
+                22 => "IQ2_S",
+                23 => "IQ4_XS",
+                24 => "I8",
+                25 => "I16",
+                26 => "I32",
+                27 => "I64",
+                28 => "F64",
+                29 => "IQ1_M",
+                34 => "TQ1_0",
+                35 => "TQ2_0",
+                39 => "MXFP4",
+                40 => "NVFP4",
+                _ => return write!(f, "GGML type {n}"),
+            },
+        };
+        f.write_str(name)
     }
 }
 
@@ -168,14 +218,16 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
+    /// Number of elements (saturating: absurd dims from a corrupt file then fail the
+    /// size check instead of overflowing).
     pub fn n_elements(&self) -> u64 {
-        self.dims.iter().product()
+        self.dims.iter().fold(1u64, |n, &d| n.saturating_mul(d))
     }
 
     /// Size of the tensor's data in bytes, when the type is known.
     pub fn n_bytes(&self) -> Option<u64> {
         let (per_block, bytes) = self.ggml_type.block()?;
-        Some(self.n_elements().div_ceil(per_block) * bytes)
+        Some(self.n_elements().div_ceil(per_block).saturating_mul(bytes))
     }
 }
 
@@ -247,6 +299,265 @@ impl GgufHeader {
         }
         Ok(())
     }
+}
+
+/// A GGUF tensor in the form Murmur runs it with MLX.
+pub enum GgufTensor {
+    /// Float data: `F32`/`F16`/`BF16` as stored, or a 1-D block-format tensor (rare)
+    /// dequantized to f16.
+    Float(Array),
+    /// MLX affine quantization with group size 32: `weight` uint32-packed, `scales`
+    /// and `biases` f16, shaped like the tensor with the last axis packed / grouped.
+    Quantized {
+        weight: Array,
+        scales: Array,
+        biases: Array,
+        bits: i32,
+    },
+}
+
+/// Bits of the MLX affine quantization (group 32) that the block formats without an MLX
+/// equivalent (`Q2_K`, `Q3_K`, `Q6_K`: 16-element sub-blocks; `Q8_K`) are re-quantized to
+/// after dequantization. 8 bits: a coarser grid fitted over values already rounded to
+/// another grid adds an error of the same order as the original quantization (on the
+/// tiny llama of tests/llm_gguf.rs, re-quantizing every k-quant tensor costs ~1% of the
+/// logit scale at 8 bits, ~3.5% at 6 and ~20% at 4), while 8 bits take 9 bits per
+/// weight in memory instead of 16 for f16.
+pub const REQUANT_BITS: i32 = 8;
+
+/// Rows of a re-quantized tensor are processed in chunks of about this many elements,
+/// so the transient f16 copy stays small even for a large embedding table.
+const REQUANT_CHUNK_ELEMENTS: usize = 1 << 22;
+
+impl GgufHeader {
+    /// Every tensor's type must be one [`Self::read_tensor`] reads: otherwise
+    /// [`Error::Unsupported`] naming the type and the first tensor that has it, before
+    /// any data is read.
+    pub fn check_types(&self) -> Result<()> {
+        match self.tensors.iter().find(|t| !t.ggml_type.supported()) {
+            Some(t) => Err(self.unsupported_type(t)),
+            None => Ok(()),
+        }
+    }
+
+    fn unsupported_type(&self, t: &TensorInfo) -> Error {
+        Error::Unsupported {
+            path: self.path.clone(),
+            what: format!(
+                "GGUF tensor type {} (tensor {}); supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, \
+                 Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K",
+                t.ggml_type, t.name
+            ),
+        }
+    }
+
+    /// Read tensor `t` of this header from `file` (the file the header came from):
+    /// - `F32`, `F16`, `BF16`: as stored;
+    /// - `Q4_0`, `Q4_1`, `Q5_0`, `Q5_1`, `Q8_0`, `Q4_K`, `Q5_K`: repacked as MLX affine
+    ///   4/5/8-bit arrays ([`gguf_quants::to_affine`]: lossless, bit-identical to MLX's own
+    ///   GGUF loader for the three it reads; the k-quants' sub-block scales rounded to f16);
+    /// - `Q2_K`, `Q3_K`, `Q6_K`, `Q8_K`: dequantized exactly as llama.cpp does, rounded to
+    ///   f16 and re-quantized to [`REQUANT_BITS`]-bit MLX affine arrays (MLX has no
+    ///   kernels for GGML's layouts, and f16 would take 2–4× the file's memory).
+    ///
+    /// 1-D block-format tensors become f16 (norm weights are read whole by the models).
+    pub fn read_tensor(&self, file: &mut File, t: &TensorInfo) -> Result<GgufTensor> {
+        if !t.ggml_type.supported() {
+            return Err(self.unsupported_type(t));
+        }
+        let shape = self.mlx_shape(t)?;
+        let data = self.tensor_data(file, t)?;
+        let (path, name) = (self.path.as_path(), t.name.as_str());
+        let ty = t.ggml_type;
+        let tensor = match ty {
+            GgmlType::F32 => GgufTensor::Float(new_array(
+                &le_values(&data, f32::from_le_bytes),
+                &shape,
+                path,
+                name,
+            )?),
+            GgmlType::F16 => GgufTensor::Float(new_array(
+                &le_values(&data, f16::from_le_bytes),
+                &shape,
+                path,
+                name,
+            )?),
+            GgmlType::BF16 => GgufTensor::Float(new_array(
+                &le_values(&data, bf16::from_le_bytes),
+                &shape,
+                path,
+                name,
+            )?),
+            _ if shape.len() < 2 => {
+                GgufTensor::Float(new_array(&to_f16(ty, &data), &shape, path, name)?)
+            }
+            _ if gguf_quants::affine_bits(ty).is_some() => {
+                let a =
+                    gguf_quants::to_affine(ty, &data).ok_or_else(|| self.unsupported_type(t))?;
+                let (weight_shape, group_shape) = packed_shapes(&shape, a.bits);
+                GgufTensor::Quantized {
+                    weight: new_array(&a.weight, &weight_shape, path, name)?,
+                    scales: new_array(&a.scales, &group_shape, path, name)?,
+                    biases: new_array(&a.biases, &group_shape, path, name)?,
+                    bits: a.bits,
+                }
+            }
+            _ => self.requantize(t, &data, &shape)?,
+        };
+        Ok(tensor)
+    }
+
+    /// Dequantize a block-format matrix to f16 and quantize it to MLX affine
+    /// [`REQUANT_BITS`]-bit, a chunk of rows at a time.
+    fn requantize(&self, t: &TensorInfo, data: &[u8], shape: &[i32]) -> Result<GgufTensor> {
+        let (per_block, block_bytes) = t.ggml_type.block().unwrap_or((1, 1));
+        let cols = *shape.last().unwrap_or(&0) as usize;
+        let row_bytes = cols / per_block as usize * block_bytes as usize;
+        if row_bytes == 0 || data.is_empty() {
+            return Err(Error::corrupt(
+                &self.path,
+                format!("tensor {} is empty", t.name),
+            ));
+        }
+        let chunk_rows = (REQUANT_CHUNK_ELEMENTS / cols).max(1);
+        let (mut weights, mut scales, mut biases) = (Vec::new(), Vec::new(), Vec::new());
+        for chunk in data.chunks(row_bytes * chunk_rows) {
+            let rows = (chunk.len() / row_bytes) as i32;
+            let dense = new_array(
+                &to_f16(t.ggml_type, chunk),
+                &[rows, cols as i32],
+                &self.path,
+                &t.name,
+            )?;
+            let (w, s, b) = ops::quantize(&dense, AFFINE_GROUP_SIZE, REQUANT_BITS)?;
+            transforms::eval([&w, &s, &b])?;
+            weights.push(w);
+            scales.push(s);
+            biases.push(b);
+        }
+        let (weight_shape, group_shape) = packed_shapes(shape, REQUANT_BITS);
+        let join = |parts: Vec<Array>, shape: &[i32]| -> Result<Array> {
+            let joined = match <[Array; 1]>::try_from(parts) {
+                Ok([one]) => one,
+                Err(parts) => ops::concatenate(&parts, 0)?,
+            };
+            let joined = joined.reshape(shape)?;
+            joined.eval()?;
+            Ok(joined)
+        };
+        Ok(GgufTensor::Quantized {
+            weight: join(weights, &weight_shape)?,
+            scales: join(scales, &group_shape)?,
+            biases: join(biases, &group_shape)?,
+            bits: REQUANT_BITS,
+        })
+    }
+
+    /// The MLX shape of `t` (GGUF dims reversed). Block formats need whole blocks per row.
+    fn mlx_shape(&self, t: &TensorInfo) -> Result<Vec<i32>> {
+        let (per_block, _) = t.ggml_type.block().unwrap_or((1, 1));
+        if per_block > 1 && t.dims.first().is_none_or(|&row| row % per_block != 0) {
+            return Err(Error::corrupt(
+                &self.path,
+                format!(
+                    "tensor {} ({}, dims {:?}) does not hold whole {per_block}-element blocks per row",
+                    t.name, t.ggml_type, t.dims
+                ),
+            ));
+        }
+        t.dims
+            .iter()
+            .rev()
+            .map(|&d| {
+                i32::try_from(d).map_err(|_| Error::Unsupported {
+                    path: self.path.clone(),
+                    what: format!(
+                        "tensor {} with dimension {d} (MLX takes up to 2^31 − 1)",
+                        t.name
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    /// The raw bytes of `t`, read from its place in the data section.
+    fn tensor_data(&self, file: &mut File, t: &TensorInfo) -> Result<Vec<u8>> {
+        let size = t.n_bytes().ok_or_else(|| self.unsupported_type(t))?;
+        let start = self.data_offset.checked_add(t.offset);
+        let truncated = || {
+            Error::corrupt(
+                &self.path,
+                format!(
+                    "tensor {} extends past the end of the file: the file is truncated",
+                    t.name
+                ),
+            )
+        };
+        let (Some(start), Ok(len)) = (start, usize::try_from(size)) else {
+            return Err(truncated());
+        };
+        let file_len = file.metadata().map_err(|e| Error::io(&self.path, e))?.len();
+        if start.saturating_add(size) > file_len {
+            return Err(truncated());
+        }
+        file.seek(SeekFrom::Start(start))
+            .map_err(|e| Error::io(&self.path, e))?;
+        let mut data = vec![0u8; len];
+        file.read_exact(&mut data).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => truncated(),
+            _ => Error::io(&self.path, e),
+        })?;
+        Ok(data)
+    }
+}
+
+/// Shapes of the packed weight and of the per-group scales/biases of an affine tensor.
+fn packed_shapes(shape: &[i32], bits: i32) -> (Vec<i32>, Vec<i32>) {
+    let last = *shape.last().unwrap_or(&0);
+    let with_last = |v: i32| {
+        let mut s = shape.to_vec();
+        if let Some(l) = s.last_mut() {
+            *l = v;
+        }
+        s
+    };
+    (
+        with_last(last / 32 * bits),
+        with_last(last / AFFINE_GROUP_SIZE),
+    )
+}
+
+/// Little-endian values of `N` bytes each.
+fn le_values<const N: usize, T>(data: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
+    data.chunks_exact(N)
+        .map(|c| from(c.try_into().unwrap_or([0; N])))
+        .collect()
+}
+
+/// Block-format data dequantized and rounded to f16.
+fn to_f16(ty: GgmlType, data: &[u8]) -> Vec<f16> {
+    gguf_quants::dequantize_f16(ty, data).unwrap_or_default()
+}
+
+/// An MLX array holding a copy of `data`. The element count is checked against the
+/// shape here, so a mismatch is an error rather than mlx-rs's assertion (whose i32
+/// product would also overflow on tensors of more than 2^31 elements).
+fn new_array<T: ArrayElement>(data: &[T], shape: &[i32], path: &Path, name: &str) -> Result<Array> {
+    let n = shape.iter().try_fold(1u64, |n, &d| {
+        u64::try_from(d).ok().and_then(|d| n.checked_mul(d))
+    });
+    if n != Some(data.len() as u64) {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "tensor {name}: {} values do not fill shape {shape:?}",
+                data.len()
+            ),
+        ));
+    }
+    // SAFETY: `data` holds exactly as many `T` as `shape` has elements, `T::DTYPE` is
+    // their MLX dtype, and MLX copies the buffer before this call returns.
+    Ok(unsafe { Array::from_raw_data(data.as_ptr().cast(), shape, T::DTYPE) })
 }
 
 struct Reader<'a, R> {

@@ -4,16 +4,15 @@
 
 pub mod gguf;
 mod gguf_names;
+pub mod gguf_quants;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use mlx_rs::Array;
-
-use mlx_rs::io::GgufFile;
 use serde::Serialize;
 
-use self::gguf::{GgmlType, GgufHeader};
+use self::gguf::{GgufHeader, GgufTensor};
 use super::config::ModelConfig;
 use super::layers::{QuantSpec, Weights};
 use crate::error::{Error, Result};
@@ -110,47 +109,41 @@ pub fn load_safetensors_dir(dir: &Path) -> Result<(serde_json::Value, Weights)> 
     ))
 }
 
-/// Load a GGUF model: its tensors through MLX's GGUF loader, renamed to Hugging Face
-/// names, and a `config.json` equivalent built from the metadata.
+/// Load a GGUF model: every tensor read by our GGUF reader
+/// ([`GgufHeader::read_tensor`]: floats as stored; `Q4_0`/`Q4_1`/`Q5_0`/`Q5_1`/`Q8_0`/
+/// `Q4_K`/`Q5_K` repacked as MLX affine 4/5/8-bit arrays; `Q2_K`/`Q3_K`/`Q6_K`/`Q8_K`
+/// dequantized and re-quantized to 8-bit), renamed to Hugging Face names, and a
+/// `config.json` equivalent built from the metadata. MLX's own GGUF loader is not used:
+/// it rejects whole files as soon as they hold a k-quant.
 pub fn load_gguf(path: &Path) -> Result<(serde_json::Value, Weights, GgufHeader)> {
     let header = GgufHeader::read(path)?;
-    if let Some(t) = header.tensors.iter().find(|t| !t.ggml_type.mlx_native()) {
-        return Err(Error::Unsupported {
-            path: path.to_path_buf(),
-            what: format!(
-                "GGUF tensor type {} (tensor {}); use a Q4_0, Q4_1, Q8_0, F16 or F32 file",
-                ggml_name(t.ggml_type),
-                t.name
-            ),
-        });
-    }
+    header.check_types()?;
     let config = gguf_names::config_json(&header)?;
     let arch = config["model_type"].as_str().unwrap_or_default();
-    let file = GgufFile::load(path).map_err(|e| Error::corrupt(path, e.to_string()))?;
-    let loaded = file.arrays().map_err(|e| Error::Mlx(e.to_string()))?;
-    let mut arrays = HashMap::with_capacity(loaded.len());
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut arrays = HashMap::with_capacity(header.tensors.len() * 3);
     let mut overrides = HashMap::new();
-    for (name, array) in loaded {
-        let Some(hf) = gguf_names::hf_name(arch, &name) else {
+    for t in &header.tensors {
+        let Some(hf) = gguf_names::hf_name(arch, &t.name) else {
             continue; // e.g. rope_freqs: recomputed from the config
         };
-        arrays.insert(hf, array);
-    }
-    for t in &header.tensors {
-        let bits = match t.ggml_type {
-            GgmlType::Q4_0 | GgmlType::Q4_1 => 4,
-            GgmlType::Q8_0 => 8,
-            _ => continue,
-        };
-        if let Some(hf) = gguf_names::hf_name(arch, &t.name) {
-            let prefix = hf.strip_suffix(".weight").unwrap_or(&hf).to_string();
-            overrides.insert(
-                prefix,
-                QuantSpec {
-                    group_size: 32,
-                    bits,
-                },
-            );
+        match header.read_tensor(&mut file, t)? {
+            GgufTensor::Float(array) => {
+                arrays.insert(hf, array);
+            }
+            GgufTensor::Quantized {
+                weight,
+                scales,
+                biases,
+                bits,
+            } => {
+                let prefix = hf.strip_suffix(".weight").unwrap_or(&hf).to_string();
+                arrays.insert(format!("{prefix}.scales"), scales);
+                arrays.insert(format!("{prefix}.biases"), biases);
+                arrays.insert(hf, weight);
+                let group_size = gguf_quants::AFFINE_GROUP_SIZE;
+                overrides.insert(prefix, QuantSpec { group_size, bits });
+            }
         }
     }
     let weights = Weights::new(path, arrays, None).with_overrides(overrides);
@@ -178,7 +171,7 @@ pub struct TensorSummary {
     pub quantization: Option<Quantization>,
 }
 
-/// What a GGUF model file contains, as read by MLX's GGUF loader.
+/// What a GGUF model file contains, as Murmur loads it into MLX.
 #[derive(Debug, Clone, Serialize)]
 pub struct GgufReport {
     pub path: PathBuf,
@@ -192,57 +185,42 @@ pub struct GgufReport {
     pub tensors: Vec<TensorSummary>,
 }
 
-/// Load a GGUF model through MLX and report its configuration and tensors.
+/// Load a GGUF model's tensors as [`load_gguf`] does and report its configuration and
+/// the MLX arrays (one tensor at a time, so only one is in memory at once).
 ///
 /// The header is read and validated first (so truncated or foreign files fail with
-/// [`Error::CorruptModel`]), then every tensor is loaded by MLX and its array checked
-/// against the directory.
+/// [`Error::CorruptModel`], unsupported tensor types with [`Error::Unsupported`]), then
+/// every tensor is read and converted.
 pub fn inspect_gguf(path: impl AsRef<Path>) -> Result<GgufReport> {
     let path = path.as_ref();
     let header = GgufHeader::read(path)?;
     let config = ModelConfig::from_gguf(&header)?;
-    if let Some(t) = header.tensors.iter().find(|t| !t.ggml_type.mlx_native()) {
-        return Err(Error::Unsupported {
-            path: path.to_path_buf(),
-            what: format!("tensor type {:?} (tensor {})", t.ggml_type, t.name),
-        });
-    }
-
-    let file = GgufFile::load(path).map_err(|e| Error::corrupt(path, e.to_string()))?;
-    let mut arrays = file.arrays().map_err(|e| Error::Mlx(e.to_string()))?;
-    let mlx_arrays = arrays.len();
+    header.check_types()?;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut mlx_arrays = 0;
     let mut ggml_types = BTreeMap::new();
     let mut tensors = Vec::with_capacity(header.tensors.len());
     for info in &header.tensors {
-        *ggml_types.entry(ggml_name(info.ggml_type)).or_insert(0) += 1;
-        let weight = arrays.remove(&info.name).ok_or_else(|| {
-            Error::corrupt(path, format!("MLX did not load tensor {}", info.name))
-        })?;
-        let base = info.name.strip_suffix(".weight").unwrap_or(&info.name);
-        let quantization = match arrays.remove(&format!("{base}.scales")) {
-            Some(scales) => {
-                // GGUF quantizes in groups of 32 along the input dimension.
-                let group_size = 32u32;
-                let in_features = *scales.shape().last().unwrap_or(&0) as u32 * group_size;
-                let packed = *weight.shape().last().unwrap_or(&0) as u32;
-                if in_features == 0 || (packed * 32) % in_features != 0 {
-                    return Err(Error::corrupt(
-                        path,
-                        format!("tensor {} has inconsistent scales", info.name),
-                    ));
-                }
-                Some(Quantization {
-                    bits: packed * 32 / in_features,
-                    group_size,
-                })
+        *ggml_types.entry(info.ggml_type.to_string()).or_insert(0) += 1;
+        let (weight, quantization) = match header.read_tensor(&mut file, info)? {
+            GgufTensor::Float(array) => (array, None),
+            GgufTensor::Quantized { weight, bits, .. } => {
+                let group_size = gguf_quants::AFFINE_GROUP_SIZE as u32;
+                (
+                    weight,
+                    Some(Quantization {
+                        bits: bits as u32,
+                        group_size,
+                    }),
+                )
             }
-            None => None,
         };
+        mlx_arrays += if quantization.is_some() { 3 } else { 1 };
         tensors.push(TensorSummary {
             name: info.name.clone(),
             shape: weight.shape().to_vec(),
             dtype: format!("{:?}", weight.dtype()).to_lowercase(),
-            ggml_type: ggml_name(info.ggml_type),
+            ggml_type: info.ggml_type.to_string(),
             quantization,
         });
     }
@@ -255,22 +233,4 @@ pub fn inspect_gguf(path: impl AsRef<Path>) -> Result<GgufReport> {
         mlx_arrays,
         tensors,
     })
-}
-
-fn ggml_name(t: GgmlType) -> String {
-    match t {
-        GgmlType::Q4_0 => "Q4_0".into(),
-        GgmlType::Q4_1 => "Q4_1".into(),
-        GgmlType::Q5_0 => "Q5_0".into(),
-        GgmlType::Q5_1 => "Q5_1".into(),
-        GgmlType::Q8_0 => "Q8_0".into(),
-        GgmlType::Q8_1 => "Q8_1".into(),
-        GgmlType::Q2K => "Q2_K".into(),
-        GgmlType::Q3K => "Q3_K".into(),
-        GgmlType::Q4K => "Q4_K".into(),
-        GgmlType::Q5K => "Q5_K".into(),
-        GgmlType::Q6K => "Q6_K".into(),
-        GgmlType::Q8K => "Q8_K".into(),
-        other => format!("{other:?}"),
-    }
 }

@@ -5,14 +5,13 @@
 //! Q/K RMSNorm): those files only translate their configs into a [`DecoderSpec`].
 
 use mlx_rs::Array;
-use mlx_rs::nn::silu;
 use mlx_rs::ops::indexing::TryIndexOp;
 use serde::Deserialize;
 
 use super::{LanguageModel, parse_args};
 use crate::error::Result;
 use crate::llm::kv_cache::KvCache;
-use crate::llm::layers::{AttnMask, Embedding, Linear, RmsNorm, Rope, Weights, attention};
+use crate::llm::layers::{AttnMask, Embedding, Linear, RmsNorm, Rope, Weights, attention, swiglu};
 
 #[derive(Debug, Deserialize)]
 struct Args {
@@ -184,9 +183,7 @@ impl LanguageModel for Decoder {
             let r = self.attention(&block.attn, &block.input_norm.forward(&h)?, cache)?;
             h = h.add(&r)?;
             let x = block.post_attn_norm.forward(&h)?;
-            let r = block
-                .down
-                .forward(&silu(block.gate.forward(&x)?)?.multiply(block.up.forward(&x)?)?)?;
+            let r = block.down.forward(&swiglu(&block.gate.forward(&x)?, &block.up.forward(&x)?)?)?;
             h = h.add(&r)?;
         }
         if !all_positions {

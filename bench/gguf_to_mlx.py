@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Convert a llama-architecture Q4_0/Q4_1/Q8_0 GGUF (e.g. the SmolLM2-135M fixture) into
+an mlx-community folder that Python mlx-lm loads, so both sides of the benchmark run the
+very same quantized weights:
+
+    python bench/gguf_to_mlx.py MODEL.gguf OUT_DIR
+
+MLX's GGUF loader already yields affine-quantized triples (weight, scales, biases;
+group 32); they are renamed to Hugging Face names and saved with a per-layer
+quantization table. llama.cpp permutes Llama's Q/K rows for its interleaved RoPE, so the
+config sets `rope_traditional: true`. The tokenizer and chat template come from
+transformers' GGUF reader (needs the `gguf` package).
+"""
+import json
+import os
+import re
+import sys
+
+import mlx.core as mx
+
+NAMES = {
+    "attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
+    "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
+}
+
+
+def hf(name):
+    stem, suffix = name.rsplit(".", 1)
+    if stem == "token_embd":
+        return "model.embed_tokens." + suffix
+    if stem == "output_norm":
+        return "model.norm." + suffix
+    if stem == "output":
+        return "lm_head." + suffix
+    m = re.fullmatch(r"blk\.(\d+)\.(\w+)", stem)
+    return f"model.layers.{m.group(1)}.{NAMES[m.group(2)]}.{suffix}"
+
+
+def main():
+    src, out = sys.argv[1], sys.argv[2]
+    arrays, meta = mx.load(src, return_metadata=True)
+    get = lambda k: meta[k].item() if hasattr(meta[k], "item") else meta[k]
+    arch = get("general.architecture")
+    assert arch == "llama", arch
+    weights, quant = {}, {"group_size": 32, "bits": 4}
+    for k, v in arrays.items():
+        name = hf(k)
+        weights[name] = v
+        if name.endswith(".scales"):
+            prefix = name[: -len(".scales")]
+            w = arrays[k[: -len(".scales")] + ".weight"]
+            bits = w.shape[-1] * 32 // (v.shape[-1] * 32)
+            if bits != 4:
+                quant[prefix] = {"group_size": 32, "bits": bits}
+    heads = int(get(f"{arch}.attention.head_count"))
+    hidden = int(get(f"{arch}.embedding_length"))
+    config = {
+        "model_type": "llama",
+        "hidden_size": hidden,
+        "num_hidden_layers": int(get(f"{arch}.block_count")),
+        "intermediate_size": int(get(f"{arch}.feed_forward_length")),
+        "num_attention_heads": heads,
+        "num_key_value_heads": int(get(f"{arch}.attention.head_count_kv")),
+        "rms_norm_eps": float(get(f"{arch}.attention.layer_norm_rms_epsilon")),
+        "rope_theta": float(get(f"{arch}.rope.freq_base")),
+        "rope_traditional": True,
+        "vocab_size": arrays["token_embd.weight"].shape[0],
+        "max_position_embeddings": int(get(f"{arch}.context_length")),
+        "tie_word_embeddings": "output.weight" not in arrays,
+        "quantization": quant,
+        "eos_token_id": int(get("tokenizer.ggml.eos_token_id")),
+    }
+    os.makedirs(out, exist_ok=True)
+    mx.save_safetensors(os.path.join(out, "model.safetensors"), weights, metadata={"format": "mlx"})
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(os.path.dirname(os.path.abspath(src)), gguf_file=os.path.basename(src))
+    tok.save_pretrained(out)
+    print(f"wrote {out}: {len(weights)} arrays, quantization {quant}")
+
+
+if __name__ == "__main__":
+    main()

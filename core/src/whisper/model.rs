@@ -1,0 +1,298 @@
+//! Whisper's encoder-decoder transformer (OpenAI's architecture, as mlx-whisper's
+//! `whisper.py`): two convolutions and pre-norm self-attention blocks over the log-mel
+//! spectrogram; a decoder of pre-norm blocks with causal self-attention, cross-attention
+//! to the audio features and a GELU MLP, its token embedding tied to the output.
+//!
+//! Decoding keeps everything on the device: the self-attention keys/values in
+//! [`KvCache`]s that grow in place, and the cross-attention keys/values computed once
+//! per audio window ([`Decoder::cross_kv`]) and reused by every step.
+
+use mlx_rs::ops::indexing::TryIndexOp;
+use mlx_rs::{Array, Dtype, fast, ops};
+
+use super::load::Dims;
+use crate::error::Result;
+use crate::llm::kv_cache::KvCache;
+use crate::llm::layers::{AttnMask, Embedding, LayerNorm, Linear, Weights, attention, gelu};
+
+/// MLX's LayerNorm default.
+const LN_EPS: f32 = 1e-5;
+
+struct SelfAttention {
+    qkv: Linear,
+    out: Linear,
+}
+
+struct CrossAttention {
+    query: Linear,
+    kv: Linear,
+    out: Linear,
+}
+
+struct Block {
+    attn: SelfAttention,
+    attn_ln: LayerNorm,
+    cross: Option<(CrossAttention, LayerNorm)>,
+    mlp1: Linear,
+    mlp2: Linear,
+    mlp_ln: LayerNorm,
+}
+
+impl Block {
+    fn load(w: &mut Weights, p: &str, cross: bool) -> Result<Self> {
+        let cross = if cross {
+            Some((
+                CrossAttention {
+                    query: w.linear(&format!("{p}.cross_attn.query"))?,
+                    kv: w.linear(&format!("{p}.cross_attn.kv"))?,
+                    out: w.linear(&format!("{p}.cross_attn.out"))?,
+                },
+                w.layer_norm(&format!("{p}.cross_attn_ln"), LN_EPS)?,
+            ))
+        } else {
+            None
+        };
+        Ok(Self {
+            attn: SelfAttention {
+                qkv: w.linear(&format!("{p}.attn.qkv"))?,
+                out: w.linear(&format!("{p}.attn.out"))?,
+            },
+            attn_ln: w.layer_norm(&format!("{p}.attn_ln"), LN_EPS)?,
+            cross,
+            mlp1: w.linear(&format!("{p}.mlp1"))?,
+            mlp2: w.linear(&format!("{p}.mlp2"))?,
+            mlp_ln: w.layer_norm(&format!("{p}.mlp_ln"), LN_EPS)?,
+        })
+    }
+
+    fn mlp(&self, x: &Array) -> Result<Array> {
+        self.mlp2.forward(&gelu(&self.mlp1.forward(&self.mlp_ln.forward(x)?)?)?)
+    }
+}
+
+/// `[B, L, heads·d]` → `[B, heads, L, d]`.
+fn split_heads(x: &Array, heads: i32) -> Result<Array> {
+    let s = x.shape();
+    Ok(x.reshape(&[s[0], s[1], heads, -1])?.transpose_axes(&[0, 2, 1, 3])?)
+}
+
+/// `[B, heads, L, d]` → `[B, L, heads·d]`.
+fn merge_heads(x: &Array) -> Result<Array> {
+    let s = x.shape();
+    Ok(x.transpose_axes(&[0, 2, 1, 3])?.reshape(&[s[0], s[2], -1])?)
+}
+
+/// Split a fused projection `[B, L, n·state]` into `n` parts along the last axis.
+fn split_last(x: &Array, n: i32) -> Result<Vec<Array>> {
+    Ok(x.split_equal(n, -1)?)
+}
+
+pub struct Encoder {
+    conv1_w: Array,
+    conv1_b: Array,
+    conv2_w: Array,
+    conv2_b: Array,
+    positional: Array,
+    blocks: Vec<Block>,
+    ln_post: LayerNorm,
+    heads: i32,
+    scale: f32,
+}
+
+impl Encoder {
+    fn load(w: &mut Weights, dims: &Dims, dtype: Dtype) -> Result<Self> {
+        let positional = match w.take_opt("encoder.positional_embedding") {
+            Some(p) => p,
+            None => sinusoids(dims.n_audio_ctx, dims.n_audio_state)?.as_dtype(dtype)?,
+        };
+        let blocks = (0..dims.n_audio_layer)
+            .map(|i| Block::load(w, &format!("encoder.blocks.{i}"), false))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            conv1_w: w.take("encoder.conv1.weight")?,
+            conv1_b: w.take("encoder.conv1.bias")?,
+            conv2_w: w.take("encoder.conv2.weight")?,
+            conv2_b: w.take("encoder.conv2.bias")?,
+            positional,
+            blocks,
+            ln_post: w.layer_norm("encoder.ln_post", LN_EPS)?,
+            heads: dims.n_audio_head,
+            scale: ((dims.n_audio_state / dims.n_audio_head) as f32).powf(-0.5),
+        })
+    }
+
+    /// Audio features `[B, n_audio_ctx, state]` of mel windows `[B, N_FRAMES, n_mels]`.
+    pub fn forward(&self, mel: &Array) -> Result<Array> {
+        let x = ops::conv1d(mel, &self.conv1_w, 1, 1, 1, 1)?.add(&self.conv1_b)?;
+        let x = gelu(&x)?;
+        let x = ops::conv1d(&x, &self.conv2_w, 2, 1, 1, 1)?.add(&self.conv2_b)?;
+        let mut x = gelu(&x)?.add(&self.positional)?;
+        for b in &self.blocks {
+            let qkv = b.attn.qkv.forward(&b.attn_ln.forward(&x)?)?;
+            let parts = split_last(&qkv, 3)?;
+            let (q, k, v) = (
+                split_heads(&parts[0], self.heads)?,
+                split_heads(&parts[1], self.heads)?,
+                split_heads(&parts[2], self.heads)?,
+            );
+            let o = fast::scaled_dot_product_attention(&q, &k, &v, self.scale, None, None)?;
+            x = x.add(&b.attn.out.forward(&merge_heads(&o)?)?)?;
+            x = x.add(&b.mlp(&x)?)?;
+        }
+        self.ln_post.forward(&x)
+    }
+}
+
+/// Per-window decoder state: self-attention caches and the audio's cross-attention
+/// keys/values, one entry per layer.
+pub struct DecoderCache {
+    pub(crate) self_attn: Vec<KvCache>,
+    pub(crate) cross: Vec<(Array, Array)>,
+}
+
+impl DecoderCache {
+    /// Tokens already in the cache (the position of the next one).
+    pub fn offset(&self) -> i32 {
+        self.self_attn.first().map_or(0, |c| c.offset())
+    }
+
+    /// Reorder the batch (beam search); cross-attention is the same audio for every
+    /// row and needs no reordering.
+    pub fn select_batch(&mut self, indices: &Array) -> Result<()> {
+        for c in &mut self.self_attn {
+            c.select_batch(indices)?;
+        }
+        Ok(())
+    }
+
+    /// Arrays to evaluate to materialize the caches.
+    pub fn state(&self) -> impl Iterator<Item = &Array> {
+        self.self_attn
+            .iter()
+            .flat_map(|c| c.state())
+            .chain(self.cross.iter().flat_map(|(k, v)| [k, v]))
+    }
+}
+
+pub struct Decoder {
+    token_embedding: Embedding,
+    positional: Array,
+    blocks: Vec<Block>,
+    ln: LayerNorm,
+    heads: i32,
+    scale: f32,
+}
+
+impl Decoder {
+    fn load(w: &mut Weights, dims: &Dims) -> Result<Self> {
+        let blocks = (0..dims.n_text_layer)
+            .map(|i| Block::load(w, &format!("decoder.blocks.{i}"), true))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            token_embedding: w.embedding("decoder.token_embedding")?,
+            positional: w.take("decoder.positional_embedding")?,
+            blocks,
+            ln: w.layer_norm("decoder.ln", LN_EPS)?,
+            heads: dims.n_text_head,
+            scale: ((dims.n_text_state / dims.n_text_head) as f32).powf(-0.5),
+        })
+    }
+
+    /// A fresh cache for `features` (`[B, n_audio_ctx, state]`): the cross-attention
+    /// keys and values of every layer, computed once.
+    pub fn new_cache(&self, features: &Array) -> Result<DecoderCache> {
+        let mut cross = Vec::with_capacity(self.blocks.len());
+        for b in &self.blocks {
+            let (c, _) = b.cross.as_ref().expect("decoder blocks have cross-attention");
+            let kv = c.kv.forward(features)?;
+            let parts = split_last(&kv, 2)?;
+            cross.push((
+                split_heads(&parts[0], self.heads)?,
+                split_heads(&parts[1], self.heads)?,
+            ));
+        }
+        Ok(DecoderCache {
+            self_attn: self.blocks.iter().map(|_| KvCache::new()).collect(),
+            cross,
+        })
+    }
+
+    /// Run `tokens` (`[B, L]` int32) through the decoder, appending to `cache`, and
+    /// return float32 logits `[B, L, n_vocab]`. With `cross_qk`, also the pre-softmax
+    /// cross-attention scores of every layer (`[B, heads, L, n_audio_ctx]`), which word
+    /// timestamps align on.
+    pub fn forward(
+        &self,
+        tokens: &Array,
+        cache: &mut DecoderCache,
+        cross_qk: bool,
+    ) -> Result<(Array, Vec<Array>)> {
+        let l = tokens.shape()[1];
+        let offset = cache.offset();
+        let pos = self.positional.try_index(offset..offset + l)?;
+        let mut x = self.token_embedding.forward(tokens)?.add(&pos)?;
+        let mut qks = Vec::new();
+        for (i, b) in self.blocks.iter().enumerate() {
+            let qkv = b.attn.qkv.forward(&b.attn_ln.forward(&x)?)?;
+            let parts = split_last(&qkv, 3)?;
+            let q = split_heads(&parts[0], self.heads)?;
+            let k = split_heads(&parts[1], self.heads)?;
+            let v = split_heads(&parts[2], self.heads)?;
+            let o = attention(&q, k, v, &mut cache.self_attn[i], self.scale, AttnMask::Causal)?;
+            x = x.add(&b.attn.out.forward(&merge_heads(&o)?)?)?;
+
+            let (c, ln) = b.cross.as_ref().expect("decoder blocks have cross-attention");
+            let q = split_heads(&c.query.forward(&ln.forward(&x)?)?, self.heads)?;
+            let (ck, cv) = &cache.cross[i];
+            let o = if cross_qk {
+                let qk = ops::matmul(
+                    &q.multiply(Array::from_f32(self.scale).as_dtype(q.dtype())?)?,
+                    ck.transpose_axes(&[0, 1, 3, 2])?,
+                )?;
+                let w = ops::softmax_axis(&qk.as_dtype(Dtype::Float32)?, -1, true)?;
+                qks.push(qk);
+                ops::matmul(&w.as_dtype(cv.dtype())?, cv)?
+            } else {
+                fast::scaled_dot_product_attention(&q, ck, cv, self.scale, None, None)?
+            };
+            x = x.add(&c.out.forward(&merge_heads(&o)?)?)?;
+            x = x.add(&b.mlp(&x)?)?;
+        }
+        let x = self.ln.forward(&x)?;
+        let logits = self.token_embedding.as_linear(&x)?.as_dtype(Dtype::Float32)?;
+        Ok((logits, qks))
+    }
+}
+
+/// The sinusoidal position table the encoder uses (`whisper.sinusoids`): not stored in
+/// mlx-community checkpoints.
+pub fn sinusoids(length: i32, channels: i32) -> Result<Array> {
+    let half = channels / 2;
+    let increment = (10_000f32).ln() / (half - 1) as f32;
+    let inv = ops::exp(
+        ops::arange::<_, f32>(0, half, None)?.multiply(Array::from_f32(-increment))?,
+    )?;
+    let t = ops::arange::<_, f32>(0, length, None)?.reshape(&[length, 1])?;
+    let scaled = t.multiply(inv.reshape(&[1, half])?)?;
+    Ok(ops::concatenate(&[ops::sin(&scaled)?, ops::cos(&scaled)?], 1)?)
+}
+
+/// Encoder and decoder of one checkpoint.
+pub struct Whisper {
+    pub encoder: Encoder,
+    pub decoder: Decoder,
+    pub dims: Dims,
+    pub dtype: Dtype,
+}
+
+impl Whisper {
+    /// Build from `w` (names as [`super::load`] produces them).
+    pub fn build(w: &mut Weights, dims: Dims, dtype: Dtype) -> Result<Self> {
+        Ok(Self {
+            encoder: Encoder::load(w, &dims, dtype)?,
+            decoder: Decoder::load(w, &dims)?,
+            dims,
+            dtype,
+        })
+    }
+}
