@@ -7,7 +7,8 @@
 
 Definitions (shared with core/src/bench.rs):
 - load: `mlx_lm.load` (weights materialized) wall time.
-- prefill at N: a prompt of N token ids (id_i = 1000 + (i * 7919) % 50000), one
+- prefill at N: a prompt of N token ids (id_i = 1000 + (i * 7919) % m, m = min(50000,
+  vocab - 1000)), one
   generated token; tokens/s = N / time to first token, as mlx-lm's prompt_tps.
 - decode: a 128-token prompt, 256 generated tokens with EOS ignored; tokens/s over the
   tokens after the first, as mlx-lm's generation_tps.
@@ -20,8 +21,9 @@ import json
 import time
 
 
-def prompt_ids(n):
-    return [1000 + (i * 7919) % 50000 for i in range(n)]
+def prompt_ids(n, vocab):
+    m = min(50000, vocab - 1000)
+    return [1000 + (i * 7919) % m for i in range(n)]
 
 
 def main():
@@ -44,6 +46,7 @@ def main():
     model, tokenizer = mlx_lm.load(args.model)
     load_s = time.perf_counter() - t
     active_after_load = mx.get_active_memory()
+    vocab = model.args.vocab_size
     tokenizer.eos_token_ids = []  # EOS ignored: always generate the full count
 
     def run(n_prompt, max_tokens):
@@ -54,7 +57,7 @@ def main():
         last = None
         count = 0
         for r in stream_generate(
-            model, tokenizer, prompt_ids(n_prompt), max_tokens=max_tokens,
+            model, tokenizer, prompt_ids(n_prompt, vocab), max_tokens=max_tokens,
             sampler=sampler, logits_processors=procs,
         ):
             if first is None:

@@ -125,6 +125,12 @@ def main():
         for k, mv, pv, r in table:
             f = lambda x: "—" if x is None else (f"{x:,.1f}" if x >= 100 else f"{x:.3f}")
             md.append(f"| {k} | {f(mv)} | {f(pv)} | {'—' if r is None else f'{r:.2f}×'} |")
+        prof = [r.get("decode_profile") for r in m_runs if r.get("decode_profile")]
+        if prof:
+            keys = ["build_ms", "schedule_ms", "wait_ms", "callback_ms"]
+            cells = " · ".join(f"{k[:-3]} {med([p[k] for p in prof]):.3f}" for k in keys)
+            md.append(f"\nMurmur decode, host ms per token (median): {cells}")
+            results["models"][name]["murmur_decode_profile_ms"] = {k: med([p[k] for p in prof]) for k in keys}
         md.append("")
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out + ".json", "w") as fh:

@@ -184,4 +184,9 @@ fn empty_and_oversized_input_are_typed_errors() {
         matches!(err, murmur_core::Error::PromptTooLong { limit: 8192, .. }),
         "{err}"
     );
+    // A token id past the embedding table (a mismatched tokenizer) is refused, not read.
+    let err = model
+        .complete(&[1, 2, 49152], &greedy(4), &CancelToken::new(), &mut |_| {})
+        .unwrap_err();
+    assert!(matches!(err, murmur_core::Error::InvalidArgument { .. }), "{err}");
 }

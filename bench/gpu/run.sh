@@ -43,6 +43,13 @@ print(json.dumps({"gpu": torch.cuda.get_device_name(), "copy_bytes_per_sec": bw}
 PY
     chmod +x .device/stage/murmur
     .device/stage/murmur bench --model "$W/models/qwen3-0.6b" --prompt-lens 128 --decode-tokens 16 | tail -5
+    # A/B of MLX's CUDA graph batching knobs on Murmur's decode (same binary, same model).
+    for m in qwen3-0.6b qwen3-4b; do
+      for v in "" MLX_MAX_OPS_PER_BUFFER=50 MLX_MAX_OPS_PER_BUFFER=120 MLX_USE_CUDA_GRAPHS=0; do
+        env $v .device/stage/murmur bench --model "$W/models/$m" --prompt-lens 128 |
+          $PY -c "import json,sys; r=json.load(sys.stdin); p=r['decode_profile']; print('$m', '${v:-default}', round(r['decode_tokens_per_sec'],1), 'tok/s; build', round(p['build_ms'],3), 'schedule', round(p['schedule_ms'],3), 'wait', round(p['wait_ms'],3))"
+      done
+    done
     models=()
     for m in ${MODELS:-qwen3-0.6b qwen3-1.7b qwen3-4b}; do models+=("$W/models/$m"); done
     PYTHONUNBUFFERED=1 $PY bench/compare.py --murmur .device/stage/murmur --python "$PY" \

@@ -107,7 +107,12 @@ fn check_finite(path: Option<&Path>, s: &[f32]) -> Result<()> {
     Ok(())
 }
 
-fn pcm(path: Option<&Path>, samples: Vec<f32>, sample_rate: u32, channels: u16) -> Result<DecodedAudio> {
+fn pcm(
+    path: Option<&Path>,
+    samples: Vec<f32>,
+    sample_rate: u32,
+    channels: u16,
+) -> Result<DecodedAudio> {
     if sample_rate == 0 {
         return Err(audio_err(path, "sample rate is 0"));
     }
@@ -117,7 +122,10 @@ fn pcm(path: Option<&Path>, samples: Vec<f32>, sample_rate: u32, channels: u16) 
     if samples.len() % channels as usize != 0 {
         return Err(audio_err(
             path,
-            format!("{} samples do not split into {channels} channels", samples.len()),
+            format!(
+                "{} samples do not split into {channels} channels",
+                samples.len()
+            ),
         ));
     }
     Ok(DecodedAudio {
@@ -148,15 +156,19 @@ pub fn resample(path: Option<&Path>, input: &[f32], from: u32, to: u32) -> Resul
     if from == to || input.is_empty() {
         return Ok(input.to_vec());
     }
-    let err = |e: &dyn std::fmt::Display| audio_err(path, format!("resampling {from} Hz → {to} Hz: {e}"));
-    let mut r = FftFixedIn::<f32>::new(from as usize, to as usize, 1024, 2, 1).map_err(|e| err(&e))?;
+    let err =
+        |e: &dyn std::fmt::Display| audio_err(path, format!("resampling {from} Hz → {to} Hz: {e}"));
+    let mut r =
+        FftFixedIn::<f32>::new(from as usize, to as usize, 1024, 2, 1).map_err(|e| err(&e))?;
     let expected = (input.len() as f64 * to as f64 / from as f64).round() as usize;
     let delay = r.output_delay();
     let mut out = Vec::with_capacity(expected + delay + r.output_frames_max());
     let mut pos = 0;
     while pos + r.input_frames_next() <= input.len() {
         let n = r.input_frames_next();
-        let o = r.process(&[&input[pos..pos + n]], None).map_err(|e| err(&e))?;
+        let o = r
+            .process(&[&input[pos..pos + n]], None)
+            .map_err(|e| err(&e))?;
         out.extend_from_slice(&o[0]);
         pos += n;
     }
@@ -167,7 +179,9 @@ pub fn resample(path: Option<&Path>, input: &[f32], from: u32, to: u32) -> Resul
         out.extend_from_slice(&o[0]);
     }
     while out.len() < expected + delay {
-        let o = r.process_partial::<&[f32]>(None, None).map_err(|e| err(&e))?;
+        let o = r
+            .process_partial::<&[f32]>(None, None)
+            .map_err(|e| err(&e))?;
         if o[0].is_empty() {
             break;
         }
@@ -202,13 +216,23 @@ pub fn decode_bytes(bytes: Vec<u8>, extension: Option<&str>) -> Result<DecodedAu
     decode_stream(mss, extension, None)
 }
 
-fn decode_stream(mss: MediaSourceStream, extension: Option<&str>, path: Option<&Path>) -> Result<DecodedAudio> {
+fn decode_stream(
+    mss: MediaSourceStream,
+    extension: Option<&str>,
+    path: Option<&Path>,
+) -> Result<DecodedAudio> {
     let mut hint = Hint::new();
     if let Some(ext) = extension {
         hint.with_extension(ext);
     }
+    // Gapless: drop the encoder delay and padding MP3/AAC encoders add (LAME/iTunes
+    // headers), so the samples line up with the original recording.
+    let format_opts = FormatOptions {
+        enable_gapless: true,
+        ..FormatOptions::default()
+    };
     let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        .format(&hint, mss, &format_opts, &MetadataOptions::default())
         .map_err(|e| audio_err(path, format!("not a supported audio file ({e})")))?;
     let mut format = probed.format;
     let track = format
@@ -261,7 +285,9 @@ fn decode_stream(mss: MediaSourceStream, extension: Option<&str>, path: Option<&
                 bad_packets += 1;
                 last_error = e.to_string();
             }
-            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break;
+            }
             Err(e) => return Err(audio_err(path, format!("decoding failed: {e}"))),
         }
     }
@@ -276,11 +302,17 @@ fn decode_stream(mss: MediaSourceStream, extension: Option<&str>, path: Option<&
     if bad_packets > good_packets / 10 + 2 {
         return Err(audio_err(
             path,
-            format!("corrupt: {bad_packets} of {} frames could not be decoded ({last_error})", bad_packets + good_packets),
+            format!(
+                "corrupt: {bad_packets} of {} frames could not be decoded ({last_error})",
+                bad_packets + good_packets
+            ),
         ));
     }
     if cut_short {
-        return Err(audio_err(path, format!("reading stopped early: {last_error}")));
+        return Err(audio_err(
+            path,
+            format!("reading stopped early: {last_error}"),
+        ));
     }
     let channels = channels.max(1);
     // A file shorter than its header declares was cut off (an interrupted copy or

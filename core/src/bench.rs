@@ -3,7 +3,8 @@
 //! row on the same machine, the same MLX build and the same model folder.
 //!
 //! - load: [`ChatModel::load`] wall time (weights materialized, tokenizer, template).
-//! - prefill at N: a prompt of N token ids (`1000 + (i·7919) mod 50000`), one generated
+//! - prefill at N: a prompt of N token ids (`1000 + (i·7919) mod m`, `m = min(50000,
+//!   vocab − 1000)`), one generated
 //!   token; tokens/s = N / time to first token.
 //! - decode: a 128-token prompt, `decode_tokens` generated with EOS ignored; tokens/s
 //!   over the tokens after the first.
@@ -63,9 +64,10 @@ pub struct LlmBenchReport {
     pub peak_memory_bytes: usize,
 }
 
-/// The benchmark's deterministic prompt of `n` token ids.
-pub fn prompt_ids(n: usize) -> Vec<u32> {
-    (0..n).map(|i| 1000 + ((i * 7919) % 50000) as u32).collect()
+/// The benchmark's deterministic prompt of `n` token ids for a `vocab`-sized model.
+pub fn prompt_ids(n: usize, vocab: usize) -> Vec<u32> {
+    let m = 50000.min(vocab.saturating_sub(1000)).max(1);
+    (0..n).map(|i| 1000 + ((i * 7919) % m) as u32).collect()
 }
 
 fn mlx_err(e: mlx_rs::error::Exception) -> Error {
@@ -93,7 +95,7 @@ pub fn bench_llm(path: &Path, opts: &LlmBenchOptions) -> Result<LlmBenchReport> 
             ignore_eos: true,
             ..GenerateOptions::default()
         };
-        model.complete(&prompt_ids(n_prompt), &opts, &cancel, &mut |_| {})
+        model.complete(&prompt_ids(n_prompt, model.info().vocab_size), &opts, &cancel, &mut |_| {})
     };
     // Warm-up (kernel compilation, allocator), as both sides do.
     run(32, 4)?;

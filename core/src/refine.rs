@@ -48,6 +48,18 @@ impl RefineMode {
             RefineMode::Custom(prompt) => prompt,
         }
     }
+
+    /// The user turn: the text framed as material to work on, so small models rewrite
+    /// it instead of answering it as if it were addressed to them.
+    pub fn user_message(&self, text: &str) -> String {
+        let task = match self {
+            RefineMode::CleanUpTranscript => "Clean up this transcript",
+            RefineMode::FixGrammar => "Fix the spelling and grammar of this text",
+            RefineMode::MakeConcise => "Make this text concise",
+            RefineMode::Custom(_) => return text.to_string(),
+        };
+        format!("{task}:\n\n{text}")
+    }
 }
 
 /// Refine settings; defaults are the seeds' (temperature 0.7, top-p 0.8, repetition
@@ -129,7 +141,7 @@ pub fn refine(
         .unwrap_or_else(|| dynamic_max_tokens(input_tokens, tier));
     let messages = [
         Message::new("system", opts.mode.system_prompt()),
-        Message::new("user", text),
+        Message::new("user", opts.mode.user_message(text)),
     ];
     let generate = GenerateOptions {
         max_tokens,

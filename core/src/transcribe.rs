@@ -189,7 +189,13 @@ pub fn transcribe_and_refine(
     let refined = if transcript.text.trim().is_empty() {
         None
     } else {
-        Some(refine(chat, &transcript.text, refine_opts, cancel, on_text)?)
+        Some(refine(
+            chat,
+            &transcript.text,
+            refine_opts,
+            cancel,
+            on_text,
+        )?)
     };
     Ok(RefinedTranscript {
         transcript,

@@ -29,6 +29,7 @@ pub struct ModelInfo {
     pub path: PathBuf,
     pub format: ModelFormat,
     pub model_type: String,
+    /// Rows of the embedding table: every token id must be below this.
     pub vocab_size: usize,
     /// Longest sequence the model was trained for (prompt plus answer).
     pub context_length: usize,
@@ -162,7 +163,11 @@ impl ChatModel {
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
-            vocab_size: tokenizer.vocab_size(),
+            vocab_size: config
+                .get("vocab_size")
+                .or_else(|| config.get("text_config").and_then(|t| t.get("vocab_size")))
+                .and_then(|v| v.as_u64())
+                .map_or(tokenizer.vocab_size(), |v| v as usize),
             context_length: config
                 .get("max_position_embeddings")
                 .or_else(|| {
@@ -222,6 +227,14 @@ impl ChatModel {
         cancel: &CancelToken,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<ChatResponse> {
+        if let Some(&id) = prompt.iter().find(|&&id| id as usize >= self.info.vocab_size) {
+            // A token the embedding table has no row for (a mismatched tokenizer):
+            // gathering it would read out of bounds.
+            return Err(Error::InvalidArgument {
+                name: "prompt".into(),
+                reason: format!("token id {id} is outside the model's vocabulary of {}", self.info.vocab_size),
+            });
+        }
         if prompt.len() >= self.info.context_length {
             return Err(Error::PromptTooLong {
                 tokens: prompt.len(),

@@ -129,6 +129,9 @@ pub fn generate(
     cancel: &CancelToken,
     mut on_token: impl FnMut(u32) -> Result<Flow>,
 ) -> Result<(Vec<u32>, GenerationStats)> {
+    // Generation runs on MLX's default stream. A dedicated stream, as mlx-lm uses, was
+    // measured 2-3x slower on CUDA (H200: 78 vs 238 tok/s on Qwen3-0.6B): see
+    // BENCHMARKS.md.
     if prompt.is_empty() {
         return Err(Error::InvalidArgument {
             name: "prompt".into(),

@@ -121,6 +121,6 @@ mod tests {
             .as_slice()
             .to_vec();
         assert_eq!(positions, (0..305).map(|p| p as f32).collect::<Vec<_>>());
-        assert_eq!(v.index((0, 0, 304, 1)).item::<f32>(), -304.0);
+        assert_eq!(v.index((0, 0, 304, 1)).item_cast::<f32>(), -304.0);
     }
 }

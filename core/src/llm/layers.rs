@@ -5,6 +5,7 @@
 //! the forward pass is a short, readable function per architecture, and quantized and
 //! dense weights go through the same code.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -183,6 +184,49 @@ pub struct Linear {
 }
 
 impl Linear {
+    /// Stack layers that read the same input into one (outputs concatenated), so one
+    /// matmul kernel replaces several: Q/K/V and gate/up projections each run as a
+    /// single launch per token. Row-wise quantization makes this exact. `None` when
+    /// the parts differ in quantization or dtype.
+    pub fn fuse(parts: &[&Linear]) -> Result<Option<Linear>> {
+        let first = parts[0];
+        let same = parts.iter().all(|p| {
+            p.weight.dtype() == first.weight.dtype()
+                && p.bias.is_some() == first.bias.is_some()
+                && match (&p.quant, &first.quant) {
+                    (Some(a), Some(b)) => {
+                        a.spec == b.spec && a.biases.is_some() == b.biases.is_some() && a.scales.dtype() == b.scales.dtype()
+                    }
+                    (None, None) => true,
+                    _ => false,
+                }
+        });
+        if !same {
+            return Ok(None);
+        }
+        let cat = |f: &dyn Fn(&Linear) -> Option<&Array>| -> Result<Option<Array>> {
+            let arrays: Option<Vec<&Array>> = parts.iter().map(|p| f(p)).collect();
+            arrays.map(|a| ops::concatenate(&a, 0)).transpose().map_err(Into::into)
+        };
+        let weight = cat(&|p| Some(&p.weight))?.expect("every layer has a weight");
+        let bias = cat(&|p| p.bias.as_ref())?;
+        let quant = match &first.quant {
+            Some(q) => Some(Quantized {
+                scales: cat(&|p| p.quant.as_ref().map(|q| &q.scales))?.expect("checked above"),
+                biases: cat(&|p| p.quant.as_ref().and_then(|q| q.biases.as_ref()))?,
+                spec: q.spec,
+            }),
+            None => None,
+        };
+        mlx_rs::transforms::eval([Some(&weight), bias.as_ref(), quant.as_ref().map(|q| &q.scales)].into_iter().flatten())?;
+        Ok(Some(Linear { weight, bias, quant }))
+    }
+
+    /// Output features.
+    pub fn out_features(&self) -> i32 {
+        self.weight.shape()[0]
+    }
+
     pub fn forward(&self, x: &Array) -> Result<Array> {
         let y = match &self.quant {
             Some(q) => ops::quantized_matmul(
@@ -274,34 +318,45 @@ impl RmsNorm {
     }
 }
 
+type Exception = mlx_rs::error::Exception;
+type Unary = Box<dyn for<'a> FnMut(&'a Array) -> std::result::Result<Array, Exception>>;
+type Binary = Box<dyn for<'a> FnMut((&'a Array, &'a Array)) -> std::result::Result<Array, Exception>>;
+
+thread_local! {
+    // Compiled closures are built once per thread and reused: creating one costs tens
+    // of microseconds, which per layer and token is more than the graph it replaces.
+    // (They are not `Send`, hence thread-local rather than stored in the model.)
+    static SWIGLU: RefCell<Option<Binary>> = const { RefCell::new(None) };
+    static GELU_APPROX: RefCell<Option<Unary>> = const { RefCell::new(None) };
+}
+
 /// `silu(gate) · x`, the SwiGLU gate of Llama-family MLPs, compiled into one fused
 /// kernel (mlx-lm compiles the same function; separately it costs an extra kernel
 /// launch and a round trip through memory per layer and token).
 pub fn swiglu(gate: &Array, x: &Array) -> Result<Array> {
-    let mut compiled = mlx_rs::transforms::compile::compile(
-        |(g, x): (&Array, &Array)| -> std::result::Result<Array, mlx_rs::error::Exception> {
-            g.multiply(mlx_rs::ops::sigmoid(g)?)?.multiply(x)
-        },
-        true,
-    );
-    Ok(compiled((gate, x))?)
+    fn f((g, x): (&Array, &Array)) -> std::result::Result<Array, Exception> {
+        g.multiply(mlx_rs::ops::sigmoid(g)?)?.multiply(x)
+    }
+    SWIGLU.with_borrow_mut(|c| {
+        let compiled = c.get_or_insert_with(|| Box::new(mlx_rs::transforms::compile::compile(f, true)));
+        Ok(compiled((gate, x))?)
+    })
 }
 
 /// GELU, tanh approximation (Gemma's `gelu_pytorch_tanh`), computed in `x`'s own
 /// dtype as mlx-lm does (mlx-rs's version promotes bf16 activations to f32, which
 /// changes results), and compiled into one fused kernel.
 pub fn gelu_approx(x: &Array) -> Result<Array> {
-    fn f(x: &Array) -> std::result::Result<Array, mlx_rs::error::Exception> {
+    fn f(x: &Array) -> std::result::Result<Array, Exception> {
         let c = |v: f32| Array::from_f32(v).as_dtype(x.dtype());
         let cubic = x.power(&c(3.0)?)?;
-        let inner = c((2.0 / std::f32::consts::PI).sqrt())?
-            .multiply(x.add(c(0.044715)?.multiply(&cubic)?)?)?;
-        c(0.5)?
-            .multiply(x)?
-            .multiply(c(1.0)?.add(mlx_rs::ops::tanh(&inner)?)?)
+        let inner = c((2.0 / std::f32::consts::PI).sqrt())?.multiply(x.add(c(0.044715)?.multiply(&cubic)?)?)?;
+        c(0.5)?.multiply(x)?.multiply(c(1.0)?.add(mlx_rs::ops::tanh(&inner)?)?)
     }
-    let mut compiled = mlx_rs::transforms::compile::compile(f, true);
-    Ok(compiled(x)?)
+    GELU_APPROX.with_borrow_mut(|c| {
+        let compiled = c.get_or_insert_with(|| Box::new(mlx_rs::transforms::compile::compile(f, true)));
+        Ok(compiled(x)?)
+    })
 }
 
 /// Rotary position embedding settings for one attention layer.

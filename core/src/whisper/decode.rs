@@ -81,12 +81,15 @@ pub fn compression_ratio(text: &str) -> f32 {
     text.len() as f32 / compressed.max(1) as f32
 }
 
+/// Every language's probability, in token order.
+pub type LanguageProbs = Vec<(&'static str, f32)>;
+
 /// The spoken language of one window: `(code, probability)` of the best and every
 /// language's probability, in token order.
 pub fn detect_language(
     model: &WhisperModel,
     features: &Array,
-) -> Result<(&'static str, f32, Vec<(&'static str, f32)>)> {
+) -> Result<(&'static str, f32, LanguageProbs)> {
     let tok = model.tokenizer();
     if !tok.is_multilingual() {
         return Ok(("en", 1.0, vec![("en", 1.0)]));
@@ -103,11 +106,16 @@ pub fn detect_language(
     let probs = ops::softmax_axis(&lang_logits, -1, true)?;
     eval([&probs])?;
     let probs: Vec<f32> = probs.as_slice::<f32>().to_vec();
-    let all: Vec<(&'static str, f32)> = langs.iter().map(|&(_, c)| c).zip(probs.iter().copied()).collect();
-    let (code, p) = all
+    let all: Vec<(&'static str, f32)> = langs
         .iter()
-        .copied()
-        .fold(("en", f32::MIN), |best, cur| if cur.1 > best.1 { cur } else { best });
+        .map(|&(_, c)| c)
+        .zip(probs.iter().copied())
+        .collect();
+    let (code, p) =
+        all.iter().copied().fold(
+            ("en", f32::MIN),
+            |best, cur| if cur.1 > best.1 { cur } else { best },
+        );
     Ok((code, p, all))
 }
 
@@ -199,7 +207,11 @@ impl Rules {
             // rule; mlx-whisper 0.4.3 compares positions instead of values here, which
             // disables it).
             if let Some(&last) = seq.iter().rev().find(|&&t| t >= self.timestamp_begin) {
-                let upto = if last_ts && !penultimate_ts { last } else { last + 1 } as usize;
+                let upto = if last_ts && !penultimate_ts {
+                    last
+                } else {
+                    last + 1
+                } as usize;
                 m[tb..upto.min(v)].fill(f32::NEG_INFINITY);
             }
             if seq.is_empty() {
@@ -215,11 +227,17 @@ impl Rules {
         let g = sampled.len() as i32;
         let host = Array::from_slice(&mask, &[g, v as i32]);
         let logprobs = logits.subtract(logits.logsumexp_axis(-1, true)?)?;
-        let ts = logprobs.try_index((.., tb as i32..))?.logsumexp_axis(-1, true)?;
+        let ts = logprobs
+            .try_index((.., tb as i32..))?
+            .logsumexp_axis(-1, true)?;
         let max_text = logprobs.try_index((.., ..tb as i32))?.max_axis(-1, true)?;
         let force = ts.gt(&max_text)?.logical_and(&self.text_columns)?;
         let out = logits.add(&host)?;
-        Ok(ops::select(&force, Array::from_f32(f32::NEG_INFINITY), &out)?)
+        Ok(ops::select(
+            &force,
+            Array::from_f32(f32::NEG_INFINITY),
+            &out,
+        )?)
     }
 }
 
@@ -285,7 +303,9 @@ pub fn decode(
         features.clone()
     };
     let mut cache = dec.new_cache(&features)?;
-    let ids: Vec<i32> = (0..groups).flat_map(|_| initial.iter().map(|&t| t as i32)).collect();
+    let ids: Vec<i32> = (0..groups)
+        .flat_map(|_| initial.iter().map(|&t| t as i32))
+        .collect();
     let prompt = Array::from_slice(&ids, &[groups as i32, initial.len() as i32]);
     let (logits, _) = dec.forward(&prompt, &mut cache, false)?;
     let probs_at_sot = ops::softmax_axis(&logits.try_index((0, sot_index as i32))?, -1, true)?;
@@ -295,9 +315,21 @@ pub fn decode(
     let max_total = n_ctx;
     let (seqs, sums) = if beam {
         let beam_size = opts.beam_size.unwrap_or(1);
-        beam_search(dec, &rules, &mut cache, last, beam_size, opts.patience, sample_len, max_total, cancel)?
+        beam_search(
+            dec,
+            &rules,
+            &mut cache,
+            last,
+            beam_size,
+            opts.patience,
+            sample_len,
+            max_total,
+            cancel,
+        )?
     } else {
-        sample(dec, &rules, &mut cache, last, groups, opts, sample_len, max_total, cancel)?
+        sample(
+            dec, &rules, &mut cache, last, groups, opts, sample_len, max_total, cancel,
+        )?
     };
     eval([&no_speech])?;
     let no_speech_prob = no_speech.item_cast::<f32>();
@@ -312,7 +344,11 @@ pub fn decode(
         sums[i] / penalty
     };
     let best = (0..seqs.len())
-        .max_by(|&a, &b| score(a).partial_cmp(&score(b)).unwrap_or(std::cmp::Ordering::Equal))
+        .max_by(|&a, &b| {
+            score(a)
+                .partial_cmp(&score(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
         .unwrap_or(0);
     let tokens = seqs[best].clone();
     let text = tok.decode(&tokens).trim().to_string();
@@ -369,7 +405,9 @@ fn sample(
         };
         let next = next.as_dtype(mlx_rs::Dtype::Int32)?;
         let logprobs = filtered.subtract(filtered.logsumexp_axis(-1, true)?)?;
-        let lp = logprobs.take_along_axis(&next.reshape(&[-1, 1])?, -1)?.reshape(&[-1])?;
+        let lp = logprobs
+            .take_along_axis(&next.reshape(&[-1, 1])?, -1)?
+            .reshape(&[-1])?;
         Ok((next, lp))
     };
 
@@ -406,7 +444,9 @@ fn sample(
         if done.iter().all(|&d| d) {
             break;
         }
-        let Some(next_logits) = next_logits else { break };
+        let Some(next_logits) = next_logits else {
+            break;
+        };
         // Rows that finished keep their sequence; the rules look at the live ones.
         let filtered = rules.apply(&next_logits, &seqs)?;
         let prev = tok.clone();
@@ -439,7 +479,9 @@ fn beam_search(
     cancel: &CancelToken,
 ) -> Result<(Vec<Vec<u32>>, Vec<f32>)> {
     let eot = rules.eot;
-    let max_candidates = ((beam_size as f32) * patience.unwrap_or(1.0)).round().max(1.0) as usize;
+    let max_candidates = ((beam_size as f32) * patience.unwrap_or(1.0))
+        .round()
+        .max(1.0) as usize;
     let mut beams: Vec<Vec<u32>> = vec![Vec::new(); beam_size];
     let mut sums = vec![0f32; beam_size];
     let mut finished: Vec<(Vec<u32>, f32)> = Vec::new();
@@ -486,7 +528,8 @@ fn beam_search(
             }
         }
         let too_long = rules.sample_begin + step + 2 > max_total;
-        if finished.len() >= max_candidates || next.is_empty() || too_long || step + 1 == sample_len {
+        if finished.len() >= max_candidates || next.is_empty() || too_long || step + 1 == sample_len
+        {
             // Fill up with the live beams when not enough finished.
             for (seq, score, _) in next {
                 if finished.len() >= max_candidates {
@@ -504,10 +547,17 @@ fn beam_search(
         if sources.iter().enumerate().any(|(i, &s)| s != i as i32) {
             cache.select_batch(&Array::from_slice(&sources, &[beam_size as i32]))?;
         }
-        let last: Vec<i32> = next.iter().map(|(s, _, _)| *s.last().expect("non-empty") as i32).collect();
+        let last: Vec<i32> = next
+            .iter()
+            .map(|(s, _, _)| *s.last().expect("non-empty") as i32)
+            .collect();
         beams = next.iter().map(|(s, _, _)| s.clone()).collect();
         sums = next.iter().map(|(_, s, _)| *s).collect();
-        let (l, _) = dec.forward(&Array::from_slice(&last, &[beam_size as i32, 1]), cache, false)?;
+        let (l, _) = dec.forward(
+            &Array::from_slice(&last, &[beam_size as i32, 1]),
+            cache,
+            false,
+        )?;
         logits = l.index((.., -1));
     }
     if finished.is_empty() {

@@ -102,7 +102,10 @@ fn has_mlx_weights(dir: &Path) -> bool {
 }
 
 fn is_float(d: Dtype) -> bool {
-    matches!(d, Dtype::Float16 | Dtype::Float32 | Dtype::Bfloat16 | Dtype::Float64)
+    matches!(
+        d,
+        Dtype::Float16 | Dtype::Float32 | Dtype::Bfloat16 | Dtype::Float64
+    )
 }
 
 // ---------------------------------------------------------------------------------
@@ -147,12 +150,27 @@ fn load_mlx_community(dir: &Path) -> Result<Checkpoint> {
         }
     };
     // Fuse the projections the model runs as one matrix multiplication.
-    for (side, layers) in [("encoder", dims.n_audio_layer), ("decoder", dims.n_text_layer)] {
+    for (side, layers) in [
+        ("encoder", dims.n_audio_layer),
+        ("decoder", dims.n_text_layer),
+    ] {
         for i in 0..layers {
             let p = format!("{side}.blocks.{i}");
-            fuse(&file, &mut arrays, &format!("{p}.attn"), &["query", "key", "value"], "qkv")?;
+            fuse(
+                &file,
+                &mut arrays,
+                &format!("{p}.attn"),
+                &["query", "key", "value"],
+                "qkv",
+            )?;
             if side == "decoder" {
-                fuse(&file, &mut arrays, &format!("{p}.cross_attn"), &["key", "value"], "kv")?;
+                fuse(
+                    &file,
+                    &mut arrays,
+                    &format!("{p}.cross_attn"),
+                    &["key", "value"],
+                    "kv",
+                )?;
             }
         }
     }
@@ -194,7 +212,10 @@ fn fuse(
     into: &str,
 ) -> Result<()> {
     for suffix in ["weight", "scales", "biases"] {
-        let names: Vec<String> = parts.iter().map(|p| format!("{prefix}.{p}.{suffix}")).collect();
+        let names: Vec<String> = parts
+            .iter()
+            .map(|p| format!("{prefix}.{p}.{suffix}"))
+            .collect();
         if suffix != "weight" && !arrays.contains_key(&names[0]) {
             continue;
         }
@@ -206,7 +227,10 @@ fn fuse(
                     .ok_or_else(|| Error::corrupt(file, format!("missing tensor {n}")))?,
             );
         }
-        arrays.insert(format!("{prefix}.{into}.{suffix}"), ops::concatenate(&tensors, 0)?);
+        arrays.insert(
+            format!("{prefix}.{into}.{suffix}"),
+            ops::concatenate(&tensors, 0)?,
+        );
     }
     // Output rows of one part: the fused weight's rows divided evenly.
     let rows = arrays[&format!("{prefix}.{into}.weight")].shape()[0] / parts.len() as i32;
@@ -230,7 +254,10 @@ fn fuse(
                 None => ops::zeros_dtype(&[rows], dtype),
             })
             .collect::<std::result::Result<_, _>>()?;
-        arrays.insert(format!("{prefix}.{into}.bias"), ops::concatenate(&filled, 0)?);
+        arrays.insert(
+            format!("{prefix}.{into}.bias"),
+            ops::concatenate(&filled, 0)?,
+        );
     }
     Ok(())
 }
@@ -251,7 +278,10 @@ pub fn read_npz(path: &Path) -> Result<HashMap<String, Array>> {
         entry
             .read_to_end(&mut bytes)
             .map_err(|e| Error::corrupt(path, format!("{name}: {e}")))?;
-        out.insert(name.clone(), parse_npy(&bytes).map_err(|r| Error::corrupt(path, format!("{name}: {r}")))?);
+        out.insert(
+            name.clone(),
+            parse_npy(&bytes).map_err(|r| Error::corrupt(path, format!("{name}: {r}")))?,
+        );
     }
     Ok(out)
 }
@@ -290,7 +320,10 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<i32>().map_err(|_| format!("bad shape {shape_text:?}")))
+        .map(|s| {
+            s.parse::<i32>()
+                .map_err(|_| format!("bad shape {shape_text:?}"))
+        })
         .collect::<std::result::Result<_, _>>()?;
     let (dtype, size) = match descr {
         "<f2" => (Dtype::Float16, 2),
@@ -306,7 +339,10 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
     let data = &bytes[start + header_len..];
     let count: usize = shape.iter().map(|&d| d as usize).product();
     if data.len() < count * size {
-        return Err(format!("truncated: {} bytes for {count} elements", data.len()));
+        return Err(format!(
+            "truncated: {} bytes for {count} elements",
+            data.len()
+        ));
     }
     Ok(array_from_bytes(&data[..count * size], &shape, dtype))
 }
@@ -331,9 +367,16 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or_else(|| {
-            Error::corrupt(self.path, format!("truncated at byte {} (wanted {n} more)", self.pos))
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or_else(|| {
+                Error::corrupt(
+                    self.path,
+                    format!("truncated at byte {} (wanted {n} more)", self.pos),
+                )
+            })?;
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -367,12 +410,23 @@ struct Variable {
 
 fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
     let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut r = Reader { path, data: &data, pos: 0 };
+    let mut r = Reader {
+        path,
+        data: &data,
+        pos: 0,
+    };
     let version = r.u32()?;
     if !(1..=6).contains(&version) {
-        return Err(Error::corrupt(path, format!("not a CTranslate2 model (version {version})")));
+        return Err(Error::corrupt(
+            path,
+            format!("not a CTranslate2 model (version {version})"),
+        ));
     }
-    let spec = if version >= 2 { r.string()? } else { String::new() };
+    let spec = if version >= 2 {
+        r.string()?
+    } else {
+        String::new()
+    };
     if version >= 2 && spec != "WhisperSpec" {
         return Err(Error::Unsupported {
             path: path.to_path_buf(),
@@ -398,7 +452,10 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
             1 => 1,
             2 | 4 | 5 => 2,
             other => {
-                return Err(Error::corrupt(path, format!("{name}: unknown data type {other}")));
+                return Err(Error::corrupt(
+                    path,
+                    format!("{name}: unknown data type {other}"),
+                ));
             }
         };
         let count: usize = shape.iter().map(|&d| d as usize).product();
@@ -408,7 +465,14 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
                 format!("{name}: {nbytes} bytes for shape {shape:?} of type {dtype}"),
             ));
         }
-        vars.insert(name, Variable { shape, dtype, data: start..start + nbytes });
+        vars.insert(
+            name,
+            Variable {
+                shape,
+                dtype,
+                data: start..start + nbytes,
+            },
+        );
     }
     let mut aliases = HashMap::new();
     if version >= 3 && r.pos < data.len() {
@@ -422,7 +486,9 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
     let _ = aliases; // The only alias in Whisper specs is the tied output projection.
 
     let scalar = |name: &str| -> Result<i64> {
-        let v = vars.get(name).ok_or_else(|| Error::corrupt(path, format!("missing {name}")))?;
+        let v = vars
+            .get(name)
+            .ok_or_else(|| Error::corrupt(path, format!("missing {name}")))?;
         let b = &data[v.data.clone()];
         Ok(match v.dtype {
             1 => b[0] as i8 as i64,
@@ -432,7 +498,9 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
         })
     };
     let array = |name: &str| -> Result<Array> {
-        let v = vars.get(name).ok_or_else(|| Error::corrupt(path, format!("missing tensor {name}")))?;
+        let v = vars
+            .get(name)
+            .ok_or_else(|| Error::corrupt(path, format!("missing tensor {name}")))?;
         let bytes = &data[v.data.clone()];
         let dtype = match v.dtype {
             0 => Dtype::Float32,
@@ -448,10 +516,18 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
         if v.dtype == 1
             && let Some(s) = vars.get(&scale_name)
         {
-            let sd = if s.dtype == 4 { Dtype::Float16 } else { Dtype::Float32 };
+            let sd = if s.dtype == 4 {
+                Dtype::Float16
+            } else {
+                Dtype::Float32
+            };
             let scale = array_from_bytes(&data[s.data.clone()], &s.shape, sd);
             let scale = scale.as_dtype(Dtype::Float32)?;
-            let scale = if scale.ndim() == 1 { scale.reshape(&[-1, 1])? } else { scale };
+            let scale = if scale.ndim() == 1 {
+                scale.reshape(&[-1, 1])?
+            } else {
+                scale
+            };
             return Ok(a.as_dtype(Dtype::Float32)?.divide(&scale)?);
         }
         Ok(a)
@@ -463,7 +539,10 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
     };
     for unsupported in ["decoder/alibi", "decoder/scale_embeddings"] {
         if vars.contains_key(unsupported) && scalar(unsupported)? != 0 {
-            return Err(Error::Unsupported { path: path.to_path_buf(), what: unsupported.into() });
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                what: unsupported.into(),
+            });
         }
     }
 
@@ -477,11 +556,23 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
             format!("encoder.{c}.weight"),
             array(&format!("encoder/{c}/weight"))?.transpose_axes(&[0, 2, 1])?,
         );
-        put(format!("encoder.{c}.bias"), array(&format!("encoder/{c}/bias"))?);
+        put(
+            format!("encoder.{c}.bias"),
+            array(&format!("encoder/{c}/bias"))?,
+        );
     }
-    put("encoder.positional_embedding".into(), array("encoder/position_encodings/encodings")?);
-    put("decoder.positional_embedding".into(), array("decoder/position_encodings/encodings")?);
-    put("decoder.token_embedding.weight".into(), array("decoder/embeddings/weight")?);
+    put(
+        "encoder.positional_embedding".into(),
+        array("encoder/position_encodings/encodings")?,
+    );
+    put(
+        "decoder.positional_embedding".into(),
+        array("decoder/position_encodings/encodings")?,
+    );
+    put(
+        "decoder.token_embedding.weight".into(),
+        array("decoder/embeddings/weight")?,
+    );
     let norm = |put: &mut dyn FnMut(String, Array), to: &str, from: &str| -> Result<()> {
         put(format!("{to}.weight"), array(&format!("{from}/gamma"))?);
         put(format!("{to}.bias"), array(&format!("{from}/beta"))?);
@@ -498,17 +589,57 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
     for (side, layers) in [("encoder", n_audio_layer), ("decoder", n_text_layer)] {
         for i in 0..layers {
             let (to, from) = (format!("{side}.blocks.{i}"), format!("{side}/layer_{i}"));
-            norm(&mut put, &format!("{to}.attn_ln"), &format!("{from}/self_attention/layer_norm"))?;
-            linear(&mut put, &format!("{to}.attn.qkv"), &format!("{from}/self_attention/linear_0"))?;
-            linear(&mut put, &format!("{to}.attn.out"), &format!("{from}/self_attention/linear_1"))?;
-            norm(&mut put, &format!("{to}.mlp_ln"), &format!("{from}/ffn/layer_norm"))?;
-            linear(&mut put, &format!("{to}.mlp1"), &format!("{from}/ffn/linear_0"))?;
-            linear(&mut put, &format!("{to}.mlp2"), &format!("{from}/ffn/linear_1"))?;
+            norm(
+                &mut put,
+                &format!("{to}.attn_ln"),
+                &format!("{from}/self_attention/layer_norm"),
+            )?;
+            linear(
+                &mut put,
+                &format!("{to}.attn.qkv"),
+                &format!("{from}/self_attention/linear_0"),
+            )?;
+            linear(
+                &mut put,
+                &format!("{to}.attn.out"),
+                &format!("{from}/self_attention/linear_1"),
+            )?;
+            norm(
+                &mut put,
+                &format!("{to}.mlp_ln"),
+                &format!("{from}/ffn/layer_norm"),
+            )?;
+            linear(
+                &mut put,
+                &format!("{to}.mlp1"),
+                &format!("{from}/ffn/linear_0"),
+            )?;
+            linear(
+                &mut put,
+                &format!("{to}.mlp2"),
+                &format!("{from}/ffn/linear_1"),
+            )?;
             if side == "decoder" {
-                norm(&mut put, &format!("{to}.cross_attn_ln"), &format!("{from}/attention/layer_norm"))?;
-                linear(&mut put, &format!("{to}.cross_attn.query"), &format!("{from}/attention/linear_0"))?;
-                linear(&mut put, &format!("{to}.cross_attn.kv"), &format!("{from}/attention/linear_1"))?;
-                linear(&mut put, &format!("{to}.cross_attn.out"), &format!("{from}/attention/linear_2"))?;
+                norm(
+                    &mut put,
+                    &format!("{to}.cross_attn_ln"),
+                    &format!("{from}/attention/layer_norm"),
+                )?;
+                linear(
+                    &mut put,
+                    &format!("{to}.cross_attn.query"),
+                    &format!("{from}/attention/linear_0"),
+                )?;
+                linear(
+                    &mut put,
+                    &format!("{to}.cross_attn.kv"),
+                    &format!("{from}/attention/linear_1"),
+                )?;
+                linear(
+                    &mut put,
+                    &format!("{to}.cross_attn.out"),
+                    &format!("{from}/attention/linear_2"),
+                )?;
             }
         }
     }
@@ -518,7 +649,10 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
     let dec_pos = shape("decoder/position_encodings/encodings");
     let emb = shape("decoder/embeddings/weight");
     if conv1.len() != 3 || enc_pos.len() != 2 || dec_pos.len() != 2 || emb.len() != 2 {
-        return Err(Error::corrupt(path, "unexpected encoder/decoder tensor shapes"));
+        return Err(Error::corrupt(
+            path,
+            "unexpected encoder/decoder tensor shapes",
+        ));
     }
     let dims = Dims {
         n_mels: conv1[1],
@@ -537,7 +671,9 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
     let alignment_heads = std::fs::read_to_string(&config)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|c| serde_json::from_value::<Vec<(usize, usize)>>(c.get("alignment_heads")?.clone()).ok());
+        .and_then(|c| {
+            serde_json::from_value::<Vec<(usize, usize)>>(c.get("alignment_heads")?.clone()).ok()
+        });
     Ok(Checkpoint {
         path: path.to_path_buf(),
         format: WeightFormat::CTranslate2,

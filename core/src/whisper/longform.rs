@@ -30,10 +30,13 @@ pub fn transcribe_samples(
 ) -> Result<Transcript> {
     validate(opts)?;
     if samples.is_empty() {
-        return Err(Error::InvalidArgument {
-            name: "audio".into(),
+        return Err(Error::Audio {
+            path: None,
             reason: "there are no samples to transcribe".into(),
         });
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
     }
     let tok = model.tokenizer();
     let sp = *tok.special();
@@ -48,20 +51,24 @@ pub fn transcribe_samples(
     let mut first_features: Option<Array> = None;
     let (language, language_probability) = match &opts.language {
         Some(l) => {
-            tok.language_token(l).ok_or_else(|| Error::InvalidArgument {
-                name: "language".into(),
-                reason: format!("{l:?} is not a language this model knows"),
-            })?;
+            tok.language_token(l)
+                .ok_or_else(|| Error::InvalidArgument {
+                    name: "language".into(),
+                    reason: format!("{l:?} is not a language this model knows"),
+                })?;
             let idx = super::tokenizer::language_index(l).unwrap_or(0);
             (super::tokenizer::LANGUAGES[idx].0.to_string(), None)
         }
         None if !tok.is_multilingual() => ("en".to_string(), None),
         None => {
-            let features = model.encode(&mel::window(&mel, 0, N_FRAMES)?.expand_dims(0)?)?;
+            // Detect on the first window exactly as it will be decoded, and keep its
+            // features for decoding. (mlx-whisper encodes the first 30 s of the padded
+            // spectrogram separately, which for clips under 30 s differs only in the
+            // padding frames and costs a second encoder pass.)
+            let frames = N_FRAMES.min(content_frames);
+            let features = model.encode(&mel::window(&mel, 0, frames)?.expand_dims(0)?)?;
             let (code, p, _) = detect_language(model, &features)?;
-            if content_frames >= N_FRAMES {
-                first_features = Some(features);
-            }
+            first_features = Some(features);
             (code.to_string(), Some(p))
         }
     };
@@ -77,7 +84,14 @@ pub fn transcribe_samples(
             suppress.push(t as u32);
         }
     }
-    suppress.extend([sp.transcribe, sp.translate, sp.sot, sp.sot_prev, sp.sot_lm, sp.no_speech]);
+    suppress.extend([
+        sp.transcribe,
+        sp.translate,
+        sp.sot,
+        sp.sot_prev,
+        sp.sot_lm,
+        sp.no_speech,
+    ]);
     suppress.sort_unstable();
     suppress.dedup();
 
@@ -139,8 +153,9 @@ pub fn transcribe_samples(
         let previous_seek = seek;
         let tokens = &result.tokens;
         let is_ts = |t: u32| t >= sp.timestamp_begin;
-        let single_timestamp_ending =
-            tokens.len() >= 2 && !is_ts(tokens[tokens.len() - 2]) && is_ts(tokens[tokens.len() - 1]);
+        let single_timestamp_ending = tokens.len() >= 2
+            && !is_ts(tokens[tokens.len() - 2])
+            && is_ts(tokens[tokens.len() - 1]);
         let consecutive: Vec<usize> = (1..tokens.len())
             .filter(|&i| is_ts(tokens[i - 1]) && is_ts(tokens[i]))
             .collect();
@@ -332,7 +347,10 @@ fn validate(opts: &TranscribeOptions) -> Result<()> {
         return bad("best_of", "must be at least 1");
     }
     if opts.beam_size.is_some() && opts.best_of.is_some() {
-        return bad("beam_size", "beam_size and best_of cannot be given together");
+        return bad(
+            "beam_size",
+            "beam_size and best_of cannot be given together",
+        );
     }
     if opts.patience.is_some() && opts.beam_size.is_none() {
         return bad("patience", "requires beam_size");

@@ -113,7 +113,10 @@ pub fn log_mel_spectrogram(audio: &[f32], n_mels: usize, padding: usize) -> Resu
     // Frames of the STFT; the last one is dropped, as the reference does.
     let n_stft = (x.len() - N_FFT + HOP_LENGTH) / HOP_LENGTH;
     let n_frames = n_stft - 1;
-    let filters = Array::from_slice(&mel_filters(n_mels), &[n_mels as i32, (N_FFT / 2 + 1) as i32]);
+    let filters = Array::from_slice(
+        &mel_filters(n_mels),
+        &[n_mels as i32, (N_FFT / 2 + 1) as i32],
+    );
     let filters_t = filters.t();
     let window = Array::from_slice(&hann_window(), &[N_FFT as i32]);
 

@@ -110,7 +110,10 @@ impl WhisperModel {
             || dims.n_audio_state % dims.n_audio_head != 0
             || dims.n_text_state % dims.n_text_head != 0
         {
-            return Err(Error::corrupt(&ck.path, format!("inconsistent dimensions {dims:?}")));
+            return Err(Error::corrupt(
+                &ck.path,
+                format!("inconsistent dimensions {dims:?}"),
+            ));
         }
         let dir = if ck.path.is_file() {
             ck.path.parent().unwrap_or(Path::new(".")).to_path_buf()
@@ -128,14 +131,19 @@ impl WhisperModel {
                 .flat_map(|l| (0..dims.n_text_head as usize).map(move |h| (l, h)))
                 .collect()
         });
-        let mut weights = Weights::new(&ck.path, ck.arrays, ck.quant).with_overrides(ck.quant_overrides);
+        let mut weights =
+            Weights::new(&ck.path, ck.arrays, ck.quant).with_overrides(ck.quant_overrides);
         let model = Whisper::build(&mut weights, dims, dtype.mlx())?;
         weights.materialize()?;
         let leftover = weights.leftover();
         if !leftover.is_empty() {
             return Err(Error::corrupt(
                 &ck.path,
-                format!("{} unexpected tensors, e.g. {}", leftover.len(), leftover[0]),
+                format!(
+                    "{} unexpected tensors, e.g. {}",
+                    leftover.len(),
+                    leftover[0]
+                ),
             ));
         }
         let non_speech = tokenizer.non_speech_tokens()?;

@@ -66,20 +66,23 @@ impl Block {
     }
 
     fn mlp(&self, x: &Array) -> Result<Array> {
-        self.mlp2.forward(&gelu(&self.mlp1.forward(&self.mlp_ln.forward(x)?)?)?)
+        self.mlp2
+            .forward(&gelu(&self.mlp1.forward(&self.mlp_ln.forward(x)?)?)?)
     }
 }
 
 /// `[B, L, heads·d]` → `[B, heads, L, d]`.
 fn split_heads(x: &Array, heads: i32) -> Result<Array> {
     let s = x.shape();
-    Ok(x.reshape(&[s[0], s[1], heads, -1])?.transpose_axes(&[0, 2, 1, 3])?)
+    Ok(x.reshape(&[s[0], s[1], heads, -1])?
+        .transpose_axes(&[0, 2, 1, 3])?)
 }
 
 /// `[B, heads, L, d]` → `[B, L, heads·d]`.
 fn merge_heads(x: &Array) -> Result<Array> {
     let s = x.shape();
-    Ok(x.transpose_axes(&[0, 2, 1, 3])?.reshape(&[s[0], s[2], -1])?)
+    Ok(x.transpose_axes(&[0, 2, 1, 3])?
+        .reshape(&[s[0], s[2], -1])?)
 }
 
 /// Split a fused projection `[B, L, n·state]` into `n` parts along the last axis.
@@ -203,7 +206,10 @@ impl Decoder {
     pub fn new_cache(&self, features: &Array) -> Result<DecoderCache> {
         let mut cross = Vec::with_capacity(self.blocks.len());
         for b in &self.blocks {
-            let (c, _) = b.cross.as_ref().expect("decoder blocks have cross-attention");
+            let (c, _) = b
+                .cross
+                .as_ref()
+                .expect("decoder blocks have cross-attention");
             let kv = c.kv.forward(features)?;
             let parts = split_last(&kv, 2)?;
             cross.push((
@@ -238,10 +244,20 @@ impl Decoder {
             let q = split_heads(&parts[0], self.heads)?;
             let k = split_heads(&parts[1], self.heads)?;
             let v = split_heads(&parts[2], self.heads)?;
-            let o = attention(&q, k, v, &mut cache.self_attn[i], self.scale, AttnMask::Causal)?;
+            let o = attention(
+                &q,
+                k,
+                v,
+                &mut cache.self_attn[i],
+                self.scale,
+                AttnMask::Causal,
+            )?;
             x = x.add(&b.attn.out.forward(&merge_heads(&o)?)?)?;
 
-            let (c, ln) = b.cross.as_ref().expect("decoder blocks have cross-attention");
+            let (c, ln) = b
+                .cross
+                .as_ref()
+                .expect("decoder blocks have cross-attention");
             let q = split_heads(&c.query.forward(&ln.forward(&x)?)?, self.heads)?;
             let (ck, cv) = &cache.cross[i];
             let o = if cross_qk {
@@ -259,7 +275,10 @@ impl Decoder {
             x = x.add(&b.mlp(&x)?)?;
         }
         let x = self.ln.forward(&x)?;
-        let logits = self.token_embedding.as_linear(&x)?.as_dtype(Dtype::Float32)?;
+        let logits = self
+            .token_embedding
+            .as_linear(&x)?
+            .as_dtype(Dtype::Float32)?;
         Ok((logits, qks))
     }
 }
@@ -269,12 +288,14 @@ impl Decoder {
 pub fn sinusoids(length: i32, channels: i32) -> Result<Array> {
     let half = channels / 2;
     let increment = (10_000f32).ln() / (half - 1) as f32;
-    let inv = ops::exp(
-        ops::arange::<_, f32>(0, half, None)?.multiply(Array::from_f32(-increment))?,
-    )?;
+    let inv =
+        ops::exp(ops::arange::<_, f32>(0, half, None)?.multiply(Array::from_f32(-increment))?)?;
     let t = ops::arange::<_, f32>(0, length, None)?.reshape(&[length, 1])?;
     let scaled = t.multiply(inv.reshape(&[1, half])?)?;
-    Ok(ops::concatenate(&[ops::sin(&scaled)?, ops::cos(&scaled)?], 1)?)
+    Ok(ops::concatenate(
+        &[ops::sin(&scaled)?, ops::cos(&scaled)?],
+        1,
+    )?)
 }
 
 /// Encoder and decoder of one checkpoint.

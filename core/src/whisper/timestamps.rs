@@ -83,11 +83,9 @@ pub fn dtw(x: &[f32], n: usize, m: usize) -> (Vec<usize>, Vec<usize>) {
             trace[i * w + j] = t;
         }
     }
-    for j in 0..=m {
-        trace[j] = 2;
-    }
-    for i in 0..=n {
-        trace[i * w] = 1;
+    trace[..=m].fill(2);
+    for row in trace.chunks_mut(w) {
+        row[0] = 1;
     }
     let (mut i, mut j) = (n, m);
     let mut path = Vec::new();
@@ -139,7 +137,7 @@ pub fn find_alignment(
     let probs = ops::softmax_axis(&sampled, -1, true)?;
     let text_ids: Vec<i32> = text_tokens.iter().map(|&x| x as i32).collect();
     let token_probs = probs
-        .take_along_axis(&Array::from_slice(&text_ids, &[t, 1]), 1)?
+        .take_along_axis(Array::from_slice(&text_ids, &[t, 1]), 1)?
         .reshape(&[-1])?;
 
     let frames = (num_frames / 2).max(1) as i32;
@@ -284,8 +282,19 @@ pub fn add_word_timestamps(
         .map(|s| s.tokens.iter().copied().filter(|&t| t < eot).collect())
         .collect();
     let text_tokens: Vec<u32> = per_segment.iter().flatten().copied().collect();
-    let mut alignment = find_alignment(model, features, sot_sequence, language, &text_tokens, num_frames)?;
-    let mut durations: Vec<f32> = alignment.iter().map(|w| w.end - w.start).filter(|d| *d != 0.0).collect();
+    let mut alignment = find_alignment(
+        model,
+        features,
+        sot_sequence,
+        language,
+        &text_tokens,
+        num_frames,
+    )?;
+    let mut durations: Vec<f32> = alignment
+        .iter()
+        .map(|w| w.end - w.start)
+        .filter(|d| *d != 0.0)
+        .collect();
     durations.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     let median = if durations.is_empty() {
         0.0
@@ -395,7 +404,11 @@ mod tests {
         };
         let mut a = vec![w(" \""), w("Hello"), w(","), w(" world"), w(".")];
         merge_punctuations(&mut a, PREPEND_PUNCTUATIONS, APPEND_PUNCTUATIONS);
-        let words: Vec<&str> = a.iter().map(|w| w.word.as_str()).filter(|w| !w.is_empty()).collect();
+        let words: Vec<&str> = a
+            .iter()
+            .map(|w| w.word.as_str())
+            .filter(|w| !w.is_empty())
+            .collect();
         assert_eq!(words, vec![" \"Hello,", " world."]);
     }
 }

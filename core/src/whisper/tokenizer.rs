@@ -129,7 +129,8 @@ pub const LANGUAGES: &[(&str, &str)] = &[
 ];
 
 /// GPT-2's pre-tokenization regex (tiktoken's `gpt2` / `multilingual` pattern).
-const SPLIT_REGEX: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+const SPLIT_REGEX: &str =
+    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
 /// Number of timestamp tokens: 0.00 s to 30.00 s in 0.02 s steps.
 pub const TIMESTAMP_TOKENS: u32 = 1501;
@@ -256,7 +257,10 @@ impl WhisperTokenizer {
         // multilingual vocabulary is).
         let empty = decoder.iter().filter(|b| b.is_empty()).count();
         if let Some(b) = (0..=255u8).find(|b| !encoder.contains_key(&[*b][..])) {
-            return Err(Error::corrupt(path, format!("vocabulary has no token for byte {b:#04x}")));
+            return Err(Error::corrupt(
+                path,
+                format!("vocabulary has no token for byte {b:#04x}"),
+            ));
         }
         if empty > 1 {
             return Err(Error::corrupt(
@@ -541,8 +545,8 @@ fn parse_tiktoken(path: &Path, text: &str) -> Result<Vec<(Vec<u8>, u32)>> {
             } else {
                 b64.decode(token)
             };
-            let bytes = bytes
-                .map_err(|e| Error::corrupt(path, format!("bad base64 {token:?}: {e}")))?;
+            let bytes =
+                bytes.map_err(|e| Error::corrupt(path, format!("bad base64 {token:?}: {e}")))?;
             let rank = rank
                 .parse()
                 .map_err(|_| Error::corrupt(path, format!("bad rank in {line:?}")))?;
@@ -593,7 +597,9 @@ fn byte_level_decode(token: &str) -> Vec<u8> {
 /// U+0100 and up (GPT-2's `bytes_to_unicode`).
 fn char_to_byte(c: char) -> Option<u8> {
     const fn printable(b: u32) -> bool {
-        (b >= b'!' as u32 && b <= b'~' as u32) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)
+        (b >= b'!' as u32 && b <= b'~' as u32)
+            || (b >= 0xA1 && b <= 0xAC)
+            || (b >= 0xAE && b <= 0xFF)
     }
     const SHIFTED: [u8; 68] = {
         let mut table = [0u8; 68];

@@ -2,6 +2,7 @@
 
 mod bench;
 mod models;
+mod transcribe;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -32,9 +33,11 @@ enum Command {
     Refine {
         /// The text; read from stdin when absent.
         text: Option<String>,
-        /// Model folder (mlx-community layout) or .gguf file. Default: $MURMUR_MODEL.
+        /// Model id or alias (`murmur models`), folder (mlx-community layout) or .gguf
+        /// file. Default: $MURMUR_MODEL, else the configured default, else the model
+        /// recommended for this machine's RAM (downloaded on first use).
         #[arg(long, env = "MURMUR_MODEL")]
-        model: PathBuf,
+        model: Option<String>,
         #[arg(long, value_enum, default_value_t = Mode::Clean)]
         mode: Mode,
         /// System prompt for `--mode custom`.
@@ -62,6 +65,9 @@ enum Command {
     Download(models::DownloadArgs),
     /// Delete a downloaded model from the cache.
     Delete(models::DeleteArgs),
+    /// Transcribe speech (WAV, FLAC, MP3, M4A, OGG) with a Whisper model, streaming
+    /// segments as they are decoded (txt, srt, vtt or json).
+    Transcribe(transcribe::TranscribeArgs),
     /// Load a GGUF model through MLX and report its configuration and tensors.
     Inspect {
         /// Path to a .gguf file.
@@ -77,6 +83,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect { model, json } => inspect(&model, json),
         Command::Bench(args) => bench::bench(args),
+        Command::Transcribe(args) => transcribe::run(args),
         Command::Models(args) => models::models(args),
         Command::Download(args) => models::download(args),
         Command::Delete(args) => models::delete(args),
@@ -107,7 +114,7 @@ fn main() -> ExitCode {
                 seed,
                 ..RefineOptions::default()
             };
-            run_refine(text, &model, &opts, stats)
+            models::model_path(model.as_deref()).and_then(|path| run_refine(text, &path, &opts, stats))
         }
     };
     match result {

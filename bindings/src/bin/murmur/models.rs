@@ -183,10 +183,49 @@ fn bytes(n: u64) -> String {
 /// cancels (the partial file stays and the next download resumes it).
 pub fn download(args: DownloadArgs) -> Result<()> {
     let engine = engine()?;
-    let model = engine.resolve(&args.id)?;
+    let status = fetch(&engine, &args.id)?;
+    println!(
+        "{} is downloaded: {} in {}",
+        status.model.id,
+        bytes(status.disk_bytes),
+        status
+            .path
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// The local folder of a model given as a path, a catalog id or alias, or nothing (the
+/// configured default, else the one recommended for this Mac's RAM), downloading it
+/// with progress on stderr when it is not complete yet.
+pub fn model_path(model: Option<&str>) -> Result<std::path::PathBuf> {
+    if let Some(m) = model
+        && std::path::Path::new(m).exists()
+    {
+        return Ok(m.into());
+    }
+    let engine = engine()?;
+    let id = match model {
+        Some(m) => engine.resolve(m)?.id,
+        None => match &engine.config().default_model {
+            Some(d) => engine.resolve(d)?.id,
+            None => engine.recommended_model().id,
+        },
+    };
+    if let Ok(path) = engine.model_path(&id) {
+        return Ok(path);
+    }
+    fetch(&engine, &id)?;
+    engine.model_path(&id)
+}
+
+/// Download `id` with a progress display; Ctrl-C cancels cleanly.
+fn fetch(engine: &Engine, id: &str) -> Result<ModelStatus> {
+    let model = engine.resolve(id)?;
     let cancel = CancelToken::new();
     let rt = runtime()?;
-    let status: ModelStatus = rt.block_on(async {
+    rt.block_on(async {
         let on_ctrl_c = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -199,17 +238,7 @@ pub fn download(args: DownloadArgs) -> Result<()> {
             .await;
         display.finish(result.is_ok());
         result
-    })?;
-    println!(
-        "{} is downloaded: {} in {}",
-        status.model.id,
-        bytes(status.disk_bytes),
-        status
-            .path
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    );
-    Ok(())
+    })
 }
 
 /// `murmur delete ID`.

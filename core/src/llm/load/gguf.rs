@@ -319,10 +319,10 @@ pub enum GgufTensor {
 /// Bits of the MLX affine quantization (group 32) that the block formats without an MLX
 /// equivalent (`Q2_K`, `Q3_K`, `Q6_K`: 16-element sub-blocks; `Q8_K`) are re-quantized to
 /// after dequantization. 8 bits: a coarser grid fitted over values already rounded to
-/// another grid adds an error of the same order as the original quantization (on the
-/// tiny llama of tests/llm_gguf.rs, re-quantizing every k-quant tensor costs ~1% of the
-/// logit scale at 8 bits, ~3.5% at 6 and ~20% at 4), while 8 bits take 9 bits per
-/// weight in memory instead of 16 for f16.
+/// another grid adds an error of the order of the original quantization. Measured on the
+/// tiny llama of tests/llm_gguf.rs with every non-MLX-native tensor re-quantized, the
+/// logits move by ~1% of their scale at 8 bits, ~3.5% at 6 and ~20% at 4; 8 bits take 9
+/// bits per weight in memory (with the f16 scale and bias per 32) instead of 16 for f16.
 pub const REQUANT_BITS: i32 = 8;
 
 /// Rows of a re-quantized tensor are processed in chunks of about this many elements,

@@ -34,7 +34,9 @@ pub const AFFINE_GROUP_SIZE: i32 = 32;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Affine {
     pub bits: i32,
-    /// Element `i` of a row sits at bits `(bits·i) mod 32` of word `(bits·i) / 32`.
+    /// Quants packed little-endian: element `i` of a row takes bits `bits·i` to
+    /// `bits·i + bits − 1` of the row's stream of u32 words (least significant first; a
+    /// 5-bit element may straddle two words).
     pub weight: Vec<u32>,
     /// One per group of 32 elements.
     pub scales: Vec<f16>,

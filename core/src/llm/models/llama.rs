@@ -75,10 +75,42 @@ pub struct DecoderSpec {
     pub tie_word_embeddings: Option<bool>,
 }
 
+/// Layers that read the same input, fused into one matmul when their quantization
+/// matches (one kernel launch per token instead of several; decode is launch-bound).
+enum Projections {
+    Fused { proj: Linear, splits: Vec<i32> },
+    Separate(Vec<Linear>),
+}
+
+impl Projections {
+    fn new(parts: Vec<Linear>) -> Result<Self> {
+        let refs: Vec<&Linear> = parts.iter().collect();
+        Ok(match Linear::fuse(&refs)? {
+            Some(proj) => {
+                let splits = parts
+                    .iter()
+                    .scan(0, |end, p| {
+                        *end += p.out_features();
+                        Some(*end)
+                    })
+                    .take(parts.len() - 1)
+                    .collect();
+                Projections::Fused { proj, splits }
+            }
+            None => Projections::Separate(parts),
+        })
+    }
+
+    fn forward(&self, x: &Array) -> Result<Vec<Array>> {
+        match self {
+            Projections::Fused { proj, splits } => Ok(proj.forward(x)?.split_at_indices(splits, -1)?),
+            Projections::Separate(parts) => parts.iter().map(|p| p.forward(x)).collect(),
+        }
+    }
+}
+
 struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
+    qkv: Projections,
     o: Linear,
     q_norm: Option<RmsNorm>,
     k_norm: Option<RmsNorm>,
@@ -86,8 +118,7 @@ struct Attention {
 
 struct Block {
     attn: Attention,
-    gate: Linear,
-    up: Linear,
+    gate_up: Projections,
     down: Linear,
     input_norm: RmsNorm,
     post_attn_norm: RmsNorm,
@@ -117,15 +148,19 @@ impl Decoder {
             };
             blocks.push(Block {
                 attn: Attention {
-                    q: w.linear(&format!("{p}.self_attn.q_proj"))?,
-                    k: w.linear(&format!("{p}.self_attn.k_proj"))?,
-                    v: w.linear(&format!("{p}.self_attn.v_proj"))?,
+                    qkv: Projections::new(vec![
+                        w.linear(&format!("{p}.self_attn.q_proj"))?,
+                        w.linear(&format!("{p}.self_attn.k_proj"))?,
+                        w.linear(&format!("{p}.self_attn.v_proj"))?,
+                    ])?,
                     o: w.linear(&format!("{p}.self_attn.o_proj"))?,
                     q_norm,
                     k_norm,
                 },
-                gate: w.linear(&format!("{p}.mlp.gate_proj"))?,
-                up: w.linear(&format!("{p}.mlp.up_proj"))?,
+                gate_up: Projections::new(vec![
+                    w.linear(&format!("{p}.mlp.gate_proj"))?,
+                    w.linear(&format!("{p}.mlp.up_proj"))?,
+                ])?,
                 down: w.linear(&format!("{p}.mlp.down_proj"))?,
                 input_norm: w.rms_norm(&format!("{p}.input_layernorm"), eps)?,
                 post_attn_norm: w.rms_norm(&format!("{p}.post_attention_layernorm"), eps)?,
@@ -153,8 +188,8 @@ impl Decoder {
     fn attention(&self, a: &Attention, x: &Array, cache: &mut KvCache) -> Result<Array> {
         let (b, l) = (x.shape()[0], x.shape()[1]);
         let s = &self.spec;
-        let heads = |proj: &Linear, n: i32, norm: &Option<RmsNorm>| -> Result<Array> {
-            let y = proj.forward(x)?.reshape(&[b, l, n, s.head_dim])?;
+        let heads = |y: &Array, n: i32, norm: &Option<RmsNorm>| -> Result<Array> {
+            let y = y.reshape(&[b, l, n, s.head_dim])?;
             let y = match norm {
                 Some(norm) => norm.forward(&y)?,
                 None => y,
@@ -162,11 +197,10 @@ impl Decoder {
             Ok(y.transpose_axes(&[0, 2, 1, 3])?)
         };
         let offset = cache.offset();
-        let q = s.rope.forward(&heads(&a.q, s.heads, &a.q_norm)?, offset)?;
-        let k = s
-            .rope
-            .forward(&heads(&a.k, s.kv_heads, &a.k_norm)?, offset)?;
-        let v = heads(&a.v, s.kv_heads, &None)?;
+        let qkv = a.qkv.forward(x)?;
+        let q = s.rope.forward(&heads(&qkv[0], s.heads, &a.q_norm)?, offset)?;
+        let k = s.rope.forward(&heads(&qkv[1], s.kv_heads, &a.k_norm)?, offset)?;
+        let v = heads(&qkv[2], s.kv_heads, &None)?;
         let scale = (s.head_dim as f32).powf(-0.5);
         let o = attention(&q, k, v, cache, scale, AttnMask::Causal)?;
         let o = o
@@ -183,10 +217,11 @@ impl LanguageModel for Decoder {
             let r = self.attention(&block.attn, &block.input_norm.forward(&h)?, cache)?;
             h = h.add(&r)?;
             let x = block.post_attn_norm.forward(&h)?;
-            let r = block.down.forward(&swiglu(&block.gate.forward(&x)?, &block.up.forward(&x)?)?)?;
+            let gate_up = block.gate_up.forward(&x)?;
+            let r = block.down.forward(&swiglu(&gate_up[0], &gate_up[1])?)?;
             h = h.add(&r)?;
         }
-        if !all_positions {
+        if !all_positions && h.shape()[1] > 1 {
             h = h.try_index((.., -1.., ..))?;
         }
         let h = self.norm.forward(&h)?;

@@ -1,0 +1,258 @@
+//! Audio in (real files, re-encodings made with SoX, raw PCM, broken files) and the
+//! log-mel front end against mlx-whisper's goldens. No model needed: fast.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use murmur_core::Error;
+use murmur_core::audio::{AudioInput, decode_file, load_16k_mono};
+use murmur_core::mlx::Array;
+use murmur_core::mlx::transforms::eval;
+use murmur_core::whisper::load::{parse_npy, read_npz};
+use murmur_core::whisper::mel::{log_mel_spectrogram, mel_filters};
+use murmur_tests::fixture;
+
+/// Re-encode `input` into `dir/name` with SoX (format from the extension).
+fn sox(input: &Path, dir: &Path, name: &str) -> PathBuf {
+    let out = dir.join(name);
+    let status = Command::new("sox")
+        .arg(input)
+        .arg(&out)
+        .status()
+        .expect("sox is installed (scripts/test.sh installs sox and libsox-fmt-mp3)");
+    assert!(status.success(), "sox {} failed", out.display());
+    out
+}
+
+fn jfk() -> PathBuf {
+    fixture("audio/jfk.wav")
+}
+
+fn correlation(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len());
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for i in 0..n {
+        ab += a[i] as f64 * b[i] as f64;
+        aa += a[i] as f64 * a[i] as f64;
+        bb += b[i] as f64 * b[i] as f64;
+    }
+    ab / (aa.sqrt() * bb.sqrt())
+}
+
+#[test]
+fn wav_decodes_to_its_samples() {
+    let d = decode_file(&jfk()).unwrap();
+    assert_eq!((d.sample_rate, d.channels), (16_000, 1));
+    assert_eq!(d.samples.len(), 176_000);
+    let pcm = load_16k_mono(&AudioInput::Path(jfk())).unwrap();
+    assert_eq!(pcm.len(), 176_000);
+    // Same samples as reading the s16 `data` chunk by hand.
+    let bytes = std::fs::read(jfk()).unwrap();
+    let data = bytes.windows(4).position(|w| w == b"data").unwrap() + 8;
+    let by_hand: Vec<f32> = bytes[data..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+        .collect();
+    assert!(
+        pcm == by_hand[..pcm.len()],
+        "samples differ from the data chunk"
+    );
+    // And from memory.
+    let mem = load_16k_mono(&AudioInput::Encoded(bytes)).unwrap();
+    assert!(mem == pcm, "in-memory decoding differs");
+}
+
+#[test]
+fn flac_mp3_ogg_reencodings_decode_to_the_same_speech() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = load_16k_mono(&AudioInput::Path(jfk())).unwrap();
+    // FLAC is lossless: identical samples.
+    let flac = load_16k_mono(&AudioInput::Path(sox(&jfk(), dir.path(), "jfk.flac"))).unwrap();
+    assert!(flac == wav, "FLAC samples differ from the WAV");
+    // MP3 and Vorbis are lossy and may pad: same length within a frame, and the same
+    // waveform (correlation) once aligned.
+    for name in ["jfk.mp3", "jfk.ogg"] {
+        let path = sox(&jfk(), dir.path(), name);
+        let d = decode_file(&path).unwrap();
+        assert_eq!(d.sample_rate, 16_000, "{name}");
+        let pcm = load_16k_mono(&AudioInput::Path(path)).unwrap();
+        // SoX's MP3 has no gapless header: the codec delay stays (1408 samples here).
+        assert!(
+            pcm.len().abs_diff(wav.len()) <= 2 * 1152,
+            "{name}: {} vs {} samples",
+            pcm.len(),
+            wav.len()
+        );
+        let best = (0..2000)
+            .step_by(1)
+            .map(|lag| correlation(&wav, &pcm[lag.min(pcm.len())..]))
+            .fold(f64::MIN, f64::max);
+        assert!(best > 0.95, "{name}: correlation {best}");
+    }
+}
+
+#[test]
+fn stereo_and_48k_are_mixed_down_and_resampled() {
+    let dir = tempfile::tempdir().unwrap();
+    // ALSA's 48 kHz mono sample: a third as many samples at 16 kHz.
+    let front = fixture("audio/alsa/Front_Center.wav");
+    let d = decode_file(&front).unwrap();
+    assert_eq!(d.sample_rate, 48_000);
+    let pcm = load_16k_mono(&AudioInput::Path(front.clone())).unwrap();
+    assert_eq!(pcm.len(), (d.samples.len() as f64 / 3.0).round() as usize);
+    // A 44.1 kHz stereo copy made by SoX comes out the same length and waveform.
+    let stereo = dir.path().join("stereo.wav");
+    let ok = Command::new("sox")
+        .arg(&front)
+        .args(["-r", "44100", "-c", "2"])
+        .arg(&stereo)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let d2 = decode_file(&stereo).unwrap();
+    assert_eq!((d2.sample_rate, d2.channels), (44_100, 2));
+    let pcm2 = load_16k_mono(&AudioInput::Path(stereo)).unwrap();
+    assert!(
+        pcm2.len().abs_diff(pcm.len()) <= 2,
+        "{} vs {}",
+        pcm2.len(),
+        pcm.len()
+    );
+    assert!(correlation(&pcm, &pcm2) > 0.98);
+    // Interleaved PCM buffers from memory go the same way.
+    let mem = load_16k_mono(&AudioInput::PcmF32 {
+        samples: d2.samples.clone(),
+        sample_rate: 44_100,
+        channels: 2,
+    })
+    .unwrap();
+    assert!(mem.len().abs_diff(pcm.len()) <= 2);
+}
+
+#[test]
+fn raw_pcm_is_taken_as_is() {
+    let bytes = std::fs::read(fixture("audio/goforward.raw")).unwrap();
+    let samples: Vec<i16> = bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let pcm = load_16k_mono(&AudioInput::PcmS16 {
+        samples: samples.clone(),
+        sample_rate: 16_000,
+        channels: 1,
+    })
+    .unwrap();
+    assert_eq!(pcm.len(), samples.len());
+    assert_eq!(pcm[1000], samples[1000] as f32 / 32768.0);
+}
+
+fn audio_error(r: murmur_core::Result<Vec<f32>>) -> String {
+    match r {
+        Err(e @ Error::Audio { .. }) => e.to_string(),
+        other => panic!("expected Error::Audio, got {other:?}"),
+    }
+}
+
+#[test]
+fn broken_audio_gets_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let load = |path: PathBuf| load_16k_mono(&AudioInput::Path(path));
+
+    std::fs::write(p("empty.wav"), b"").unwrap();
+    assert!(audio_error(load(p("empty.wav"))).contains("empty"));
+
+    // A WAV cut in the middle of its data: the header still declares the full length.
+    let wav = std::fs::read(jfk()).unwrap();
+    std::fs::write(p("cut.wav"), &wav[..wav.len() / 2]).unwrap();
+    assert!(audio_error(load(p("cut.wav"))).contains("truncated"));
+    // Cut inside the header.
+    std::fs::write(p("stub.wav"), &wav[..20]).unwrap();
+    audio_error(load(p("stub.wav")));
+
+    // A FLAC cut short (its STREAMINFO declares the length).
+    let flac = std::fs::read(sox(&jfk(), dir.path(), "jfk.flac")).unwrap();
+    std::fs::write(p("cut.flac"), &flac[..flac.len() / 3]).unwrap();
+    audio_error(load(p("cut.flac")));
+
+    // Not audio at all, whatever the extension says.
+    std::fs::write(p("text.mp3"), "this is not an mp3 file\n".repeat(200)).unwrap();
+    audio_error(load(p("text.mp3")));
+    let noise: Vec<u8> = (0..50_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(p("noise.ogg"), &noise).unwrap();
+    audio_error(load(p("noise.ogg")));
+    // A WAV header followed by garbage in a format field.
+    let mut bad = wav[..44].to_vec();
+    bad[20] = 0x55; // audio format code 0x55 (MP3-in-WAV) with PCM data: not decodable
+    bad.extend_from_slice(&wav[44..10_044]);
+    std::fs::write(p("badfmt.wav"), &bad).unwrap();
+    audio_error(load(p("badfmt.wav")));
+
+    // Missing file: an I/O error naming it.
+    match load(p("missing.wav")) {
+        Err(Error::Io { path, .. }) => assert!(path.ends_with("missing.wav")),
+        other => panic!("expected Error::Io, got {other:?}"),
+    }
+    // In-memory buffers.
+    audio_error(load_16k_mono(&AudioInput::Encoded(Vec::new())));
+    audio_error(load_16k_mono(&AudioInput::Encoded(vec![0u8; 1000])));
+    audio_error(load_16k_mono(&AudioInput::PcmF32 {
+        samples: vec![f32::NAN; 16],
+        sample_rate: 16_000,
+        channels: 1,
+    }));
+}
+
+fn npy(name: &str) -> Array {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("goldens/whisper")
+        .join(name);
+    parse_npy(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+#[test]
+fn mel_filters_equal_mlx_whispers_asset() {
+    let npz = read_npz(&fixture("mlx-whisper/mel_filters.npz")).unwrap();
+    for n in [80usize, 128] {
+        let want = &npz[&format!("mel_{n}")];
+        eval([want]).unwrap();
+        assert_eq!(want.shape(), [n as i32, 201]);
+        let want: &[f32] = want.as_slice();
+        let got = mel_filters(n);
+        let max = got
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(max < 1e-7, "mel_{n}: max difference {max}");
+    }
+}
+
+#[test]
+fn log_mel_matches_mlx_whisper() {
+    let jfk = load_16k_mono(&AudioInput::Path(jfk())).unwrap();
+    let bytes = std::fs::read(fixture("audio/goforward.raw")).unwrap();
+    let goforward: Vec<f32> = bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+        .collect();
+    for (name, samples) in [("jfk4s", &jfk[..64_000]), ("goforward", &goforward[..])] {
+        for n_mels in [80, 128] {
+            let want = npy(&format!("mel_{name}_{n_mels}.npy"));
+            let got = log_mel_spectrogram(samples, n_mels, 0).unwrap();
+            eval([&want, &got]).unwrap();
+            assert_eq!(got.shape(), want.shape(), "{name} {n_mels}");
+            let (g, w): (&[f32], &[f32]) = (got.as_slice(), want.as_slice());
+            let max = g
+                .iter()
+                .zip(w)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            // Values span about [-1, 1.5]; the same MLX kernels run on the same input.
+            assert!(max < 1e-4, "{name} {n_mels}: max difference {max}");
+        }
+    }
+}
