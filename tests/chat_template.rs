@@ -1,19 +1,13 @@
 //! Chat templates of real models rendered exactly as transformers' `apply_chat_template`
 //! renders them (goldens from scripts/goldens/chat_templates.py).
 
-use std::path::Path;
-
 use murmur_core::llm::chat_template::{ChatTemplate, Message, default_chatml, strip_thinking};
 use murmur_core::llm::load::gguf::GgufHeader;
 use murmur_tests::{fixture, smollm2_gguf};
 use serde_json::Value as Json;
 
 fn golden(name: &str) -> Json {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("goldens/chat_templates")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    murmur_tests::golden_json(&format!("chat_templates/{name}"))
 }
 
 fn messages(case: &Json) -> Vec<Message> {

@@ -188,5 +188,8 @@ fn empty_and_oversized_input_are_typed_errors() {
     let err = model
         .complete(&[1, 2, 49152], &greedy(4), &CancelToken::new(), &mut |_| {})
         .unwrap_err();
-    assert!(matches!(err, murmur_core::Error::InvalidArgument { .. }), "{err}");
+    assert!(
+        matches!(err, murmur_core::Error::InvalidArgument { .. }),
+        "{err}"
+    );
 }

@@ -20,7 +20,7 @@ use murmur_core::llm::tokenizer::Tokenizer;
 use murmur_core::mlx::io::GgufFile;
 use murmur_core::mlx::ops::indexing::TryIndexOp;
 use murmur_core::mlx::{Array, Dtype};
-use murmur_tests::smollm2_gguf;
+use murmur_tests::{argmax, json_floats, json_ids, rel_diff, smollm2_gguf};
 use serde_json::Value;
 
 fn goldens() -> PathBuf {
@@ -162,37 +162,6 @@ fn block_dequantization_matches_gguf_py() {
     assert_eq!(types.len(), 11, "{types:?}");
 }
 
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn argmax(v: &[f32]) -> u32 {
-    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap() as u32
-}
-
-/// Max |got − want| relative to the reference's largest logit.
-fn rel_diff(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len(), "vocabulary size");
-    let scale = want.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-3);
-    let diff = got
-        .iter()
-        .zip(want)
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    diff / scale
-}
-
 /// The tiny llama GGUF (Q4_K, Q5_K, Q6_K, Q3_K, Q2_K, Q5_0, Q5_1, Q4_0, Q4_1, Q8_0, F16,
 /// F32 tensors) through `load_gguf` + `models::build`, against mlx-lm:
 /// - "loaded": mlx-lm on the arrays our loader is specified to build (affine repacking,
@@ -212,7 +181,7 @@ fn tiny_mixed_quant_llama_matches_mlx_lm() {
     assert_eq!(config["rope_traditional"], true);
     Tokenizer::from_gguf(&header).expect("the minimal GPT-2 vocabulary loads");
 
-    let prompt = ids(&g["prompt_ids"]);
+    let prompt = json_ids(&g["prompt_ids"]);
     let x: Vec<i32> = prompt.iter().map(|&t| t as i32).collect();
     let mut cache = model.new_cache();
     let logits = model
@@ -230,18 +199,22 @@ fn tiny_mixed_quant_llama_matches_mlx_lm() {
     let last = rows.last().unwrap();
     let argmaxes: Vec<u32> = rows.iter().map(|r| argmax(r)).collect();
 
-    let loaded = rel_diff(last, &floats(&g["logits_loaded_last"]));
+    let loaded = rel_diff(last, &json_floats(&g["logits_loaded_last"]));
     let tol_loaded = g["tolerance_loaded"].as_f64().unwrap() as f32;
     assert!(loaded < tol_loaded, "vs loaded reference: {loaded}");
-    assert_eq!(argmaxes, ids(&g["argmax_loaded"]), "per-position argmax");
+    assert_eq!(
+        argmaxes,
+        json_ids(&g["argmax_loaded"]),
+        "per-position argmax"
+    );
 
-    let float = rel_diff(last, &floats(&g["logits_float_last"]));
+    let float = rel_diff(last, &json_floats(&g["logits_float_last"]));
     let tol_float = g["tolerance_float"].as_f64().unwrap() as f32;
     assert!(
         float < tol_float,
         "vs float reference: {float} (tolerance {tol_float})"
     );
-    let float_argmax = ids(&g["argmax_float"]);
+    let float_argmax = json_ids(&g["argmax_float"]);
     let clear = g["argmax_float_clear"].as_array().unwrap();
     for (i, c) in clear.iter().enumerate() {
         if c.as_bool().unwrap() {
@@ -250,7 +223,7 @@ fn tiny_mixed_quant_llama_matches_mlx_lm() {
     }
     eprintln!("tiny llama: max rel. logit diff {loaded:.2e} vs loaded, {float:.2e} vs float");
 
-    let want = ids(&g["greedy_ids"]);
+    let want = json_ids(&g["greedy_ids"]);
     let opts = GenerateOptions {
         max_tokens: want.len(),
         ignore_eos: true,

@@ -15,6 +15,7 @@ use murmur_core::llm::models::{self, LanguageModel};
 use murmur_core::llm::sampler::SamplerConfig;
 use murmur_core::mlx::ops::indexing::TryIndexOp;
 use murmur_core::mlx::{Array, Dtype};
+use murmur_tests::{argmax, json_floats, json_ids, rel_diff};
 use serde_json::Value;
 
 fn golden_dir(name: &str) -> PathBuf {
@@ -32,29 +33,9 @@ fn load(name: &str) -> (Box<dyn LanguageModel>, Value) {
     (model, golden)
 }
 
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
 fn to_vec(a: &Array) -> Vec<f32> {
     let a = a.as_dtype(Dtype::Float32).unwrap();
     a.as_slice::<f32>().to_vec()
-}
-
-fn argmax(v: &[f32]) -> usize {
-    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
 }
 
 fn forward(
@@ -74,21 +55,13 @@ fn forward(
 /// Largest difference from the reference, relative to the reference's spread: both
 /// sides run the same MLX kernels, so anything beyond rounding noise is a bug.
 fn assert_close(name: &str, what: &str, got: &[f32], want: &[f32]) {
-    assert_eq!(got.len(), want.len(), "{name} {what}: vocabulary size");
-    let scale = want.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-3);
-    let diff = got
-        .iter()
-        .zip(want)
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    assert!(
-        diff / scale < 1e-3,
-        "{name} {what}: max |Δ| {diff} vs logit scale {scale}"
-    );
+    let d = rel_diff(got, want);
+    assert!(d < 1e-3, "{name} {what}: max |Δ| is {d} of the logit scale");
 }
 
 fn check(name: &str) {
     let (model, g) = load(name);
-    let prompt = ids(&g["prompt_ids"]);
+    let prompt = json_ids(&g["prompt_ids"]);
 
     // One pass over the whole prompt: every position's argmax, last position's logits.
     let rows = forward(model.as_ref(), &mut model.new_cache(), &prompt);
@@ -96,17 +69,17 @@ fn check(name: &str) {
         name,
         "last-position logits",
         rows.last().unwrap(),
-        &floats(&g["logits_last"]),
+        &json_floats(&g["logits_last"]),
     );
-    let am: Vec<u32> = rows.iter().map(|r| argmax(r) as u32).collect();
+    let am: Vec<u32> = rows.iter().map(|r| argmax(r)).collect();
     assert_eq!(
         am,
-        ids(&g["logits_all_argmax"]),
+        json_ids(&g["logits_all_argmax"]),
         "{name}: per-position argmax"
     );
 
     // The same cache filled in two chunks.
-    let p2 = ids(&g["prompt2_ids"]);
+    let p2 = json_ids(&g["prompt2_ids"]);
     let split = g["chunk_split"].as_u64().unwrap() as usize;
     let mut cache = model.new_cache();
     forward(model.as_ref(), &mut cache, &p2[..split]);
@@ -115,17 +88,17 @@ fn check(name: &str) {
         name,
         "chunked logits",
         rows.last().unwrap(),
-        &floats(&g["logits_chunked_last"]),
+        &json_floats(&g["logits_chunked_last"]),
     );
-    let am: Vec<u32> = rows.iter().map(|r| argmax(r) as u32).collect();
+    let am: Vec<u32> = rows.iter().map(|r| argmax(r)).collect();
     assert_eq!(
         am,
-        ids(&g["logits_chunked_argmax"]),
+        json_ids(&g["logits_chunked_argmax"]),
         "{name}: chunked argmax"
     );
 
     // Greedy continuation through the real generation loop (EOS ignored).
-    let want = ids(&g["greedy_ids"]);
+    let want = json_ids(&g["greedy_ids"]);
     let opts = GenerateOptions {
         max_tokens: want.len(),
         sampler: SamplerConfig::default(),

@@ -3,7 +3,7 @@
 //! (scripts/goldens/chat_templates.py).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use murmur_core::llm::chat_template::ChatTemplate;
@@ -13,19 +13,11 @@ use murmur_tests::{fixture, smollm2_gguf};
 use serde_json::Value as Json;
 
 fn golden(name: &str) -> Json {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("goldens/chat_templates")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    murmur_tests::golden_json(&format!("chat_templates/{name}"))
 }
 
 fn ids_of(v: &Json) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i.as_u64().unwrap() as u32)
-        .collect()
+    murmur_tests::json_ids(v)
 }
 
 fn smollm2() -> &'static (GgufHeader, Tokenizer) {

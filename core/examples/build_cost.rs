@@ -23,7 +23,14 @@ fn main() {
         outs.push(model.forward(&y, &mut cache, false).unwrap());
     }
     let fwd = t.elapsed().as_secs_f64() * 1e3 / n as f64;
-    let mut s = Sampler::new(SamplerConfig { temperature: 0.7, top_p: 0.8, repetition_penalty: 1.15, seed: Some(0), ..Default::default() }).unwrap();
+    let mut s = Sampler::new(SamplerConfig {
+        temperature: 0.7,
+        top_p: 0.8,
+        repetition_penalty: 1.15,
+        seed: Some(0),
+        ..Default::default()
+    })
+    .unwrap();
     let logits = outs[0].index_last();
     let recent = Array::from_slice(&[1i32, 2, 3], &[3]);
     let t = Instant::now();
@@ -59,21 +66,32 @@ fn main() {
         for _ in 0..500 {
             let _ = f();
         }
-        println!("  {name}: {:.2} us", t.elapsed().as_secs_f64() * 1e6 / 500.0);
+        println!(
+            "  {name}: {:.2} us",
+            t.elapsed().as_secs_f64() * 1e6 / 500.0
+        );
     };
     use murmur_core::mlx::ops::indexing::TryIndexOp;
     let w = Array::from_slice(&vec![0u32; 1024 * 64], &[1024, 64]);
     let sc = Array::from_slice(&vec![0f32; 1024 * 8], &[1024, 8]);
-    bench("quantized_matmul", &|| murmur_core::mlx::ops::quantized_matmul(&x, &w, &sc, &sc, true, 64, 4).unwrap());
+    bench("quantized_matmul", &|| {
+        murmur_core::mlx::ops::quantized_matmul(&x, &w, &sc, &sc, true, 64, 4).unwrap()
+    });
     bench("reshape", &|| x.reshape(&[1, 1, 8, 64]).unwrap());
     let x4 = x.reshape(&[1, 1, 8, 64]).unwrap();
     bench("transpose", &|| x4.transpose_axes(&[0, 2, 1, 3]).unwrap());
     let q = x4.transpose_axes(&[0, 2, 1, 3]).unwrap();
-    bench("rope", &|| murmur_core::mlx::fast::rope(&q, 64, false, 1e6f32, 1.0, 5, None).unwrap());
+    bench("rope", &|| {
+        murmur_core::mlx::fast::rope(&q, 64, false, 1e6f32, 1.0, 5, None).unwrap()
+    });
     let kk = Array::from_slice(&vec![0f32; 8 * 64 * 40], &[1, 8, 40, 64]);
-    bench("sdpa", &|| murmur_core::mlx::fast::scaled_dot_product_attention(&q, &kk, &kk, 0.1, None, None).unwrap());
+    bench("sdpa", &|| {
+        murmur_core::mlx::fast::scaled_dot_product_attention(&q, &kk, &kk, 0.1, None, None).unwrap()
+    });
     bench("slice", &|| kk.try_index((.., .., ..20)).unwrap());
-    bench("as_dtype", &|| x.as_dtype(murmur_core::mlx::Dtype::Bfloat16).unwrap());
+    bench("as_dtype", &|| {
+        x.as_dtype(murmur_core::mlx::Dtype::Bfloat16).unwrap()
+    });
     println!("swiglu {sw:.2} us, rms_norm {rms:.2} us, kv update {kvu:.2} us");
     println!("forward build {fwd:.3} ms/step, sampler build {smp:.3} ms/step, one add {op:.2} us");
 }

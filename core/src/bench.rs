@@ -95,7 +95,12 @@ pub fn bench_llm(path: &Path, opts: &LlmBenchOptions) -> Result<LlmBenchReport> 
             ignore_eos: true,
             ..GenerateOptions::default()
         };
-        model.complete(&prompt_ids(n_prompt, model.info().vocab_size), &opts, &cancel, &mut |_| {})
+        model.complete(
+            &prompt_ids(n_prompt, model.info().vocab_size),
+            &opts,
+            &cancel,
+            &mut |_| {},
+        )
     };
     // Warm-up (kernel compilation, allocator), as both sides do.
     run(32, 4)?;

@@ -46,3 +46,49 @@ pub mod hub_server;
 pub fn qwen3_tokenizer_dir() -> PathBuf {
     fixture("qwen3-tokenizer")
 }
+
+/// A committed golden file under tests/goldens/ (made by the scripts in
+/// scripts/goldens/), parsed as JSON.
+pub fn golden_json(relative: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("goldens")
+        .join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A JSON list of token ids.
+pub fn json_ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .expect("a JSON list of ids")
+        .iter()
+        .map(|x| x.as_u64().expect("an id") as u32)
+        .collect()
+}
+
+/// A JSON list of numbers as f32.
+pub fn json_floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .expect("a JSON list of numbers")
+        .iter()
+        .map(|x| x.as_f64().expect("a number") as f32)
+        .collect()
+}
+
+/// Index of the largest value (the last one on ties; goldens keep clear margins).
+pub fn argmax(v: &[f32]) -> u32 {
+    (0..v.len())
+        .max_by(|&a, &b| v[a].total_cmp(&v[b]))
+        .expect("non-empty") as u32
+}
+
+/// Max |got − want| relative to the reference's largest magnitude.
+pub fn rel_diff(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    let scale = want.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-3);
+    let diff = got
+        .iter()
+        .zip(want)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    diff / scale
+}

@@ -227,12 +227,18 @@ impl ChatModel {
         cancel: &CancelToken,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<ChatResponse> {
-        if let Some(&id) = prompt.iter().find(|&&id| id as usize >= self.info.vocab_size) {
+        if let Some(&id) = prompt
+            .iter()
+            .find(|&&id| id as usize >= self.info.vocab_size)
+        {
             // A token the embedding table has no row for (a mismatched tokenizer):
             // gathering it would read out of bounds.
             return Err(Error::InvalidArgument {
                 name: "prompt".into(),
-                reason: format!("token id {id} is outside the model's vocabulary of {}", self.info.vocab_size),
+                reason: format!(
+                    "token id {id} is outside the model's vocabulary of {}",
+                    self.info.vocab_size
+                ),
             });
         }
         if prompt.len() >= self.info.context_length {

@@ -99,7 +99,11 @@ struct Timers {
 impl Timers {
     fn profile(&self) -> DecodeProfile {
         let per = |d: Duration| {
-            if self.tokens == 0 { 0.0 } else { d.as_secs_f64() * 1e3 / self.tokens as f64 }
+            if self.tokens == 0 {
+                0.0
+            } else {
+                d.as_secs_f64() * 1e3 / self.tokens as f64
+            }
         };
         DecodeProfile {
             tokens: self.tokens,
@@ -155,7 +159,14 @@ pub fn generate(
         if cancel.is_cancelled() {
             return Ok((
                 Vec::new(),
-                stats(prompt.len(), 0, start, None, StopReason::Cancelled, &Timers::default()),
+                stats(
+                    prompt.len(),
+                    0,
+                    start,
+                    None,
+                    StopReason::Cancelled,
+                    &Timers::default(),
+                ),
             ));
         }
         let _ = model.forward(&ids_array(chunk), &mut cache, false)?;
@@ -230,7 +241,14 @@ pub fn generate(
             None => break StopReason::MaxTokens,
         }
     };
-    let s = stats(prompt.len(), tokens.len(), start, first_token_at, reason, &t);
+    let s = stats(
+        prompt.len(),
+        tokens.len(),
+        start,
+        first_token_at,
+        reason,
+        &t,
+    );
     Ok((tokens, s))
 }
 

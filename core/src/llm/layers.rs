@@ -195,7 +195,9 @@ impl Linear {
                 && p.bias.is_some() == first.bias.is_some()
                 && match (&p.quant, &first.quant) {
                     (Some(a), Some(b)) => {
-                        a.spec == b.spec && a.biases.is_some() == b.biases.is_some() && a.scales.dtype() == b.scales.dtype()
+                        a.spec == b.spec
+                            && a.biases.is_some() == b.biases.is_some()
+                            && a.scales.dtype() == b.scales.dtype()
                     }
                     (None, None) => true,
                     _ => false,
@@ -206,7 +208,10 @@ impl Linear {
         }
         let cat = |f: &dyn Fn(&Linear) -> Option<&Array>| -> Result<Option<Array>> {
             let arrays: Option<Vec<&Array>> = parts.iter().map(|p| f(p)).collect();
-            arrays.map(|a| ops::concatenate(&a, 0)).transpose().map_err(Into::into)
+            arrays
+                .map(|a| ops::concatenate(&a, 0))
+                .transpose()
+                .map_err(Into::into)
         };
         let weight = cat(&|p| Some(&p.weight))?.expect("every layer has a weight");
         let bias = cat(&|p| p.bias.as_ref())?;
@@ -218,8 +223,20 @@ impl Linear {
             }),
             None => None,
         };
-        mlx_rs::transforms::eval([Some(&weight), bias.as_ref(), quant.as_ref().map(|q| &q.scales)].into_iter().flatten())?;
-        Ok(Some(Linear { weight, bias, quant }))
+        mlx_rs::transforms::eval(
+            [
+                Some(&weight),
+                bias.as_ref(),
+                quant.as_ref().map(|q| &q.scales),
+            ]
+            .into_iter()
+            .flatten(),
+        )?;
+        Ok(Some(Linear {
+            weight,
+            bias,
+            quant,
+        }))
     }
 
     /// Output features.
@@ -320,7 +337,8 @@ impl RmsNorm {
 
 type Exception = mlx_rs::error::Exception;
 type Unary = Box<dyn for<'a> FnMut(&'a Array) -> std::result::Result<Array, Exception>>;
-type Binary = Box<dyn for<'a> FnMut((&'a Array, &'a Array)) -> std::result::Result<Array, Exception>>;
+type Binary =
+    Box<dyn for<'a> FnMut((&'a Array, &'a Array)) -> std::result::Result<Array, Exception>>;
 
 thread_local! {
     // Compiled closures are built once per thread and reused: creating one costs tens
@@ -338,7 +356,8 @@ pub fn swiglu(gate: &Array, x: &Array) -> Result<Array> {
         g.multiply(mlx_rs::ops::sigmoid(g)?)?.multiply(x)
     }
     SWIGLU.with_borrow_mut(|c| {
-        let compiled = c.get_or_insert_with(|| Box::new(mlx_rs::transforms::compile::compile(f, true)));
+        let compiled =
+            c.get_or_insert_with(|| Box::new(mlx_rs::transforms::compile::compile(f, true)));
         Ok(compiled((gate, x))?)
     })
 }
@@ -350,11 +369,15 @@ pub fn gelu_approx(x: &Array) -> Result<Array> {
     fn f(x: &Array) -> std::result::Result<Array, Exception> {
         let c = |v: f32| Array::from_f32(v).as_dtype(x.dtype());
         let cubic = x.power(&c(3.0)?)?;
-        let inner = c((2.0 / std::f32::consts::PI).sqrt())?.multiply(x.add(c(0.044715)?.multiply(&cubic)?)?)?;
-        c(0.5)?.multiply(x)?.multiply(c(1.0)?.add(mlx_rs::ops::tanh(&inner)?)?)
+        let inner = c((2.0 / std::f32::consts::PI).sqrt())?
+            .multiply(x.add(c(0.044715)?.multiply(&cubic)?)?)?;
+        c(0.5)?
+            .multiply(x)?
+            .multiply(c(1.0)?.add(mlx_rs::ops::tanh(&inner)?)?)
     }
     GELU_APPROX.with_borrow_mut(|c| {
-        let compiled = c.get_or_insert_with(|| Box::new(mlx_rs::transforms::compile::compile(f, true)));
+        let compiled =
+            c.get_or_insert_with(|| Box::new(mlx_rs::transforms::compile::compile(f, true)));
         Ok(compiled(x)?)
     })
 }

@@ -114,7 +114,8 @@ fn main() -> ExitCode {
                 seed,
                 ..RefineOptions::default()
             };
-            models::model_path(model.as_deref()).and_then(|path| run_refine(text, &path, &opts, stats))
+            models::model_path(model.as_deref())
+                .and_then(|path| run_refine(text, &path, &opts, stats))
         }
     };
     match result {
@@ -138,7 +139,12 @@ enum Mode {
     Custom,
 }
 
-fn run_refine(text: Option<String>, model: &std::path::Path, opts: &RefineOptions, stats: bool) -> murmur_core::Result<()> {
+fn run_refine(
+    text: Option<String>,
+    model: &std::path::Path,
+    opts: &RefineOptions,
+    stats: bool,
+) -> murmur_core::Result<()> {
     let text = match text {
         Some(t) => t,
         None => {
@@ -148,7 +154,10 @@ fn run_refine(text: Option<String>, model: &std::path::Path, opts: &RefineOption
             let mut s = String::new();
             std::io::stdin()
                 .read_to_string(&mut s)
-                .map_err(|e| murmur_core::Error::Io { path: "<stdin>".into(), source: e })?;
+                .map_err(|e| murmur_core::Error::Io {
+                    path: "<stdin>".into(),
+                    source: e,
+                })?;
             s
         }
     };

@@ -103,7 +103,9 @@ impl Projections {
 
     fn forward(&self, x: &Array) -> Result<Vec<Array>> {
         match self {
-            Projections::Fused { proj, splits } => Ok(proj.forward(x)?.split_at_indices(splits, -1)?),
+            Projections::Fused { proj, splits } => {
+                Ok(proj.forward(x)?.split_at_indices(splits, -1)?)
+            }
             Projections::Separate(parts) => parts.iter().map(|p| p.forward(x)).collect(),
         }
     }
@@ -198,8 +200,12 @@ impl Decoder {
         };
         let offset = cache.offset();
         let qkv = a.qkv.forward(x)?;
-        let q = s.rope.forward(&heads(&qkv[0], s.heads, &a.q_norm)?, offset)?;
-        let k = s.rope.forward(&heads(&qkv[1], s.kv_heads, &a.k_norm)?, offset)?;
+        let q = s
+            .rope
+            .forward(&heads(&qkv[0], s.heads, &a.q_norm)?, offset)?;
+        let k = s
+            .rope
+            .forward(&heads(&qkv[1], s.kv_heads, &a.k_norm)?, offset)?;
         let v = heads(&qkv[2], s.kv_heads, &None)?;
         let scale = (s.head_dim as f32).powf(-0.5);
         let o = attention(&q, k, v, cache, scale, AttnMask::Causal)?;
