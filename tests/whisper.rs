@@ -533,8 +533,8 @@ fn raw_pcm_from_memory() {
 /// Write the CTranslate2 fixture in the mlx-community layout: OpenAI names, separate
 /// query/key/value (no key bias), no stored encoder positions, config.json with
 /// ModelDimensions, one weights.safetensors.
-/// With `quantize = Some((group, bits))`, the decoder's linear layers and the token
-/// embedding are affine-quantized in mlx-community's format (`.weight` packed uint32,
+/// With `quantize = Some((group, bits))`, the decoder blocks' linear layers are
+/// affine-quantized in mlx-community's format (`.weight` packed uint32,
 /// `.scales`, `.biases`, `quantization` in config.json). The encoder stays in float16:
 /// MLX's CPU backend has no fast quantized kernels, and a quantized encoder pass takes
 /// minutes on the CI machine; mlx-whisper, like this loader, quantizes exactly the
@@ -575,7 +575,7 @@ fn convert_to_mlx_community(dir: &Path, quantize: Option<(i32, i32)>) {
         let names: Vec<String> = out
             .keys()
             .filter(|n| {
-                n.starts_with("decoder.")
+                n.starts_with("decoder.blocks.")
                     && n.ends_with(".weight")
                     && out[*n].ndim() == 2
                     && !n.contains("_ln")
@@ -773,19 +773,23 @@ fn model_info_and_broken_model_files() {
 
 #[test]
 fn quantized_mlx_community_decoder_matches_dense() {
-    // 8-bit affine quantization (group 64) of the decoder's linear layers and the
-    // embedding: the fused projections and the tied output run through quantized
-    // matrix products. MLX's CPU backend has no fast quantized kernels (a quantized
+    // 8-bit affine quantization (group 64) of the decoder blocks' linear layers: the
+    // fused projections run through quantized matrix products (the quantized tied
+    // embedding is the LLM loader's, tested there). MLX's CPU backend has no fast quantized kernels (a quantized
     // transcription of jfk.wav takes 5 minutes here), so the check is one decoder pass
     // over the same audio features and tokens, against the dense model.
     let dir = tempfile::tempdir().unwrap();
+    let t = Instant::now();
     convert_to_mlx_community(dir.path(), Some((64, 8)));
+    eprintln!("converted in {:.2?}", t.elapsed());
     let opts = WhisperLoadOptions {
         tokenizer: Some(fixture("mlx-whisper/multilingual.tiktoken")),
         ..WhisperLoadOptions::default()
     };
     let dense = model();
+    let t = Instant::now();
     let q = WhisperModel::load_with(dir.path(), &opts).unwrap();
+    eprintln!("loaded in {:.2?}", t.elapsed());
     assert_eq!(
         q.info().quantization,
         Some(murmur_core::llm::layers::QuantSpec {
@@ -818,7 +822,12 @@ fn quantized_mlx_community_decoder_matches_dense() {
         murmur_core::mlx::transforms::eval([&l]).unwrap();
         l.as_slice::<f32>().to_vec()
     };
-    let (a, b) = (logits(&dense), logits(&q));
+    let t = Instant::now();
+    let a = logits(&dense);
+    eprintln!("dense pass in {:.2?}", t.elapsed());
+    let t = Instant::now();
+    let b = logits(&q);
+    eprintln!("quantized pass in {:.2?}", t.elapsed());
     let v = dense.info().dims.n_vocab as usize;
     for (pos, (ra, rb)) in a.chunks(v).zip(b.chunks(v)).enumerate() {
         let argmax = |r: &[f32]| (0..r.len()).max_by(|&i, &j| r[i].total_cmp(&r[j])).unwrap();
