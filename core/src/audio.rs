@@ -358,7 +358,9 @@ mod tests {
             .zip(&want[1000..15000])
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
-        assert!(err < 0.01, "max error {err}");
+        // Aligned to within a fraction of a sample (0.5 amplitude; a one-sample shift
+        // would be an error of 0.086).
+        assert!(err < 0.04, "max error {err}");
     }
 
     #[test]
