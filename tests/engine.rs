@@ -109,6 +109,9 @@ impl World {
 fn opts(max_tokens: usize) -> RefineOptions {
     RefineOptions {
         mode: RefineMode::FixGrammar,
+        // Greedy: sampled tokens differ between CPUs' float paths, and these tests
+        // must not depend on which machine runs them.
+        temperature: 0.0,
         seed: Some(7),
         max_tokens: Some(max_tokens),
         ..RefineOptions::default()
@@ -368,10 +371,12 @@ async fn concurrent_loads_share_one_and_busy_models_refuse_delete() {
         let e = engine.clone();
         async move {
             let mut first = true;
+            // Several tokens, so visible text arrives even if the first is held back.
+            let opts = opts(8);
             e.refine(
                 Some("smol"),
                 "she dont like it",
-                &opts(2),
+                &opts,
                 move |_| {
                     if first {
                         first = false;
@@ -384,9 +389,13 @@ async fn concurrent_loads_share_one_and_busy_models_refuse_delete() {
             .await
         }
     });
-    tokio::task::spawn_blocking(move || started_rx.recv_timeout(Duration::from_secs(60)).unwrap())
-        .await
-        .unwrap();
+    let started =
+        tokio::task::spawn_blocking(move || started_rx.recv_timeout(Duration::from_secs(60)))
+            .await
+            .unwrap();
+    if started.is_err() {
+        panic!("the call never streamed text: {:?}", working.await.unwrap());
+    }
     let unloaded_qwen = drain(&mut events);
     assert!(
         unloaded_qwen.contains(&Event::Unloaded {

@@ -51,6 +51,31 @@ fn smollm2_knows_the_capital_of_france() {
 }
 
 #[test]
+fn a_model_loaded_on_one_thread_answers_on_another() {
+    // MLX streams are per thread: an array the model left lazy at load would fail to
+    // evaluate here. The engine loads and runs models on different pool threads.
+    let model = std::thread::spawn(|| ChatModel::load(&smollm2_gguf()).unwrap())
+        .join()
+        .unwrap();
+    let messages = [Message::new("user", "What is the capital of France?")];
+    let text = std::thread::spawn(move || {
+        model
+            .chat(
+                &messages,
+                false,
+                &greedy(64),
+                &CancelToken::new(),
+                &mut |_| {},
+            )
+            .map(|r| r.text)
+    })
+    .join()
+    .unwrap()
+    .unwrap();
+    assert_eq!(text, "The capital of France is Paris.");
+}
+
+#[test]
 fn refine_returns_only_the_refined_text() {
     let model = ChatModel::load(&smollm2_gguf()).unwrap();
     let messy = "um so like i went to the the store yesterday and uh i bought some apples you know and then i went home";

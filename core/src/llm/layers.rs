@@ -85,6 +85,20 @@ impl Weights {
             .map_err(|e| Error::corrupt(&self.path, format!("reading weights: {e}")))
     }
 
+    /// How many tensors have been taken so far (for [`Weights::replace_since`]).
+    pub fn mark(&self) -> usize {
+        self.used.len()
+    }
+
+    /// Replace the tensors taken since `mark` with `arrays` derived from them (a fused
+    /// layer), so loading materializes only what the model keeps. Every array a
+    /// model holds must reach `materialize`: MLX streams belong to the thread that
+    /// made them, and an array left lazy here could not be evaluated on another.
+    pub fn replace_since<'a>(&mut self, mark: usize, arrays: impl IntoIterator<Item = &'a Array>) {
+        self.used.truncate(mark);
+        self.used.extend(arrays.into_iter().cloned());
+    }
+
     /// Names of tensors nobody consumed (sorted), for diagnostics.
     pub fn leftover(&self) -> Vec<String> {
         let mut v: Vec<String> = self.arrays.keys().cloned().collect();
@@ -223,20 +237,26 @@ impl Linear {
             }),
             None => None,
         };
-        mlx_rs::transforms::eval(
-            [
-                Some(&weight),
-                bias.as_ref(),
-                quant.as_ref().map(|q| &q.scales),
-            ]
-            .into_iter()
-            .flatten(),
-        )?;
+        // Left lazy: the caller hands the result to `Weights::replace_since`, so the
+        // concatenation runs inside the one load-time `eval` (and the parts' buffers
+        // are freed as it goes, rather than held beside the fused copy).
         Ok(Some(Linear {
             weight,
             bias,
             quant,
         }))
+    }
+
+    /// Every array the layer holds.
+    pub fn arrays(&self) -> impl Iterator<Item = &Array> {
+        [Some(&self.weight), self.bias.as_ref()]
+            .into_iter()
+            .chain(
+                self.quant
+                    .iter()
+                    .flat_map(|q| [Some(&q.scales), q.biases.as_ref()]),
+            )
+            .flatten()
     }
 
     /// Output features.

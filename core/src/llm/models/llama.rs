@@ -83,10 +83,16 @@ enum Projections {
 }
 
 impl Projections {
-    fn new(parts: Vec<Linear>) -> Result<Self> {
+    fn load(w: &mut Weights, prefixes: &[String]) -> Result<Self> {
+        let mark = w.mark();
+        let parts = prefixes
+            .iter()
+            .map(|p| w.linear(p))
+            .collect::<Result<Vec<_>>>()?;
         let refs: Vec<&Linear> = parts.iter().collect();
         Ok(match Linear::fuse(&refs)? {
             Some(proj) => {
+                w.replace_since(mark, proj.arrays());
                 let splits = parts
                     .iter()
                     .scan(0, |end, p| {
@@ -150,19 +156,18 @@ impl Decoder {
             };
             blocks.push(Block {
                 attn: Attention {
-                    qkv: Projections::new(vec![
-                        w.linear(&format!("{p}.self_attn.q_proj"))?,
-                        w.linear(&format!("{p}.self_attn.k_proj"))?,
-                        w.linear(&format!("{p}.self_attn.v_proj"))?,
-                    ])?,
+                    qkv: Projections::load(
+                        w,
+                        &["q_proj", "k_proj", "v_proj"].map(|n| format!("{p}.self_attn.{n}")),
+                    )?,
                     o: w.linear(&format!("{p}.self_attn.o_proj"))?,
                     q_norm,
                     k_norm,
                 },
-                gate_up: Projections::new(vec![
-                    w.linear(&format!("{p}.mlp.gate_proj"))?,
-                    w.linear(&format!("{p}.mlp.up_proj"))?,
-                ])?,
+                gate_up: Projections::load(
+                    w,
+                    &["gate_proj", "up_proj"].map(|n| format!("{p}.mlp.{n}")),
+                )?,
                 down: w.linear(&format!("{p}.mlp.down_proj"))?,
                 input_norm: w.rms_norm(&format!("{p}.input_layernorm"), eps)?,
                 post_attn_norm: w.rms_norm(&format!("{p}.post_attention_layernorm"), eps)?,
