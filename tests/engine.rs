@@ -1,24 +1,29 @@
 //! The engine end to end on real models served by a Hub look-alike on 127.0.0.1: the
 //! seeds' state machine and events, on-demand loading with a real refine (SmolLM2-135M,
 //! GGUF), one shared load for concurrent callers, busy refusals, idle unload and reload,
-//! failures that keep the previous state, offline mode.
+//! failures that keep the previous state, offline mode; a Whisper model (CTranslate2
+//! layout, as Systran's repositories hold it) transcribing beside the text model.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use murmur_core::audio::AudioInput;
 use murmur_core::catalog::{AddModel, Capability};
 use murmur_core::engine::{Event, ModelState, UnloadReason};
 use murmur_core::hub::RetryPolicy;
 use murmur_core::refine::{RefineMode, RefineOptions};
+use murmur_core::transcribe::TranscribeOptions;
 use murmur_core::{CancelToken, Engine, EngineConfig, Error};
 use murmur_tests::hub_server::{FixtureFile, FixtureRepo, HubServer};
-use murmur_tests::{qwen3_tokenizer_dir, smollm2_gguf};
+use murmur_tests::{fixture, qwen3_tokenizer_dir, smollm2_gguf};
 use tokio::sync::broadcast;
 
 const SMOL_REPO: &str = "test-org/SmolLM2-135M-Instruct-GGUF";
 const QWEN_REPO: &str = "test-org/Tiny-Qwen3-4bit";
+const WHISPER_REPO: &str = "test-org/faster-whisper-base";
+const JFK: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 
 /// The SmolLM2 GGUF read and hashed once for every server in this binary.
 fn smollm2_file() -> FixtureFile {
@@ -30,6 +35,25 @@ fn smollm2_file() -> FixtureFile {
         )
     })
     .clone()
+}
+
+/// Whisper base in the CTranslate2 layout, read and hashed once.
+fn whisper_files() -> Vec<FixtureFile> {
+    static FILES: OnceLock<Vec<FixtureFile>> = OnceLock::new();
+    FILES
+        .get_or_init(|| {
+            let dir = fixture("whisper-base-ct2");
+            [
+                "config.json",
+                "model.bin",
+                "tokenizer.json",
+                "vocabulary.txt",
+            ]
+            .into_iter()
+            .map(|name| FixtureFile::new(name, std::fs::read(dir.join(name)).unwrap()))
+            .collect()
+        })
+        .clone()
 }
 
 struct World {
@@ -45,6 +69,9 @@ impl World {
             SMOL_REPO,
             vec![smollm2_file(), FixtureFile::new("README.md", "SmolLM2")],
         );
+        let mut whisper = whisper_files();
+        whisper.push(FixtureFile::new("README.md", "faster-whisper base"));
+        server.add_repo(WHISPER_REPO, whisper);
         let tok = qwen3_tokenizer_dir();
         let goldens = Path::new(env!("CARGO_MANIFEST_DIR")).join("goldens/llm/qwen3");
         server.add_repo_from_dir(
@@ -98,6 +125,13 @@ impl World {
                 .add_model(&AddModel {
                     source: QWEN_REPO.into(),
                     id: Some("qwen-tiny".into()),
+                    ..AddModel::default()
+                })
+                .unwrap();
+            engine
+                .add_model(&AddModel {
+                    source: WHISPER_REPO.into(),
+                    id: Some("whisper".into()),
                     ..AddModel::default()
                 })
                 .unwrap();
@@ -254,7 +288,7 @@ async fn download_then_refine_on_demand_then_unload() {
             .any(|e| matches!(e, Event::LoadingStarted { .. }))
     );
 
-    assert_eq!(engine.unload().await.unwrap().as_deref(), Some("smol"));
+    assert_eq!(engine.unload().await.unwrap(), ["smol"]);
     assert_eq!(
         drain(&mut events),
         [Event::Unloaded {
@@ -635,11 +669,6 @@ async fn failures_keep_the_previous_state_and_report_the_error() {
         Err(Error::UnknownModel { .. })
     ));
 
-    // Whisper models download and delete like any other, but cannot be loaded yet.
-    assert!(matches!(
-        engine.load("whisper-tiny").await,
-        Err(Error::Unsupported { .. })
-    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -686,4 +715,113 @@ async fn offline_mode_works_from_a_complete_cache_only() {
         before,
         "no request reached the server"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transcribe_loads_a_speech_model_beside_the_text_model() {
+    let world = World::new();
+    let engine = world.engine(world.config());
+    let m = engine.model("whisper").unwrap();
+    assert_eq!(
+        (m.model.capabilities.clone(), m.state),
+        (vec![Capability::Audio], ModelState::NotDownloaded),
+        "a whisper repository is a speech model"
+    );
+    let status = engine
+        .download("whisper", |_| {}, &CancelToken::new())
+        .await
+        .unwrap();
+    assert_eq!(status.state, ModelState::Downloaded);
+    let path = status.path.unwrap();
+    assert!(path.join("model.bin").is_file() && !path.join("README.md").exists());
+    engine
+        .download("smol", |_| {}, &CancelToken::new())
+        .await
+        .unwrap();
+    engine.load("smol").await.unwrap();
+    let mut events = engine.subscribe();
+
+    // On demand: the first transcription loads Whisper into its own slot; the text
+    // model stays loaded (dictation transcribes, then refines).
+    let segments = Arc::new(Mutex::new(Vec::new()));
+    let sink = segments.clone();
+    let topts = TranscribeOptions {
+        language: Some("en".into()),
+        ..TranscribeOptions::default()
+    };
+    let t = engine
+        .transcribe(
+            Some("whisper"),
+            AudioInput::Path(fixture("audio/jfk.wav")),
+            &topts,
+            move |s| sink.lock().unwrap().push(s.text.clone()),
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap();
+    // The words of the sentence (punctuation varies with the options: tests/whisper.rs
+    // checks it token for token against mlx-whisper).
+    let words = |s: &str| {
+        s.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(words(&t.text), words(JFK), "{:?}", t.text);
+    assert_eq!(t.language, "en");
+    assert_eq!(
+        segments.lock().unwrap().concat(),
+        t.text,
+        "segments streamed as decoded"
+    );
+    let seen = drain(&mut events);
+    assert!(
+        seen.iter().any(
+            |e| matches!(e, Event::LoadingCompleted { model_id, .. } if model_id == "whisper")
+        ),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Unloaded { .. })),
+        "{seen:?}"
+    );
+    let status = engine.status();
+    assert_eq!(
+        (status.loaded.as_deref(), status.loaded_audio.as_deref()),
+        (Some("smol"), Some("whisper"))
+    );
+    assert_eq!(engine.model("whisper").unwrap().state, ModelState::Ready);
+    assert_eq!(engine.model("smol").unwrap().state, ModelState::Ready);
+
+    // `None` means the loaded speech model; bad audio is a typed error that leaves it
+    // loaded and ready.
+    let err = engine
+        .transcribe(
+            None,
+            AudioInput::Encoded(b"RIFF\x10\0\0\0WAVEjunk".to_vec()),
+            &topts,
+            |_| {},
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Audio { .. }), "{err:?}");
+    assert_eq!(engine.model("whisper").unwrap().state, ModelState::Ready);
+    // A speech model is no text model.
+    let err = engine
+        .refine(
+            Some("whisper"),
+            "text",
+            &opts(4),
+            |_| {},
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+
+    assert_eq!(engine.unload().await.unwrap(), ["smol", "whisper"]);
+    let status = engine.status();
+    assert_eq!((status.loaded, status.loaded_audio), (None, None));
 }

@@ -126,18 +126,21 @@ pub const TEXT_REQUIRED: &[&str] = &[
     "tokenizer.json",
     "tokenizer_config.json",
 ];
-/// Files of an mlx-community Whisper model: `weights.npz` (older conversions) or
-/// `weights.safetensors`, its config, and any tokenizer the repository carries.
+/// Files of a Whisper model: mlx-community's `weights.npz` (older conversions) or
+/// `weights.safetensors`, or CTranslate2's `model.bin` + `vocabulary.*` (Systran /
+/// faster-whisper repositories), its config, and any tokenizer the repository carries.
 pub const AUDIO_FILES: &[&str] = &[
     "config.json",
     "weights.npz",
     "*.safetensors",
+    "model.bin",
+    "vocabulary.*",
     "*.tiktoken",
     "tokenizer.json",
     "preprocessor_config.json",
 ];
-/// What a Whisper model cannot load without.
-pub const AUDIO_REQUIRED: &[&str] = &["config.json", "weights.*"];
+/// What a Whisper model cannot load without (weights in either layout).
+pub const AUDIO_REQUIRED: &[&str] = &["config.json", "weights.*|model.bin"];
 
 const MB: u64 = 1_000_000;
 const GB: u64 = 1_000_000_000;
@@ -419,6 +422,19 @@ impl Catalog {
             .expect("every RAM tier has a built-in recommendation")
     }
 
+    /// The built-in speech model for a RAM tier: Whisper base where memory is tight,
+    /// large-v3 turbo (the most accurate) elsewhere.
+    pub fn recommended_audio(&self, tier: RamTier) -> &CatalogModel {
+        let id = match tier {
+            RamTier::Small => "whisper-base",
+            _ => "whisper-large-v3-turbo",
+        };
+        self.models
+            .iter()
+            .find(|m| m.builtin && m.id == id)
+            .expect("the built-in catalog has both Whisper models")
+    }
+
     /// Add a user model and save the list. Adding the same source again replaces it.
     pub fn add(&mut self, add: &AddModel) -> Result<CatalogModel> {
         let source = add.source.trim();
@@ -566,8 +582,13 @@ pub(crate) fn read_model_type(dir: &Path) -> Option<String> {
 }
 
 /// `fnmatch`-style matching as huggingface_hub's `allow_patterns` do it: `*` matches any
-/// run of characters (slashes included), `?` any one character.
+/// run of characters (slashes included), `?` any one character; `a|b` matches either
+/// (a required file that comes in two layouts).
 pub fn glob_match(pattern: &str, text: &str) -> bool {
+    pattern.split('|').any(|p| glob_match_one(p, text))
+}
+
+fn glob_match_one(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti) = (0, 0);
@@ -682,6 +703,8 @@ mod tests {
         assert!(glob_match("*.safetensors", "sub/dir/x.safetensors"));
         assert!(glob_match("weights.*", "weights.npz") && !glob_match("weights.*", "weights"));
         assert!(glob_match("a?c", "abc") && !glob_match("a?c", "ac"));
+        assert!(glob_match("weights.*|model.bin", "model.bin"));
+        assert!(!glob_match("weights.*|model.bin", "model.safetensors"));
     }
 
     #[test]

@@ -16,16 +16,15 @@
 //! download or load, the loaded model, a complete snapshot in the cache), so they cannot
 //! drift from the disk.
 //!
-//! Concurrency: one text model is loaded at a time (loading another unloads the first,
-//! after its running call finishes). Lifecycle changes are serialized by one async lock
-//! on the loaded slot, so concurrent callers share one load. Calls on the loaded model
-//! are serialized by its own lock and run on the blocking pool (MLX work is blocking).
-//! Loads and unloads run in spawned tasks: a caller that gives up waiting never leaves a
-//! half-done transition behind. After `idle_unload` without use the model is unloaded
-//! and MLX's buffer cache cleared; the next call loads it again.
-//!
-//! Transcription will add an audio slot beside the text one: Whisper models already
-//! download, list and delete like any other; [`Engine::load`] refuses them for now.
+//! Concurrency: two slots, one text model and one speech model, can be loaded at once
+//! (dictation transcribes, then refines); loading another model of a kind unloads the
+//! first, after its running call finishes. Lifecycle changes are serialized by one async
+//! lock per slot, so concurrent callers share one load. Calls on a loaded model are
+//! serialized by its own lock and run on the blocking pool (MLX work is blocking; a model
+//! keeps no lazy array, so any thread may run it). Loads and unloads run in spawned
+//! tasks: a caller that gives up waiting never leaves a half-done transition behind.
+//! After `idle_unload` without use a model is unloaded and MLX's buffer cache cleared;
+//! the next call loads it again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +35,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, broadcast};
 
+use crate::audio::AudioInput;
 use crate::cancel::CancelToken;
 use crate::catalog::{AddModel, Capability, Catalog, CatalogModel, ModelSource};
 use crate::error::{Error, Result};
@@ -43,6 +43,8 @@ use crate::hub::{DownloadProgress, Hub, HubConfig, SnapshotSpec};
 use crate::llm::chat::ChatModel;
 use crate::refine::{RefineOptions, RefineResult};
 use crate::system::{RamTier, total_memory_bytes};
+use crate::transcribe::{Segment, TranscribeOptions, Transcript};
+use crate::whisper::WhisperModel;
 
 /// The seeds' default model unload timeout.
 pub const DEFAULT_IDLE_UNLOAD: Duration = Duration::from_secs(5 * 60);
@@ -63,6 +65,9 @@ pub struct EngineConfig {
     /// The text model `refine(None, ..)` uses when none is loaded (default: the
     /// recommendation for this machine's RAM).
     pub default_model: Option<String>,
+    /// The speech model `transcribe(None, ..)` uses when none is loaded (default: the
+    /// recommendation for this machine's RAM).
+    pub default_audio_model: Option<String>,
     /// Physical memory to base the recommendation on (default: this machine's).
     pub ram_bytes: Option<u64>,
     pub load_hook: Option<LoadHook>,
@@ -75,6 +80,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("config_dir", &self.config_dir)
             .field("idle_unload", &self.idle_unload)
             .field("default_model", &self.default_model)
+            .field("default_audio_model", &self.default_audio_model)
             .field("ram_bytes", &self.ram_bytes)
             .field("load_hook", &self.load_hook.as_ref().map(|_| "<hook>"))
             .finish()
@@ -91,7 +97,7 @@ impl EngineConfig {
     /// Hugging Face settings from the environment ([`HubConfig::from_env`]), Murmur's
     /// folder from `$MURMUR_CONFIG_DIR` (else the platform's config folder), the idle
     /// timeout from `$MURMUR_IDLE_UNLOAD_SECS` (0: never; default 5 minutes) and the
-    /// default model from `$MURMUR_DEFAULT_MODEL`.
+    /// default models from `$MURMUR_DEFAULT_MODEL` and `$MURMUR_DEFAULT_AUDIO_MODEL`.
     pub fn from_env() -> Self {
         let var = |k: &str| {
             std::env::var(k)
@@ -111,6 +117,7 @@ impl EngineConfig {
                 .unwrap_or_else(default_config_dir),
             idle_unload,
             default_model: var("MURMUR_DEFAULT_MODEL"),
+            default_audio_model: var("MURMUR_DEFAULT_AUDIO_MODEL"),
             ram_bytes: None,
             load_hook: None,
         }
@@ -201,12 +208,14 @@ pub struct ActiveDownload {
 pub struct EngineStatus {
     /// The loaded text model.
     pub loaded: Option<String>,
-    /// Whether it is working on (or has queued) a call.
+    /// The loaded speech model.
+    pub loaded_audio: Option<String>,
+    /// Whether a loaded model is working on (or has queued) a call.
     pub in_use: bool,
     /// A model being loaded.
     pub loading: Option<String>,
     pub downloads: Vec<ActiveDownload>,
-    /// Seconds unused before the model is unloaded (`None`: never).
+    /// Seconds unused before a model is unloaded (`None`: never).
     pub idle_unload_secs: Option<f64>,
     pub memory: MemoryUsage,
 }
@@ -303,12 +312,45 @@ impl Activity {
     }
 }
 
-/// The loaded text model.
+/// Which slot a model loads into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Audio,
+}
+
+impl Kind {
+    fn of(m: &CatalogModel) -> Self {
+        if m.has(Capability::Audio) && !m.has(Capability::Text) {
+            Kind::Audio
+        } else {
+            Kind::Text
+        }
+    }
+}
+
+/// A loaded model of either kind.
+enum Model {
+    Chat(ChatModel),
+    Whisper(WhisperModel),
+}
+
+impl Model {
+    fn load(kind: Kind, path: &Path) -> Result<Self> {
+        Ok(match kind {
+            Kind::Text => Model::Chat(ChatModel::load(path)?),
+            Kind::Audio => Model::Whisper(WhisperModel::load(path)?),
+        })
+    }
+}
+
+/// A loaded model.
 struct Loaded {
     id: String,
+    kind: Kind,
     /// `None` once unloaded: a caller that got this `Loaded` just before an unload finds
     /// the model gone and asks for a fresh load.
-    model: Arc<AsyncMutex<Option<ChatModel>>>,
+    model: Arc<AsyncMutex<Option<Model>>>,
     last_used: Mutex<Instant>,
     /// Calls holding or waiting for the model.
     users: AtomicUsize,
@@ -347,7 +389,20 @@ impl Drop for Use {
     }
 }
 
-type Slot = Arc<AsyncMutex<Option<Arc<Loaded>>>>;
+/// Where one kind of model is loaded.
+#[derive(Default)]
+struct Slot {
+    /// Lifecycle lock and the loaded model.
+    lock: Arc<AsyncMutex<Option<Arc<Loaded>>>>,
+    /// The same model, readable without awaiting (for status).
+    current: Mutex<Option<Arc<Loaded>>>,
+}
+
+impl Slot {
+    fn current(&self) -> Option<Arc<Loaded>> {
+        self.current.lock().unwrap().clone()
+    }
+}
 
 struct Inner {
     config: EngineConfig,
@@ -355,10 +410,8 @@ struct Inner {
     catalog: RwLock<Catalog>,
     activity: Mutex<HashMap<String, Activity>>,
     errors: Mutex<HashMap<String, String>>,
-    /// Lifecycle lock and the loaded text model.
     text: Slot,
-    /// The same model, readable without awaiting (for status).
-    current: Mutex<Option<Arc<Loaded>>>,
+    audio: Slot,
     events: broadcast::Sender<Event>,
 }
 
@@ -402,8 +455,8 @@ impl Engine {
                 catalog: RwLock::new(catalog),
                 activity: Mutex::new(HashMap::new()),
                 errors: Mutex::new(HashMap::new()),
-                text: Arc::new(AsyncMutex::new(None)),
-                current: Mutex::new(None),
+                text: Slot::default(),
+                audio: Slot::default(),
                 events,
             }),
         })
@@ -431,7 +484,7 @@ impl Engine {
     /// Every built-in and user model with its state, size on disk and recommendation.
     pub fn models(&self) -> Vec<ModelStatus> {
         let models = self.inner.catalog.read().unwrap().models().to_vec();
-        let recommended = self.recommended_model().id;
+        let recommended = self.recommended_ids();
         models
             .into_iter()
             .map(|m| self.inner.status_of(m, &recommended))
@@ -441,19 +494,36 @@ impl Engine {
     /// One model's status.
     pub fn model(&self, id: &str) -> Result<ModelStatus> {
         let m = self.resolve(id)?;
-        Ok(self.inner.status_of(m, &self.recommended_model().id))
+        Ok(self.inner.status_of(m, &self.recommended_ids()))
+    }
+
+    fn recommended_ids(&self) -> [String; 2] {
+        [
+            self.recommended_model().id,
+            self.recommended_audio_model().id,
+        ]
     }
 
     /// The text model recommended for this machine's RAM (≤ 8 GB → Qwen3 1.7B,
     /// 9–16 GB → Qwen3 4B, more → Qwen3 8B).
     pub fn recommended_model(&self) -> CatalogModel {
-        let tier = self
-            .inner
-            .config
-            .ram_bytes
-            .or_else(total_memory_bytes)
-            .map_or(RamTier::Small, RamTier::from_bytes);
-        self.inner.catalog.read().unwrap().recommended(tier).clone()
+        self.inner
+            .catalog
+            .read()
+            .unwrap()
+            .recommended(self.inner.ram_tier())
+            .clone()
+    }
+
+    /// The speech model recommended for this machine's RAM (≤ 8 GB → Whisper base,
+    /// more → Whisper large-v3 turbo).
+    pub fn recommended_audio_model(&self) -> CatalogModel {
+        self.inner
+            .catalog
+            .read()
+            .unwrap()
+            .recommended_audio(self.inner.ram_tier())
+            .clone()
     }
 
     /// Add a model by repository id or local folder (saved for next time).
@@ -590,9 +660,10 @@ impl Engine {
         let busy = self.inner.begin(&m.id, Activity::Deleting)?;
         let inner = self.inner.clone();
         let id = m.id.clone();
+        let kind = Kind::of(&m);
         // Detached, so a caller that stops waiting cannot leave the model half-deleted.
         tokio::spawn(async move {
-            let mut slot = inner.text.clone().lock_owned().await;
+            let mut slot = inner.slot(kind).lock.clone().lock_owned().await;
             if let Some(loaded) = slot.as_ref().filter(|l| l.id == id) {
                 if loaded.users() > 0 {
                     return Err(Error::Busy {
@@ -619,27 +690,27 @@ impl Engine {
         .map_err(|e| join_error(&m.id, e))?
     }
 
-    /// Load a text model (unloading any other). Concurrent loads of one model share the
-    /// work; returns once it is ready.
+    /// Load a model (unloading any other of its kind: text or speech). Concurrent loads
+    /// of one model share the work; returns once it is ready.
     pub async fn load(&self, id: &str) -> Result<()> {
         let m = self.resolve(id)?;
-        self.acquire(&m).await.map(drop)
+        self.acquire(&m, Kind::of(&m)).await.map(drop)
     }
 
-    /// Unload the loaded model, after its running call finishes, and free MLX's cache.
-    /// Returns the id of the model unloaded.
-    pub async fn unload(&self) -> Result<Option<String>> {
+    /// Unload the loaded models, each after its running call finishes, and free MLX's
+    /// cache. Returns the ids of the models unloaded (text first).
+    pub async fn unload(&self) -> Result<Vec<String>> {
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            let mut slot = inner.text.clone().lock_owned().await;
-            match slot.take() {
-                Some(loaded) => {
-                    let id = loaded.id.clone();
+            let mut ids = Vec::new();
+            for kind in [Kind::Text, Kind::Audio] {
+                let mut slot = inner.slot(kind).lock.clone().lock_owned().await;
+                if let Some(loaded) = slot.take() {
+                    ids.push(loaded.id.clone());
                     inner.unload_locked(loaded, UnloadReason::Requested).await;
-                    Some(id)
                 }
-                None => None,
             }
+            ids
         })
         .await
         .map_err(|e| join_error("", e))
@@ -647,11 +718,14 @@ impl Engine {
 
     /// The engine's state: what is loaded, loading, downloading, and MLX's memory.
     pub fn status(&self) -> EngineStatus {
-        let current = self.inner.current.lock().unwrap().clone();
+        let (text, audio) = (self.inner.text.current(), self.inner.audio.current());
         let activity = self.inner.activity.lock().unwrap();
         EngineStatus {
-            loaded: current.as_ref().map(|l| l.id.clone()),
-            in_use: current.as_ref().is_some_and(|l| l.users() > 0),
+            loaded: text.as_ref().map(|l| l.id.clone()),
+            loaded_audio: audio.as_ref().map(|l| l.id.clone()),
+            in_use: [&text, &audio]
+                .iter()
+                .any(|l| l.as_ref().is_some_and(|l| l.users() > 0)),
             loading: activity
                 .iter()
                 .find(|(_, a)| matches!(a, Activity::Loading))
@@ -684,12 +758,91 @@ impl Engine {
         mut on_text: impl FnMut(&str) + Send + 'static,
         cancel: &CancelToken,
     ) -> Result<RefineResult> {
-        let m = match model {
+        let m = self.model_for(model, Kind::Text)?;
+        let (text, opts) = (text.to_string(), opts.clone());
+        self.run(&m, Kind::Text, cancel, move |model, cancel| match model {
+            Model::Chat(chat) => crate::refine::refine(chat, &text, &opts, cancel, &mut on_text),
+            Model::Whisper(_) => unreachable!("the text slot holds chat models"),
+        })
+        .await
+    }
+
+    /// Transcribe `audio` with a speech model (`None`: the loaded one, else the
+    /// configured default, else the recommendation), loading it first if needed.
+    /// Segments stream to `on_segment` (called on a blocking thread) as each window is
+    /// decoded; `cancel` stops within one decoding step, or ends a call still queued
+    /// behind another, with [`Error::Cancelled`].
+    pub async fn transcribe(
+        &self,
+        model: Option<&str>,
+        audio: AudioInput,
+        opts: &TranscribeOptions,
+        mut on_segment: impl FnMut(&Segment) + Send + 'static,
+        cancel: &CancelToken,
+    ) -> Result<Transcript> {
+        let m = self.model_for(model, Kind::Audio)?;
+        let opts = opts.clone();
+        self.run(&m, Kind::Audio, cancel, move |model, cancel| match model {
+            Model::Whisper(whisper) => {
+                crate::transcribe::transcribe(whisper, &audio, &opts, cancel, &mut on_segment)
+            }
+            Model::Chat(_) => unreachable!("the audio slot holds speech models"),
+        })
+        .await
+    }
+
+    /// The model a call names, or the default for `kind`; refused when it is of the
+    /// other kind.
+    fn model_for(&self, id: Option<&str>, kind: Kind) -> Result<CatalogModel> {
+        let m = match id {
             Some(id) => self.resolve(id)?,
-            None => self.default_text_model()?,
+            None => match self.inner.slot(kind).current() {
+                Some(l) => self.resolve(&l.id)?,
+                None => match (kind, &self.inner.config) {
+                    (
+                        Kind::Text,
+                        EngineConfig {
+                            default_model: Some(id),
+                            ..
+                        },
+                    )
+                    | (
+                        Kind::Audio,
+                        EngineConfig {
+                            default_audio_model: Some(id),
+                            ..
+                        },
+                    ) => self.resolve(id)?,
+                    (Kind::Text, _) => self.recommended_model(),
+                    (Kind::Audio, _) => self.recommended_audio_model(),
+                },
+            },
         };
+        if Kind::of(&m) != kind {
+            let (what, needs) = match kind {
+                Kind::Text => ("a speech model", "refining needs a text model"),
+                Kind::Audio => ("a text model", "transcribing needs a speech model"),
+            };
+            return Err(Error::InvalidArgument {
+                name: "model".into(),
+                reason: format!("{} is {what}; {needs}", m.id),
+            });
+        }
+        Ok(m)
+    }
+
+    /// Run `work` on the loaded model `m` (loading it if needed) on the blocking pool,
+    /// after the calls queued before it.
+    async fn run<T: Send + 'static>(
+        &self,
+        m: &CatalogModel,
+        kind: Kind,
+        cancel: &CancelToken,
+        work: impl FnOnce(&Model, &CancelToken) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let mut work = Some(work);
         loop {
-            let (loaded, usage) = self.acquire(&m).await?;
+            let (loaded, usage) = self.acquire(m, kind).await?;
             // Queued behind another call: a cancel while waiting ends this one.
             let guard = tokio::select! {
                 g = loaded.model.clone().lock_owned() => g,
@@ -700,40 +853,19 @@ impl Engine {
                 drop(usage);
                 continue;
             }
-            let (text, opts, cancel) = (text.to_string(), opts.clone(), cancel.clone());
-            let result = tokio::task::spawn_blocking(move || {
+            let (work, cancel) = (work.take().expect("runs once"), cancel.clone());
+            return tokio::task::spawn_blocking(move || {
                 let _usage = usage;
-                let chat = guard.as_ref().expect("checked above");
-                crate::refine::refine(chat, &text, &opts, &cancel, &mut on_text)
+                work(guard.as_ref().expect("checked above"), &cancel)
             })
             .await
             .map_err(|e| join_error(&m.id, e))?;
-            return result;
         }
     }
 
-    fn default_text_model(&self) -> Result<CatalogModel> {
-        if let Some(l) = self.inner.current.lock().unwrap().as_ref() {
-            return self.resolve(&l.id);
-        }
-        match &self.inner.config.default_model {
-            Some(id) => self.resolve(id),
-            None => Ok(self.recommended_model()),
-        }
-    }
-
-    /// The loaded model `m`, loading it if needed, counted as in use.
-    async fn acquire(&self, m: &CatalogModel) -> Result<(Arc<Loaded>, Use)> {
-        if !m.has(Capability::Text) {
-            return Err(Error::Unsupported {
-                path: self.inner.local_path(m).unwrap_or_default(),
-                what: format!(
-                    "loading {} ({}): transcription models cannot be loaded yet",
-                    m.id, m.architecture
-                ),
-            });
-        }
-        let mut slot = self.inner.text.clone().lock_owned().await;
+    /// The loaded model `m`, loading it into `kind`'s slot if needed, counted as in use.
+    async fn acquire(&self, m: &CatalogModel, kind: Kind) -> Result<(Arc<Loaded>, Use)> {
+        let mut slot = self.inner.slot(kind).lock.clone().lock_owned().await;
         if let Some(loaded) = slot.as_ref().filter(|l| l.id == m.id) {
             return Ok((loaded.clone(), Use::new(loaded)));
         }
@@ -799,12 +931,24 @@ impl Inner {
         })
     }
 
+    fn slot(&self, kind: Kind) -> &Slot {
+        match kind {
+            Kind::Text => &self.text,
+            Kind::Audio => &self.audio,
+        }
+    }
+
     fn is_loaded(&self, id: &str) -> bool {
-        self.current
-            .lock()
-            .unwrap()
-            .as_ref()
-            .is_some_and(|l| l.id == id)
+        [&self.text, &self.audio]
+            .iter()
+            .any(|s| s.current().is_some_and(|l| l.id == id))
+    }
+
+    fn ram_tier(&self) -> RamTier {
+        self.config
+            .ram_bytes
+            .or_else(total_memory_bytes)
+            .map_or(RamTier::Small, RamTier::from_bytes)
     }
 
     fn spec(m: &CatalogModel) -> Option<SnapshotSpec> {
@@ -827,7 +971,7 @@ impl Inner {
         }
     }
 
-    fn status_of(&self, m: CatalogModel, recommended: &str) -> ModelStatus {
+    fn status_of(&self, m: CatalogModel, recommended: &[String; 2]) -> ModelStatus {
         let (activity, progress) = match self.activity.lock().unwrap().get(&m.id) {
             Some(Activity::Downloading { progress, .. }) => {
                 (Some(ModelState::Downloading), progress.clone())
@@ -835,12 +979,7 @@ impl Inner {
             Some(Activity::Loading) => (Some(ModelState::Loading), None),
             Some(Activity::Deleting) | None => (None, None),
         };
-        let current = self
-            .current
-            .lock()
-            .unwrap()
-            .clone()
-            .filter(|l| l.id == m.id);
+        let current = self.slot(Kind::of(&m)).current().filter(|l| l.id == m.id);
         let path = self.local_path(&m);
         let state = activity.unwrap_or(if current.is_some() {
             ModelState::Ready
@@ -856,7 +995,7 @@ impl Inner {
         ModelStatus {
             state,
             in_use: current.is_some_and(|l| l.users() > 0),
-            recommended: m.id == recommended,
+            recommended: recommended.contains(&m.id),
             disk_bytes,
             path,
             progress,
@@ -876,7 +1015,7 @@ impl Inner {
         })?;
         let busy = self.begin(&m.id, Activity::Loading)?;
         if let Some(old) = slot.take() {
-            // One text model at a time: free the old one before reading the new one.
+            // One model of a kind at a time: free the old one before reading the new one.
             self.unload_locked(old, UnloadReason::Replaced).await;
         }
         self.emit(Event::LoadingStarted {
@@ -884,18 +1023,18 @@ impl Inner {
         });
         let started = Instant::now();
         let hook = self.config.load_hook.clone();
-        let id = m.id.clone();
+        let (id, kind) = (m.id.clone(), Kind::of(m));
         let loaded = tokio::task::spawn_blocking(move || {
             if let Some(hook) = hook {
                 hook(&id);
             }
-            ChatModel::load(&path)
+            Model::load(kind, &path)
         })
         .await
         .map_err(|e| join_error(&m.id, e))
         .and_then(|r| r);
-        let chat = match loaded {
-            Ok(chat) => chat,
+        let model = match loaded {
+            Ok(model) => model,
             Err(e) => {
                 drop(busy);
                 // Loading → Downloaded: nothing is stored; MLX may hold scratch buffers.
@@ -905,12 +1044,13 @@ impl Inner {
         };
         let loaded = Arc::new(Loaded {
             id: m.id.clone(),
-            model: Arc::new(AsyncMutex::new(Some(chat))),
+            kind,
+            model: Arc::new(AsyncMutex::new(Some(model))),
             last_used: Mutex::new(Instant::now()),
             users: AtomicUsize::new(0),
         });
         **slot = Some(loaded.clone());
-        *self.current.lock().unwrap() = Some(loaded.clone());
+        *self.slot(kind).current.lock().unwrap() = Some(loaded.clone());
         drop(busy);
         self.errors.lock().unwrap().remove(&m.id);
         self.emit(Event::LoadingCompleted {
@@ -928,7 +1068,7 @@ impl Inner {
     async fn unload_locked(&self, loaded: Arc<Loaded>, reason: UnloadReason) {
         let model = loaded.model.clone().lock_owned().await.take();
         {
-            let mut current = self.current.lock().unwrap();
+            let mut current = self.slot(loaded.kind).current.lock().unwrap();
             if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &loaded)) {
                 *current = None;
             }
@@ -968,7 +1108,7 @@ fn spawn_idle_watch(inner: Weak<Inner>, loaded: Weak<Loaded>, idle: Duration) {
             let (Some(inner), Some(l)) = (inner.upgrade(), loaded.upgrade()) else {
                 return;
             };
-            let mut slot = inner.text.clone().lock_owned().await;
+            let mut slot = inner.slot(l.kind).lock.clone().lock_owned().await;
             if !slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &l)) {
                 return;
             }
@@ -1065,12 +1205,38 @@ mod tests {
         ));
         assert!(matches!(
             e.load("whisper-tiny").await,
-            Err(Error::Unsupported { .. })
+            Err(Error::NotDownloaded { .. })
         ));
+        // Each call refuses a model of the other kind before touching the disk.
+        let err = e
+            .transcribe(
+                Some("qwen3-0.6b"),
+                AudioInput::Pcm16k(vec![0.0; 16_000]),
+                &TranscribeOptions::default(),
+                |_| {},
+                &CancelToken::new(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidArgument { name, .. } if name == "model"),
+            "{err:?}"
+        );
+        let err = e
+            .refine(
+                Some("whisper-base"),
+                "text",
+                &RefineOptions::default(),
+                |_| {},
+                &CancelToken::new(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, Error::InvalidArgument { .. }), "{err:?}");
         assert!(matches!(
             e.download("qwen3-0.6b", |_| {}, &CancelToken::new()).await,
             Err(Error::Offline { .. })
         ));
-        assert_eq!(e.unload().await.unwrap(), None);
+        assert!(e.unload().await.unwrap().is_empty());
     }
 }
