@@ -63,6 +63,9 @@ def med(xs):
 
 def rows_of(rep):
     r = {"load (s)": rep["load_s"], "time to first token, 128 (s)": rep["ttft_128_s"]}
+    first = rep["prefill"].get("128", {}).get("first_ttft_s")
+    if first is not None:
+        r["time to first token, 128, first run (s)"] = first
     for n, p in sorted(rep["prefill"].items(), key=lambda kv: int(kv[0])):
         r[f"prefill {n} (tok/s)"] = p["tokens_per_sec"]
     r["decode (tok/s)"] = rep["decode_tokens_per_sec"]
@@ -78,6 +81,40 @@ def better_ratio(name, m, p):
     return m / p if "tok/s" in name else p / m
 
 
+def fmt(x):
+    return "—" if x is None else (f"{x:,.1f}" if x >= 100 else f"{x:.3f}")
+
+
+def whisper(args, model, name, env, results):
+    """Murmur vs mlx-whisper on each audio file: load, first and warm transcription."""
+    m_runs, p_runs = [], []
+    for _ in range(args.runs):
+        common = ["--model", model, "--reps", str(args.reps), "--audio"] + args.audio
+        m_runs.append(run_json([args.murmur, "bench"] + common, env))
+        p_runs.append(run_json([args.python, os.path.join(HERE, "bench_mlx_whisper.py")] + common, env))
+    rows = [("load (s)", lambda r: r["load_s"])]
+    for a in m_runs[0]["audio"]:
+        secs = m_runs[0]["audio"][a]["audio_s"]
+        rows.append((f"{a} ({secs:.0f} s audio), first run (s)", lambda r, a=a: r["audio"][a]["first_s"]))
+        rows.append((f"{a} ({secs:.0f} s audio), transcribe (s)", lambda r, a=a: r["audio"][a]["transcribe_s"]))
+    rows.append(("peak memory (MB)", lambda r: r["peak_memory_bytes"] / 1e6))
+    table = []
+    for k, get in rows:
+        mv, pv = med([get(r) for r in m_runs]), med([get(r) for r in p_runs])
+        table.append((k, mv, pv, better_ratio(k, mv, pv)))
+    same = {a: m_runs[0]["audio"][a]["text"].strip() == p_runs[0]["audio"][a]["text"].strip()
+            for a in m_runs[0]["audio"]}
+    results["models"][name] = {
+        "path": model, "murmur": m_runs, "python": p_runs, "same_text": same,
+        "medians": [{"row": k, "murmur": mv, "python": pv, "advantage": r} for k, mv, pv, r in table],
+    }
+    md = [f"### {name} (Whisper)\n\n| row | Murmur | mlx-whisper | Murmur advantage |\n|---|---|---|---|"]
+    for k, mv, pv, r in table:
+        md.append(f"| {k} | {fmt(mv)} | {fmt(pv)} | {'—' if r is None else f'{r:.2f}×'} |")
+    md.append(f"\nSame text as mlx-whisper: {same}\n")
+    return md
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--murmur", required=True)
@@ -87,6 +124,9 @@ def main():
     a.add_argument("--cold-runs", type=int, default=3)
     a.add_argument("--prompt-lens", default="128,512,2048")
     a.add_argument("--decode-tokens", type=int, default=256)
+    a.add_argument("--reps", type=int, default=3)
+    a.add_argument("--audio", nargs="*", default=[],
+                   help="Whisper mode: --model folders are Whisper models; time these files")
     a.add_argument("--out", default=os.path.join(HERE, "out", "llm"))
     args = a.parse_args()
     env = dict(os.environ)
@@ -94,12 +134,15 @@ def main():
     md = []
     for model in args.model:
         name = os.path.basename(os.path.normpath(model))
+        if args.audio:
+            md += whisper(args, model, name, env, results)
+            continue
         m_runs, p_runs = [], []
         for _ in range(args.runs):
-            m_runs.append(run_json([args.murmur, "bench", "--model", model, "--prompt-lens", args.prompt_lens,
-                                    "--decode-tokens", str(args.decode_tokens)], env))
-            p_runs.append(run_json([args.python, os.path.join(HERE, "bench_mlx_lm.py"), "--model", model,
-                                    "--prompt-lens", args.prompt_lens, "--decode-tokens", str(args.decode_tokens)], env))
+            common = ["--model", model, "--prompt-lens", args.prompt_lens,
+                      "--decode-tokens", str(args.decode_tokens), "--reps", str(args.reps)]
+            m_runs.append(run_json([args.murmur, "bench"] + common, env))
+            p_runs.append(run_json([args.python, os.path.join(HERE, "bench_mlx_lm.py")] + common, env))
         m_cold, p_cold = [], []
         for _ in range(args.cold_runs):
             m_cold.append(cold([args.murmur, "refine", "--model", model, "--max-tokens", "1", "--seed", "0", TEXT], env))
@@ -123,8 +166,7 @@ def main():
         }
         md.append(f"### {name}\n\n| row | Murmur | mlx-lm | Murmur advantage |\n|---|---|---|---|")
         for k, mv, pv, r in table:
-            f = lambda x: "—" if x is None else (f"{x:,.1f}" if x >= 100 else f"{x:.3f}")
-            md.append(f"| {k} | {f(mv)} | {f(pv)} | {'—' if r is None else f'{r:.2f}×'} |")
+            md.append(f"| {k} | {fmt(mv)} | {fmt(pv)} | {'—' if r is None else f'{r:.2f}×'} |")
         prof = [r.get("decode_profile") for r in m_runs if r.get("decode_profile")]
         if prof:
             keys = ["build_ms", "schedule_ms", "wait_ms", "callback_ms"]

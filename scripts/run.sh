@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# The main job on the embedded default model, from nothing: set up, build, refine.
-#   scripts/run.sh              refine a messy dictated sentence, streaming the result
+# The main job on the embedded default models, from nothing: set up, build, dictate.
+#   scripts/run.sh              transcribe a real speech clip (JFK, 11 s) with Whisper,
+#                               streaming segments, then refine the transcript with a chat
+#                               model, streaming the result
 #   scripts/run.sh ARGS...      run `murmur ARGS...` instead
-# The default model: here (Linux, no Hub) the real SmolLM2-135M-Instruct fixture; on a
-# Mac with network, the model recommended for its RAM (Qwen3-1.7B on 8 GB), downloaded
-# into the Hugging Face cache on first use.
+# The default models: here (Linux, no Hub) the real Whisper base (CTranslate2) and
+# SmolLM2-135M-Instruct fixtures; on a Mac with network, the models recommended for its
+# RAM (Whisper base + Qwen3-1.7B on 8 GB, Whisper large-v3 turbo + Qwen3-4B/8B above),
+# downloaded into the Hugging Face cache on first use.
 source "$(dirname "$0")/lib.sh"
 bash "$MURMUR_ROOT/scripts/setup.sh"
 if [ $# -eq 0 ]; then
-  model=()
-  # SmolLM2-135M is tiny: a low temperature keeps it on task (Qwen3 uses the seeds' 0.7).
+  models=()
   [ "$(uname -s)" = Darwin ] ||
-    model=(--model "$MURMUR_FIXTURES/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" --temperature 0.3 --seed 1)
-  set -- refine "${model[@]}" --stats \
-    "um so basically i think we should uh move the meeting to to thursday because like half the team is out on tuesday you know"
+    models=(--model "$MURMUR_FIXTURES/whisper-base-ct2"
+      --refine-model "$MURMUR_FIXTURES/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+  set -- transcribe "$MURMUR_FIXTURES/audio/jfk.wav" "${models[@]}" --verbose
 fi
 cargo run -q -p murmur-ffi --bin murmur -- "$@"

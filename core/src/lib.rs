@@ -11,7 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod hub;
 pub mod llm;
-mod platform;
+pub mod platform;
 pub mod refine;
 pub mod system;
 pub mod transcribe;

@@ -1,15 +1,21 @@
 //! `murmur bench`: the engine's measurements as JSON (see murmur_core::bench), for
-//! bench/compare.py to set side by side with Python mlx-lm.
+//! bench/compare.py to set side by side with Python mlx-lm and mlx-whisper.
 
 use std::path::PathBuf;
 
-use murmur_core::bench::{LlmBenchOptions, bench_llm};
+use murmur_core::bench::{LlmBenchOptions, bench_llm, bench_whisper};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Model folder (mlx-community layout) or .gguf file.
+    /// Model folder (mlx-community layout) or .gguf file; with --audio, a Whisper folder.
     #[arg(long)]
     model: PathBuf,
+    /// Benchmark transcription of these audio files instead (the model is Whisper).
+    #[arg(long, num_args = 1..)]
+    audio: Vec<PathBuf>,
+    /// Measured runs per prompt length / audio file, after a first run.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
     /// Prompt lengths for the prefill rows, comma-separated.
     #[arg(long, default_value = "128,512,2048", value_delimiter = ',')]
     prompt_lens: Vec<usize>,
@@ -22,12 +28,17 @@ pub struct BenchArgs {
 }
 
 pub fn bench(args: BenchArgs) -> murmur_core::Result<()> {
-    let opts = LlmBenchOptions {
-        prompt_lens: args.prompt_lens,
-        decode_tokens: args.decode_tokens,
-    };
-    let report = bench_llm(&args.model, &opts)?;
-    let text = serde_json::to_string_pretty(&report).expect("report serializes");
+    let text = if args.audio.is_empty() {
+        let opts = LlmBenchOptions {
+            prompt_lens: args.prompt_lens,
+            decode_tokens: args.decode_tokens,
+            reps: args.reps,
+        };
+        serde_json::to_string_pretty(&bench_llm(&args.model, &opts)?)
+    } else {
+        serde_json::to_string_pretty(&bench_whisper(&args.model, &args.audio, args.reps)?)
+    }
+    .expect("report serializes");
     println!("{text}");
     if let Some(path) = args.json {
         std::fs::write(&path, text).map_err(|e| murmur_core::Error::Io { path, source: e })?;

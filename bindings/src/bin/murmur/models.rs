@@ -200,6 +200,25 @@ pub fn download(args: DownloadArgs) -> Result<()> {
 /// configured default, else the one recommended for this Mac's RAM), downloading it
 /// with progress on stderr when it is not complete yet.
 pub fn model_path(model: Option<&str>) -> Result<std::path::PathBuf> {
+    local_or_fetched(model, |engine| match &engine.config().default_model {
+        Some(d) => Ok(engine.resolve(d)?.id),
+        None => Ok(engine.recommended_model().id),
+    })
+}
+
+/// [`model_path`] for a speech model (default: `$MURMUR_DEFAULT_AUDIO_MODEL`, else the
+/// Whisper model recommended for this machine's RAM).
+pub fn audio_model_path(model: Option<&str>) -> Result<std::path::PathBuf> {
+    local_or_fetched(model, |engine| match &engine.config().default_audio_model {
+        Some(d) => Ok(engine.resolve(d)?.id),
+        None => Ok(engine.recommended_audio_model().id),
+    })
+}
+
+fn local_or_fetched(
+    model: Option<&str>,
+    default: impl FnOnce(&Engine) -> Result<String>,
+) -> Result<std::path::PathBuf> {
     if let Some(m) = model
         && std::path::Path::new(m).exists()
     {
@@ -208,10 +227,7 @@ pub fn model_path(model: Option<&str>) -> Result<std::path::PathBuf> {
     let engine = engine()?;
     let id = match model {
         Some(m) => engine.resolve(m)?.id,
-        None => match &engine.config().default_model {
-            Some(d) => engine.resolve(d)?.id,
-            None => engine.recommended_model().id,
-        },
+        None => default(&engine)?,
     };
     if let Ok(path) = engine.model_path(&id) {
         return Ok(path);

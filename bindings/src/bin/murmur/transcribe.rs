@@ -19,10 +19,12 @@ use murmur_core::{CancelToken, Error, Result};
 pub struct TranscribeArgs {
     /// Audio file: WAV, FLAC, MP3, M4A/AAC or OGG (any rate and channel count).
     file: PathBuf,
-    /// Whisper model folder: CTranslate2/faster-whisper (model.bin) or mlx-community
-    /// (config.json + weights). Default: $MURMUR_WHISPER_MODEL.
+    /// Whisper model: a catalog id or alias (`whisper-base`, `turbo`...; downloaded on
+    /// first use) or a folder in the CTranslate2/faster-whisper (model.bin) or
+    /// mlx-community (config.json + weights) layout. Default: $MURMUR_WHISPER_MODEL,
+    /// else $MURMUR_DEFAULT_AUDIO_MODEL, else the one recommended for this machine's RAM.
     #[arg(long, env = "MURMUR_WHISPER_MODEL")]
-    model: PathBuf,
+    model: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Txt)]
     format: Format,
     /// Write the result here instead of stdout.
@@ -57,9 +59,10 @@ pub struct TranscribeArgs {
     /// Compute in float32 instead of float16.
     #[arg(long)]
     fp32: bool,
-    /// Refine the transcript with this chat model (folder or .gguf) afterwards.
+    /// Refine the transcript afterwards with this chat model (a catalog id or alias, a
+    /// folder or a .gguf file).
     #[arg(long)]
-    refine_model: Option<PathBuf>,
+    refine_model: Option<String>,
     /// Print progress and timing to stderr.
     #[arg(long)]
     verbose: bool,
@@ -80,9 +83,10 @@ enum TaskArg {
 }
 
 pub fn run(args: TranscribeArgs) -> Result<()> {
+    let path = crate::models::audio_model_path(args.model.as_deref())?;
     let started = std::time::Instant::now();
     let model = WhisperModel::load_with(
-        &args.model,
+        &path,
         &WhisperLoadOptions {
             dtype: Some(if args.fp32 {
                 ComputeDtype::Float32
@@ -194,8 +198,8 @@ pub fn run(args: TranscribeArgs) -> Result<()> {
             transcribe(&model, &audio, &opts, &cancel, &mut on_segment)?,
             None,
         ),
-        Some(path) => {
-            let chat = ChatModel::load(path)?;
+        Some(id) => {
+            let chat = ChatModel::load(&crate::models::model_path(Some(id))?)?;
             let refine_opts = RefineOptions {
                 mode: RefineMode::CleanUpTranscript,
                 ..RefineOptions::default()
