@@ -626,13 +626,10 @@ fn mlx_community_layout_gives_identical_output() {
     };
     let dir = tempfile::tempdir().unwrap();
     convert_to_mlx_community(dir.path(), None);
-    // mlx-community repos ship no vocabulary: use mlx-whisper's tiktoken file.
-    let opts = WhisperLoadOptions {
-        tokenizer: Some(fixture("mlx-whisper/multilingual.tiktoken")),
-        ..WhisperLoadOptions::default()
-    };
+    // mlx-community repos ship no vocabulary: the embedded copy of OpenAI's is used.
     let _guard = model(); // one transcription at a time
-    let mlx = WhisperModel::load_with(dir.path(), &opts).unwrap();
+    let mlx = WhisperModel::load(dir.path()).unwrap();
+    assert!(mlx.tokenizer().source().starts_with("<embedded>"));
     assert_eq!(
         mlx.info().format,
         murmur_core::whisper::load::WeightFormat::MlxCommunity

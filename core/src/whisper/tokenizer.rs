@@ -199,13 +199,28 @@ impl WhisperTokenizer {
                 return Self::from_file(&path, n_vocab);
             }
         }
-        Err(Error::corrupt(
-            dir,
-            format!(
-                "no Whisper vocabulary found (looked for {})",
-                VOCABULARY_FILES.join(", ")
-            ),
-        ))
+        // mlx-community repositories carry no vocabulary (mlx-whisper ships its own):
+        // use the embedded copy of OpenAI's.
+        Self::embedded(n_vocab)
+    }
+
+    /// OpenAI's vocabulary for a model with `n_vocab` logits (multilingual or English),
+    /// embedded in the library (core/assets/whisper).
+    pub fn embedded(n_vocab: usize) -> Result<Self> {
+        let (name, gz): (&str, &[u8]) = if n_vocab >= 51865 {
+            (
+                "multilingual.tiktoken",
+                include_bytes!("../../assets/whisper/multilingual.tiktoken.gz"),
+            )
+        } else {
+            (
+                "gpt2.tiktoken",
+                include_bytes!("../../assets/whisper/gpt2.tiktoken.gz"),
+            )
+        };
+        let path = Path::new("<embedded>").join(name);
+        let text = embedded_text(gz).map_err(|e| Error::corrupt(&path, e))?;
+        Self::from_ranks(&path, parse_tiktoken(&path, &text)?, n_vocab)
     }
 
     /// Load a vocabulary file (`tokenizer.json`, `vocabulary.txt`, `vocabulary.json` or
@@ -531,6 +546,16 @@ pub fn language_index(language: &str) -> Option<usize> {
         .position(|(code, name)| *code == l || *name == l)
 }
 
+/// The text of an embedded gzip-compressed vocabulary.
+pub fn embedded_text(gz: &[u8]) -> std::result::Result<String, String> {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("embedded vocabulary: {e}"))?;
+    Ok(text)
+}
+
 fn parse_tiktoken(path: &Path, text: &str) -> Result<Vec<(Vec<u8>, u32)>> {
     let b64 = base64::engine::general_purpose::STANDARD;
     text.lines()
@@ -631,6 +656,36 @@ mod tests {
         assert_eq!(byte_level_decode("Ġhello"), b" hello");
         assert_eq!(byte_level_decode("Ċ"), b"\n");
         assert_eq!(byte_level_decode("<|endoftext|>"), b"<|endoftext|>");
+    }
+
+    #[test]
+    fn embedded_vocabularies_are_openais() {
+        use sha2::{Digest, Sha256};
+        for (gz, sha) in [
+            (
+                &include_bytes!("../../assets/whisper/multilingual.tiktoken.gz")[..],
+                "b34b360dbb493e781e479794586d661700670d65564001f23024971d1f2fa126",
+            ),
+            (
+                &include_bytes!("../../assets/whisper/gpt2.tiktoken.gz")[..],
+                "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
+            ),
+        ] {
+            let text = embedded_text(gz).unwrap();
+            let hex: String = Sha256::digest(text.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(hex, sha);
+        }
+        // A folder without a vocabulary gets the embedded one of the right kind.
+        let dir = tempfile::tempdir().unwrap();
+        let multi = WhisperTokenizer::from_dir(dir.path(), 51865).unwrap();
+        assert!(multi.is_multilingual());
+        assert_eq!(multi.source(), Path::new("<embedded>/multilingual.tiktoken"));
+        let en = WhisperTokenizer::from_dir(dir.path(), 51864).unwrap();
+        assert!(!en.is_multilingual());
+        assert_eq!(multi.encode(" Hello world").unwrap(), [2425, 1002]);
     }
 
     #[test]
