@@ -1,24 +1,69 @@
 #!/usr/bin/env bash
-# Stage what the GPU machine needs into .device/ (git-ignored), in two carries that
-# each fit the device tool's 64 MiB limit:
-#   .device/part1/  first half of the mlx-cuda-13 wheel
-#   .device/part2/  second half, plus:
-#   .device/stage/  the release `murmur` (built here against the CPU libmlx; same SONAME
-#                   and headers as the CUDA one), the cp312 mlx + mlx-lm wheels, and the
-#                   Qwen3 tokenizer (xz) for the benchmark models.
-# Then, on the device (two consecutive calls while the machine is warm):
-#   1. carry .device/part1:               bash bench/gpu/run.sh stash
-#   2. carry .device/part2 .device/stage: bash bench/gpu/run.sh bench
+# Stage what the GPU machine needs into .device/ (git-ignored), in carries that each fit
+# the device tool's 64 MiB limit together with the working tree (~7 MB):
+#   .device/part1/  first half of the mlx-cuda-13 wheel + the first chunk of the Whisper pack
+#   .device/w1/, .device/w2/  the middle chunks of the Whisper pack
+#   .device/part2/  second half of the wheel + the last chunk of the pack
+#   .device/stage/  the release `murmur` (xz; built here against the CPU libmlx: same
+#                   SONAME and headers as the CUDA one), the cp312 mlx + mlx-lm wheels,
+#                   and the Qwen3 tokenizer (xz) for the benchmark models.
+# The Whisper pack (tar): Whisper base in the mlx-community layout (converted from the
+# CTranslate2 fixture by scripts/goldens/whisper_ct2_to_mlx.py; weights xz-compressed),
+# the speech fixtures, and the mlx-whisper 0.4.3 wheel.
+# Then, on the device, consecutive calls while the machine is warm:
+#   carry .device/part1:                bash bench/gpu/run.sh stash
+#   carry .device/w1, then .device/w2:  bash bench/gpu/run.sh stash
+#   carry .device/part2 .device/stage:  RUNS=2 COLD_RUNS=2 bash bench/gpu/run.sh llm
+#   no carry:                           bash bench/gpu/run.sh extra
+# Usage: bench/gpu/prepare.sh [MURMUR_BINARY]   (default: build the release binary here)
 source "$(dirname "$0")/../../scripts/lib.sh"
 bash "$MURMUR_ROOT/scripts/setup-mlx.sh" --backend cuda
 bash "$MURMUR_ROOT/scripts/fixtures.sh"
-cargo build --release -q -p murmur-ffi --bin murmur
-target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys;print(json.load(sys.stdin)["target_directory"])')"
-S="$MURMUR_ROOT/.device/stage"
-rm -rf "$S"
-mkdir -p "$S"
-strip -o "$S/murmur" "$target/release/murmur"
-(cd "$S" && retry 3 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
-  --implementation cp --platform manylinux_2_35_x86_64 -d . mlx==0.32.2 mlx-lm==0.32.2)
-tar -cJf "$S/qwen3-tokenizer.tar.xz" -C "$MURMUR_FIXTURES" qwen3-tokenizer
-du -sh "$MURMUR_ROOT/.device"/* | sed 's/^/[murmur] /'
+PY=$(bash "$MURMUR_ROOT/scripts/py-venv.sh")
+bin="${1:-}"
+if [ -z "$bin" ]; then
+  cargo build --release -q -p murmur-ffi --bin murmur
+  target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys;print(json.load(sys.stdin)["target_directory"])')"
+  bin="$target/release/murmur"
+fi
+D="$MURMUR_ROOT/.device"
+W="$MURMUR_CACHE/gpu-stage"
+mkdir -p "$W"
+whl=mlx_cuda_13-0.32.2-py3-none-manylinux_2_35_x86_64.whl
+rm -rf "$D"
+mkdir -p "$D/part1" "$D/w1" "$D/w2" "$D/part2" "$D/stage"
+split -b 46000000 -d -a 1 "$MURMUR_CACHE/wheels/$whl" "$W/$whl."
+mv "$W/$whl.0" "$D/part1/"
+mv "$W/$whl.1" "$D/part2/"
+
+# The Whisper pack, made once and kept in the cache.
+if [ ! -f "$W/whisper-pack.tar" ]; then
+  rm -rf "$W/pack" && mkdir -p "$W/pack/audio"
+  "$PY" "$MURMUR_ROOT/scripts/goldens/whisper_ct2_to_mlx.py" "$MURMUR_FIXTURES/whisper-base-ct2" "$W/pack/whisper-base-mlx"
+  xz -T2 -6 "$W/pack/whisper-base-mlx/weights.safetensors"
+  cp "$MURMUR_FIXTURES/audio/jfk.wav" "$MURMUR_FIXTURES"/audio/librivox/*.wav "$W/pack/audio/"
+  (cd "$W/pack" && retry 3 python3 -m pip download -q --no-deps --only-binary=:all: -d . mlx-whisper==0.4.3)
+  tar -cf "$W/whisper-pack.tar.tmp" -C "$W/pack" . && mv "$W/whisper-pack.tar.tmp" "$W/whisper-pack.tar"
+fi
+# Chunks sized to what each carry has room for.
+python3 - "$W/whisper-pack.tar" "$D" <<'PY'
+import sys
+src, d = sys.argv[1], sys.argv[2]
+data = open(src, "rb").read()
+cuts = [("part1", 12_000_000), ("w1", 58_000_000), ("w2", 58_000_000), ("part2", None)]
+at = 0
+for i, (folder, n) in enumerate(cuts):
+    chunk = data[at:] if n is None else data[at:at + n]
+    open(f"{d}/{folder}/whisper-pack.tar.{i}", "wb").write(chunk)
+    at += len(chunk)
+assert at == len(data)
+if len(chunk) > 10_000_000:
+    raise SystemExit(f"the last chunk is {len(chunk)} bytes: too big for the part2 carry")
+PY
+strip -o "$D/stage/murmur" "$bin"
+xz -T2 -6 "$D/stage/murmur"
+cp "$MURMUR_CACHE/gpu-wheels/mlx-0.32.2-"*.whl "$MURMUR_CACHE/gpu-wheels/mlx_lm-0.32.2-"*.whl "$D/stage/" 2>/dev/null ||
+  (cd "$D/stage" && retry 3 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+    --implementation cp --platform manylinux_2_35_x86_64 -d . mlx==0.32.2 mlx-lm==0.32.2)
+tar -cJf "$D/stage/qwen3-tokenizer.tar.xz" -C "$MURMUR_FIXTURES" qwen3-tokenizer
+du -sh "$D"/* | sed 's/^/[murmur] /'

@@ -1168,7 +1168,11 @@ mod tests {
             .filter(|m| m.recommended)
             .map(|m| m.model.id.as_str())
             .collect();
-        assert_eq!(rec, ["qwen3-4b", "whisper-large-v3-turbo"], "one of each kind");
+        assert_eq!(
+            rec,
+            ["qwen3-4b", "whisper-large-v3-turbo"],
+            "one of each kind"
+        );
         assert_eq!(engine(dir.path(), 8).recommended_model().id, "qwen3-1.7b");
         assert_eq!(
             engine(dir.path(), 8).recommended_audio_model().id,
