@@ -99,12 +99,7 @@ impl EngineConfig {
     /// timeout from `$MURMUR_IDLE_UNLOAD_SECS` (0: never; default 5 minutes) and the
     /// default models from `$MURMUR_DEFAULT_MODEL` and `$MURMUR_DEFAULT_AUDIO_MODEL`.
     pub fn from_env() -> Self {
-        let var = |k: &str| {
-            std::env::var(k)
-                .ok()
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        use crate::hub::var;
         let idle_unload = match var("MURMUR_IDLE_UNLOAD_SECS").and_then(|s| s.parse::<f64>().ok()) {
             Some(s) if s <= 0.0 => None,
             Some(s) => Some(Duration::from_secs_f64(s)),

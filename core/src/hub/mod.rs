@@ -111,12 +111,6 @@ impl HubConfig {
     /// The settings huggingface_hub reads: `HF_HUB_CACHE`/`HF_HOME`, `HF_ENDPOINT`,
     /// `HF_TOKEN` (else `HF_TOKEN_PATH` or `$HF_HOME/token`) and `HF_HUB_OFFLINE`.
     pub fn from_env() -> Self {
-        let var = |k: &str| {
-            std::env::var(k)
-                .ok()
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
         let token = var("HF_TOKEN")
             .or_else(|| var("HUGGING_FACE_HUB_TOKEN"))
             .or_else(|| {
@@ -142,6 +136,14 @@ impl HubConfig {
             free_space: None,
         }
     }
+}
+
+/// An environment variable's trimmed value; unset and blank read the same.
+pub(crate) fn var(key: &str) -> Option<String> {
+    std::env::var(key)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// huggingface_hub's truthy environment values.
