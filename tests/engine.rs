@@ -109,32 +109,25 @@ impl World {
         c
     }
 
-    /// An engine knowing the two test models as user models `smol` and `qwen-tiny`.
+    /// An engine knowing the test models as user models `smol`, `qwen-tiny` and
+    /// `whisper`.
     fn engine(&self, config: EngineConfig) -> Engine {
         let engine = Engine::new(config).unwrap();
         if engine.resolve("smol").is_err() {
-            engine
-                .add_model(&AddModel {
-                    source: SMOL_REPO.into(),
-                    id: Some("smol".into()),
-                    capability: None,
-                    files: Some(vec!["*.gguf".into()]),
-                })
-                .unwrap();
-            engine
-                .add_model(&AddModel {
-                    source: QWEN_REPO.into(),
-                    id: Some("qwen-tiny".into()),
-                    ..AddModel::default()
-                })
-                .unwrap();
-            engine
-                .add_model(&AddModel {
-                    source: WHISPER_REPO.into(),
-                    id: Some("whisper".into()),
-                    ..AddModel::default()
-                })
-                .unwrap();
+            for (repo, id, files) in [
+                (SMOL_REPO, "smol", Some(vec!["*.gguf".to_string()])),
+                (QWEN_REPO, "qwen-tiny", None),
+                (WHISPER_REPO, "whisper", None),
+            ] {
+                engine
+                    .add_model(&AddModel {
+                        source: repo.into(),
+                        id: Some(id.into()),
+                        capability: None,
+                        files,
+                    })
+                    .unwrap();
+            }
         }
         engine
     }
@@ -668,7 +661,6 @@ async fn failures_keep_the_previous_state_and_report_the_error() {
         engine.model("broken"),
         Err(Error::UnknownModel { .. })
     ));
-
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

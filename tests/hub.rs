@@ -571,36 +571,24 @@ fn offline_mode_serves_a_complete_cache_without_network() {
     server.add_repo(&repo.id, repo.files.clone());
     server.add_repo(&other.id, other.files.clone());
     server.inject("/api/models/", Fault::Status(502), 100);
-    let failing = Hub::new(config(&server, cache.path())).unwrap();
-    assert_eq!(
-        rt().block_on(failing.download(&spec(&repo), &mut |_| {}, &CancelToken::new()))
-            .unwrap(),
-        snapshot
-    );
-    let err = rt()
-        .block_on(failing.download(&spec(&other), &mut |_| {}, &CancelToken::new()))
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::Download { reason, .. } if reason.contains("502")),
-        "{err:?}"
-    );
+    // The cached repository comes from the cache; the other fails with `why`.
+    let cached_only = |hub: &Hub, why: &str| {
+        let get = |r: &FixtureRepo| {
+            rt().block_on(hub.download(&spec(r), &mut |_| {}, &CancelToken::new()))
+        };
+        assert_eq!(get(&repo).unwrap(), snapshot);
+        let err = get(&other).unwrap_err();
+        assert!(
+            matches!(&err, Error::Download { reason, .. } if reason.contains(why)),
+            "{err:?}"
+        );
+    };
+    cached_only(&Hub::new(config(&server, cache.path())).unwrap(), "502");
 
     // Online but unreachable: the same, and anything else is a download error saying the
     // Hub cannot be reached.
     cfg.offline = false;
-    let unreachable = Hub::new(cfg).unwrap();
-    assert_eq!(
-        rt().block_on(unreachable.download(&spec(&repo), &mut |_| {}, &CancelToken::new()))
-            .unwrap(),
-        snapshot
-    );
-    let err = rt()
-        .block_on(unreachable.download(&spec(&other), &mut |_| {}, &CancelToken::new()))
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::Download { reason, .. } if reason.contains("cannot be reached")),
-        "{err:?}"
-    );
+    cached_only(&Hub::new(cfg).unwrap(), "cannot be reached");
 }
 
 /// Python's `huggingface_hub` and Murmur share one cache: Python downloads through the
