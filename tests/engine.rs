@@ -733,6 +733,24 @@ async fn transcribe_loads_a_speech_model_beside_the_text_model() {
     engine.load("smol").await.unwrap();
     let mut events = engine.subscribe();
 
+    // Unreadable audio is refused before any model is loaded.
+    let err = engine
+        .transcribe(
+            Some("whisper"),
+            AudioInput::Encoded(b"RIFF\x10\0\0\0WAVEjunk".to_vec()),
+            &TranscribeOptions::default(),
+            |_| {},
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Audio { .. }), "{err:?}");
+    assert_eq!(drain(&mut events), []);
+    assert_eq!(
+        engine.model("whisper").unwrap().state,
+        ModelState::Downloaded
+    );
+
     // On demand: the first transcription loads Whisper into its own slot; the text
     // model stays loaded (dictation transcribes, then refines).
     let segments = Arc::new(Mutex::new(Vec::new()));

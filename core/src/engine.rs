@@ -776,6 +776,11 @@ impl Engine {
         cancel: &CancelToken,
     ) -> Result<Transcript> {
         let m = self.model_for(model, Kind::Audio)?;
+        // Decode the audio first: unreadable audio fails fast, without loading a model.
+        let samples = tokio::task::spawn_blocking(move || crate::audio::load_16k_mono(&audio))
+            .await
+            .map_err(|e| join_error(&m.id, e))??;
+        let audio = AudioInput::Pcm16k(samples);
         let opts = opts.clone();
         self.run(&m, Kind::Audio, cancel, move |model, cancel| match model {
             Model::Whisper(whisper) => {
