@@ -1,0 +1,1003 @@
+//! The C ABI over the same engine calls (header: `bindings/include/murmur.h`, generated
+//! by cbindgen from this file; `scripts/test-bindings.sh` fails when it is stale).
+//!
+//! Conventions:
+//! - Every fallible function returns a `MurmurStatus` (`MURMUR_OK` = 0, else the code of
+//!   one `MurmurError` variant) and, when `error_message` is not NULL, stores a message
+//!   there on failure (free it with `murmur_string_free`; it is set to NULL on success).
+//! - Every string or buffer Murmur returns has a matching `murmur_*_free`; strings passed
+//!   in are UTF-8, NUL-terminated and only borrowed for the call.
+//! - Calls block the calling thread; the work runs on Murmur's internal tokio runtime.
+//! - Callbacks are a function pointer plus a `user_data` pointer handed back unchanged.
+//!   They run on Murmur's threads (so must be thread-safe), receive data borrowed for
+//!   the call only, and must not call back into the same engine.
+//! - No Rust panic crosses the boundary: it becomes `MURMUR_PANIC`.
+
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+
+use murmur_core::CancelToken;
+use murmur_core::audio::AudioInput;
+use murmur_core::engine::Event;
+
+use crate::error::{MURMUR_OK, MURMUR_PANIC, MurmurError, MurmurStatus};
+use crate::runtime::{block_on, runtime};
+use crate::types;
+
+type Result<T, E = MurmurError> = std::result::Result<T, E>;
+
+/// An engine (opaque). Create with `murmur_engine_new`, release with `murmur_engine_free`.
+pub struct MurmurEngine {
+    engine: murmur_core::Engine,
+}
+
+/// A cancellation token (opaque): pass it to a long call and cancel it from any thread.
+pub struct MurmurCancelToken {
+    token: CancelToken,
+}
+
+/// An event subscription (opaque); `murmur_subscription_free` stops it.
+pub struct MurmurSubscription {
+    task: tokio::task::AbortHandle,
+}
+
+/// Engine settings. NULL strings, a negative `offline`, a negative `idle_unload_secs` and
+/// a zero `ram_bytes` take the environment's or the built-in default.
+#[repr(C)]
+pub struct MurmurEngineConfig {
+    /// The Hugging Face cache folder.
+    pub cache_dir: *const c_char,
+    /// Murmur's settings folder (added models are remembered there).
+    pub config_dir: *const c_char,
+    pub endpoint: *const c_char,
+    pub token: *const c_char,
+    /// 1: never touch the network; 0: online; negative: `$HF_HUB_OFFLINE`.
+    pub offline: i32,
+    /// Unload a model after this many seconds unused; 0: never; negative: default.
+    pub idle_unload_secs: f64,
+    pub default_model: *const c_char,
+    pub default_audio_model: *const c_char,
+    pub ram_bytes: u64,
+}
+
+/// What refinement does with the text.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MurmurRefineMode {
+    MurmurRefineCleanUpTranscript = 0,
+    MurmurRefineFixGrammar = 1,
+    MurmurRefineMakeConcise = 2,
+    /// Uses `custom_prompt` as the system prompt.
+    MurmurRefineCustom = 3,
+}
+
+/// Refine settings; start from `murmur_refine_options_default()`.
+#[repr(C)]
+pub struct MurmurRefineOptions {
+    /// The text model (id, alias, repository); NULL: the loaded one, else the default.
+    pub model: *const c_char,
+    pub mode: MurmurRefineMode,
+    pub custom_prompt: *const c_char,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub top_k: u32,
+    pub min_p: f32,
+    pub repetition_penalty: f32,
+    /// 0: from the input length and the machine's RAM.
+    pub max_tokens: u32,
+    pub has_seed: bool,
+    pub seed: u64,
+    pub enable_thinking: bool,
+}
+
+/// Why generation ended.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MurmurStopReason {
+    MurmurStopEos = 0,
+    MurmurStopMaxTokens = 1,
+    MurmurStopStopped = 2,
+    MurmurStopCancelled = 3,
+}
+
+/// The refined text and how it was produced; free with `murmur_refine_result_free`.
+#[repr(C)]
+pub struct MurmurRefineResult {
+    pub text: *mut c_char,
+    pub max_tokens: u64,
+    pub prompt_tokens: u64,
+    pub generated_tokens: u64,
+    pub time_to_first_token_secs: f64,
+    pub decode_tokens_per_sec: f64,
+    pub stop_reason: MurmurStopReason,
+}
+
+/// Transcription settings; start from `murmur_transcribe_options_default()`.
+#[repr(C)]
+pub struct MurmurTranscribeOptions {
+    /// The speech model; NULL: the loaded one, else the default.
+    pub model: *const c_char,
+    /// Language code ("en"); NULL: detect.
+    pub language: *const c_char,
+    /// Translate to English instead of transcribing.
+    pub translate: bool,
+    /// Beam search width; 0: greedy.
+    pub beam_size: u32,
+    pub word_timestamps: bool,
+    pub initial_prompt: *const c_char,
+    pub without_timestamps: bool,
+}
+
+/// A stretch of speech (seconds). Borrowed in callbacks; owned by a `MurmurTranscript`.
+#[repr(C)]
+pub struct MurmurSegment {
+    pub id: u32,
+    pub start: f32,
+    pub end: f32,
+    pub text: *mut c_char,
+    pub avg_logprob: f32,
+    pub no_speech_prob: f32,
+}
+
+/// A transcription; free with `murmur_transcript_free`.
+#[repr(C)]
+pub struct MurmurTranscript {
+    pub text: *mut c_char,
+    pub language: *mut c_char,
+    pub segments: *mut MurmurSegment,
+    pub segment_count: usize,
+    /// Seconds of audio.
+    pub duration: f32,
+}
+
+/// Download progress, borrowed for the callback.
+#[repr(C)]
+pub struct MurmurDownloadProgress {
+    pub repo: *const c_char,
+    pub file: *const c_char,
+    pub file_index: u64,
+    pub file_count: u64,
+    pub bytes: u64,
+    pub total: u64,
+    pub bytes_per_sec: f64,
+    pub fraction: f64,
+}
+
+/// The kind of a `MurmurEvent`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MurmurEventKind {
+    MurmurEventDownloadStarted = 0,
+    MurmurEventDownloadProgress = 1,
+    MurmurEventDownloadCompleted = 2,
+    MurmurEventDownloadCancelled = 3,
+    MurmurEventLoadingStarted = 4,
+    MurmurEventLoadingCompleted = 5,
+    MurmurEventUnloaded = 6,
+    MurmurEventDeleted = 7,
+    MurmurEventError = 8,
+}
+
+/// An engine event, borrowed for the callback. Fields that do not apply to `kind` are
+/// zero or NULL: `progress` (download progress), `bytes` (download completed), `load_ms`
+/// (loading completed), `unload_reason` (unloaded: 0 requested, 1 idle, 2 replaced,
+/// 3 deleted), `message` (error).
+#[repr(C)]
+pub struct MurmurEvent {
+    pub kind: MurmurEventKind,
+    pub model_id: *const c_char,
+    pub progress: f64,
+    pub bytes: u64,
+    pub load_ms: u64,
+    pub unload_reason: u32,
+    pub message: *const c_char,
+}
+
+/// Receives each piece of refined text, in order.
+pub type MurmurTokenCallback =
+    Option<unsafe extern "C" fn(text: *const c_char, user_data: *mut c_void)>;
+/// Receives each transcript segment as its window is decoded, in order.
+pub type MurmurSegmentCallback =
+    Option<unsafe extern "C" fn(segment: *const MurmurSegment, user_data: *mut c_void)>;
+/// Receives download progress.
+pub type MurmurProgressCallback =
+    Option<unsafe extern "C" fn(progress: *const MurmurDownloadProgress, user_data: *mut c_void)>;
+/// Receives engine events.
+pub type MurmurEventCallback =
+    Option<unsafe extern "C" fn(event: *const MurmurEvent, user_data: *mut c_void)>;
+
+/// The caller's `user_data`, handed back to its callback on Murmur's threads (the caller
+/// promised thread safety by passing a callback).
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+impl UserData {
+    fn get(self) -> *mut c_void {
+        self.0
+    }
+}
+
+// --- helpers ---------------------------------------------------------------------------
+
+/// Run `f`, turning its error or panic into a status and message.
+fn call(error_message: *mut *mut c_char, f: impl FnOnce() -> Result<()>) -> MurmurStatus {
+    let (status, message) = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => (MURMUR_OK, None),
+        Ok(Err(e)) => (e.code(), Some(e.to_string())),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            (MURMUR_PANIC, Some(format!("murmur panicked: {what}")))
+        }
+    };
+    if !error_message.is_null() {
+        // SAFETY: the caller passes NULL or a valid `char **`.
+        unsafe { *error_message = message.map_or(ptr::null_mut(), c_string) };
+    }
+    status
+}
+
+fn c_string(s: impl Into<Vec<u8>>) -> *mut c_char {
+    let mut bytes: Vec<u8> = s.into();
+    bytes.retain(|&b| b != 0);
+    CString::new(bytes).expect("NULs removed").into_raw()
+}
+
+fn null(name: &str) -> MurmurError {
+    MurmurError::InvalidArgument {
+        name: name.into(),
+        reason: "must not be NULL".into(),
+    }
+}
+
+/// A borrowed C string; `None` for NULL.
+unsafe fn opt_str<'a>(p: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the caller passes a NUL-terminated string that outlives the call.
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map(Some)
+        .map_err(|_| MurmurError::InvalidArgument {
+            name: name.into(),
+            reason: "is not UTF-8".into(),
+        })
+}
+
+unsafe fn req_str<'a>(p: *const c_char, name: &str) -> Result<&'a str> {
+    unsafe { opt_str(p, name) }?.ok_or_else(|| null(name))
+}
+
+unsafe fn engine_ref<'a>(engine: *const MurmurEngine) -> Result<&'a murmur_core::Engine> {
+    // SAFETY: NULL or a pointer from `murmur_engine_new` not yet freed.
+    unsafe { engine.as_ref() }
+        .map(|e| &e.engine)
+        .ok_or_else(|| null("engine"))
+}
+
+unsafe fn cancel_token(cancel: *const MurmurCancelToken) -> CancelToken {
+    // SAFETY: NULL or a live token from `murmur_cancel_token_new`.
+    unsafe { cancel.as_ref() }
+        .map(|c| c.token.clone())
+        .unwrap_or_default()
+}
+
+unsafe fn out<T>(p: *mut T, name: &str, value: T) -> Result<()> {
+    if p.is_null() {
+        return Err(null(name));
+    }
+    // SAFETY: checked non-NULL; the caller passes a writable pointer.
+    unsafe { p.write(value) };
+    Ok(())
+}
+
+fn json(value: serde_json::Result<String>) -> Result<*mut c_char> {
+    value.map(c_string).map_err(|e| MurmurError::Internal {
+        what: "JSON".into(),
+        reason: e.to_string(),
+    })
+}
+
+// --- defaults --------------------------------------------------------------------------
+
+/// Settings that take everything from the environment.
+#[unsafe(no_mangle)]
+pub extern "C" fn murmur_engine_config_default() -> MurmurEngineConfig {
+    MurmurEngineConfig {
+        cache_dir: ptr::null(),
+        config_dir: ptr::null(),
+        endpoint: ptr::null(),
+        token: ptr::null(),
+        offline: -1,
+        idle_unload_secs: -1.0,
+        default_model: ptr::null(),
+        default_audio_model: ptr::null(),
+        ram_bytes: 0,
+    }
+}
+
+/// The engine's refine defaults (clean up a transcript, temperature 0.7, top-p 0.8,
+/// repetition penalty 1.15, automatic token budget).
+#[unsafe(no_mangle)]
+pub extern "C" fn murmur_refine_options_default() -> MurmurRefineOptions {
+    let d = types::RefineOptions::default();
+    MurmurRefineOptions {
+        model: ptr::null(),
+        mode: MurmurRefineMode::MurmurRefineCleanUpTranscript,
+        custom_prompt: ptr::null(),
+        temperature: d.temperature,
+        top_p: d.top_p,
+        top_k: d.top_k,
+        min_p: d.min_p,
+        repetition_penalty: d.repetition_penalty,
+        max_tokens: 0,
+        has_seed: false,
+        seed: 0,
+        enable_thinking: d.enable_thinking,
+    }
+}
+
+/// mlx-whisper's defaults (detect the language, greedy with temperature fallback).
+#[unsafe(no_mangle)]
+pub extern "C" fn murmur_transcribe_options_default() -> MurmurTranscribeOptions {
+    MurmurTranscribeOptions {
+        model: ptr::null(),
+        language: ptr::null(),
+        translate: false,
+        beam_size: 0,
+        word_timestamps: false,
+        initial_prompt: ptr::null(),
+        without_timestamps: false,
+    }
+}
+
+// --- engine ----------------------------------------------------------------------------
+
+/// Create an engine (`config` may be NULL: all defaults). Nothing is loaded.
+///
+/// # Safety
+/// `config` is NULL or valid; `out_engine` is writable; strings are NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_new(
+    config: *const MurmurEngineConfig,
+    out_engine: *mut *mut MurmurEngine,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let mut c = types::EngineConfig::default();
+        if let Some(cfg) = config.as_ref() {
+            let s = |p, n| opt_str(p, n).map(|s| s.map(str::to_string));
+            c.cache_dir = s(cfg.cache_dir, "cache_dir")?;
+            c.config_dir = s(cfg.config_dir, "config_dir")?;
+            c.endpoint = s(cfg.endpoint, "endpoint")?;
+            c.token = s(cfg.token, "token")?;
+            c.offline = (cfg.offline >= 0).then_some(cfg.offline != 0);
+            c.idle_unload_secs = (cfg.idle_unload_secs >= 0.0).then_some(cfg.idle_unload_secs);
+            c.default_model = s(cfg.default_model, "default_model")?;
+            c.default_audio_model = s(cfg.default_audio_model, "default_audio_model")?;
+            c.ram_bytes = (cfg.ram_bytes > 0).then_some(cfg.ram_bytes);
+        }
+        // Inside the runtime: the engine's clients may want one while being built.
+        let _rt = runtime().enter();
+        let engine = murmur_core::Engine::new(c.to_core())?;
+        out(
+            out_engine,
+            "out_engine",
+            Box::into_raw(Box::new(MurmurEngine { engine })),
+        )
+    })
+}
+
+/// Release an engine (NULL is ignored). Loaded models are freed once no call uses them.
+///
+/// # Safety
+/// `engine` is NULL or from `murmur_engine_new`, and not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_free(engine: *mut MurmurEngine) {
+    if !engine.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: from Box::into_raw in murmur_engine_new.
+            let engine = unsafe { Box::from_raw(engine) };
+            let _rt = runtime().enter();
+            drop(engine);
+        }));
+    }
+}
+
+/// Add a model by repository id or local folder; `id` may be NULL (derived from the
+/// name). `out_id` (may be NULL) receives the model's id.
+///
+/// # Safety
+/// Valid engine; NUL-terminated strings; `out_id` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_add_model(
+    engine: *const MurmurEngine,
+    source: *const c_char,
+    id: *const c_char,
+    out_id: *mut *mut c_char,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        let add = types::AddModel {
+            source: req_str(source, "source")?.to_string(),
+            id: opt_str(id, "id")?.map(str::to_string),
+            ..Default::default()
+        };
+        let m = engine.add_model(&add.into())?;
+        if !out_id.is_null() {
+            out_id.write(c_string(m.model.id));
+        }
+        Ok(())
+    })
+}
+
+/// Every model with its state, as a JSON array (the CLI's `murmur models --json`).
+///
+/// # Safety
+/// Valid engine; `out_json` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_models_json(
+    engine: *const MurmurEngine,
+    out_json: *mut *mut c_char,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        let _rt = runtime().enter();
+        out(
+            out_json,
+            "out_json",
+            json(serde_json::to_string(&engine.models()))?,
+        )
+    })
+}
+
+/// The engine's state (loaded models, downloads, memory) as a JSON object.
+///
+/// # Safety
+/// Valid engine; `out_json` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_status_json(
+    engine: *const MurmurEngine,
+    out_json: *mut *mut c_char,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        out(
+            out_json,
+            "out_json",
+            json(serde_json::to_string(&engine.status()))?,
+        )
+    })
+}
+
+/// The id of the text model recommended for this machine's RAM.
+///
+/// # Safety
+/// Valid engine; `out_id` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_recommended_model(
+    engine: *const MurmurEngine,
+    out_id: *mut *mut c_char,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        out(out_id, "out_id", c_string(engine.recommended_model().id))
+    })
+}
+
+/// Download a model into the Hugging Face cache, reporting progress to `on_progress`
+/// (may be NULL). `cancel` (may be NULL) stops it with `MURMUR_CANCELLED`.
+///
+/// # Safety
+/// Valid engine and strings; `cancel` NULL or live; `on_progress` thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_download(
+    engine: *const MurmurEngine,
+    model: *const c_char,
+    on_progress: MurmurProgressCallback,
+    user_data: *mut c_void,
+    cancel: *const MurmurCancelToken,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?.clone();
+        let model = req_str(model, "model")?.to_string();
+        let cancel = cancel_token(cancel);
+        let ud = UserData(user_data);
+        block_on(async move {
+            let report = move |p: &murmur_core::hub::DownloadProgress| {
+                let Some(cb) = on_progress else { return };
+                let (repo, file) = (c_string(p.repo.as_str()), c_string(p.file.as_str()));
+                let c = MurmurDownloadProgress {
+                    repo,
+                    file,
+                    file_index: p.file_index as u64,
+                    file_count: p.file_count as u64,
+                    bytes: p.bytes,
+                    total: p.total,
+                    bytes_per_sec: p.bytes_per_sec,
+                    fraction: p.fraction(),
+                };
+                // SAFETY: the caller's callback with its own user data.
+                cb(&c, ud.get());
+                drop(CString::from_raw(repo));
+                drop(CString::from_raw(file));
+            };
+            engine.download(&model, report, &cancel).await?;
+            Ok(())
+        })
+    })
+}
+
+/// Delete a downloaded model from the cache (refused with `MURMUR_BUSY` while in use).
+///
+/// # Safety
+/// Valid engine and string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_delete(
+    engine: *const MurmurEngine,
+    model: *const c_char,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?.clone();
+        let model = req_str(model, "model")?.to_string();
+        block_on(async move { Ok(engine.delete(&model).await?) })
+    })
+}
+
+/// Load a model (text or speech), replacing the loaded one of its kind.
+///
+/// # Safety
+/// Valid engine and string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_load(
+    engine: *const MurmurEngine,
+    model: *const c_char,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?.clone();
+        let model = req_str(model, "model")?.to_string();
+        block_on(async move { Ok(engine.load(&model).await?) })
+    })
+}
+
+/// Unload every loaded model (after its running call) and free MLX's cache.
+///
+/// # Safety
+/// Valid engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_unload(
+    engine: *const MurmurEngine,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?.clone();
+        block_on(async move { engine.unload().await.map(drop).map_err(Into::into) })
+    })
+}
+
+/// Refine `text`, streaming the refined text to `on_token` (may be NULL). `options` may
+/// be NULL (defaults); `cancel` (may be NULL) stops generation within one token (the
+/// result's `stop_reason` is then `MurmurStopCancelled`). On success `*out_result`
+/// holds the result: free it with `murmur_refine_result_free`.
+///
+/// # Safety
+/// Valid engine and strings; `options`, `cancel` NULL or valid; `out_result` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_refine(
+    engine: *const MurmurEngine,
+    text: *const c_char,
+    options: *const MurmurRefineOptions,
+    on_token: MurmurTokenCallback,
+    user_data: *mut c_void,
+    cancel: *const MurmurCancelToken,
+    out_result: *mut *mut MurmurRefineResult,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?.clone();
+        let text = req_str(text, "text")?.to_string();
+        if out_result.is_null() {
+            return Err(null("out_result"));
+        }
+        let mut opts = types::RefineOptions::default();
+        if let Some(o) = options.as_ref() {
+            opts.model = opt_str(o.model, "model")?.map(str::to_string);
+            opts.mode = Some(match o.mode {
+                MurmurRefineMode::MurmurRefineCleanUpTranscript => {
+                    types::RefineMode::CleanUpTranscript
+                }
+                MurmurRefineMode::MurmurRefineFixGrammar => types::RefineMode::FixGrammar,
+                MurmurRefineMode::MurmurRefineMakeConcise => types::RefineMode::MakeConcise,
+                MurmurRefineMode::MurmurRefineCustom => types::RefineMode::Custom {
+                    prompt: req_str(o.custom_prompt, "custom_prompt")?.to_string(),
+                },
+            });
+            opts.temperature = o.temperature;
+            opts.top_p = o.top_p;
+            opts.top_k = o.top_k;
+            opts.min_p = o.min_p;
+            opts.repetition_penalty = o.repetition_penalty;
+            opts.max_tokens = (o.max_tokens > 0).then_some(o.max_tokens);
+            opts.seed = o.has_seed.then_some(o.seed);
+            opts.enable_thinking = o.enable_thinking;
+        }
+        let cancel = cancel_token(cancel);
+        let ud = UserData(user_data);
+        let r = block_on(async move {
+            let on_text = move |t: &str| {
+                if let Some(cb) = on_token {
+                    let t = CString::new(t.replace('\0', "")).expect("NULs removed");
+                    // SAFETY: the caller's callback with its own user data.
+                    cb(t.as_ptr(), ud.get());
+                }
+            };
+            let core = opts.to_core();
+            Ok(engine
+                .refine(opts.model.as_deref(), &text, &core, on_text, &cancel)
+                .await?)
+        })?;
+        let result = MurmurRefineResult {
+            max_tokens: r.max_tokens as u64,
+            prompt_tokens: r.stats.prompt_tokens as u64,
+            generated_tokens: r.stats.generated_tokens as u64,
+            time_to_first_token_secs: r.stats.time_to_first_token.as_secs_f64(),
+            decode_tokens_per_sec: r.stats.decode_tokens_per_sec,
+            stop_reason: match types::StopReason::from(r.stats.stop_reason) {
+                types::StopReason::Eos => MurmurStopReason::MurmurStopEos,
+                types::StopReason::MaxTokens => MurmurStopReason::MurmurStopMaxTokens,
+                types::StopReason::Stopped => MurmurStopReason::MurmurStopStopped,
+                types::StopReason::Cancelled => MurmurStopReason::MurmurStopCancelled,
+            },
+            text: c_string(r.text),
+        };
+        out_result.write(Box::into_raw(Box::new(result)));
+        Ok(())
+    })
+}
+
+/// Release a refine result (NULL is ignored).
+///
+/// # Safety
+/// NULL or a result from `murmur_engine_refine`, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_refine_result_free(result: *mut MurmurRefineResult) {
+    if !result.is_null() {
+        // SAFETY: both allocations were made by this library.
+        let r = unsafe { Box::from_raw(result) };
+        unsafe { murmur_string_free(r.text) };
+    }
+}
+
+unsafe fn transcribe_options(
+    options: *const MurmurTranscribeOptions,
+) -> Result<types::TranscribeOptions> {
+    let mut opts = types::TranscribeOptions::default();
+    if let Some(o) = unsafe { options.as_ref() } {
+        opts.model = unsafe { opt_str(o.model, "model") }?.map(str::to_string);
+        opts.language = unsafe { opt_str(o.language, "language") }?.map(str::to_string);
+        opts.task = Some(if o.translate {
+            types::TranscribeTask::Translate
+        } else {
+            types::TranscribeTask::Transcribe
+        });
+        opts.beam_size = (o.beam_size > 0).then_some(o.beam_size);
+        opts.word_timestamps = o.word_timestamps;
+        opts.initial_prompt =
+            unsafe { opt_str(o.initial_prompt, "initial_prompt") }?.map(str::to_string);
+        opts.without_timestamps = o.without_timestamps;
+    }
+    Ok(opts)
+}
+
+fn segment(s: &murmur_core::transcribe::Segment) -> MurmurSegment {
+    MurmurSegment {
+        id: s.id as u32,
+        start: s.start,
+        end: s.end,
+        text: c_string(s.text.as_str()),
+        avg_logprob: s.avg_logprob,
+        no_speech_prob: s.no_speech_prob,
+    }
+}
+
+fn transcribe(
+    engine: &murmur_core::Engine,
+    audio: AudioInput,
+    opts: types::TranscribeOptions,
+    on_segment: MurmurSegmentCallback,
+    ud: UserData,
+    cancel: CancelToken,
+) -> Result<*mut MurmurTranscript> {
+    let engine = engine.clone();
+    let t = block_on(async move {
+        let on_segment = move |s: &murmur_core::transcribe::Segment| {
+            if let Some(cb) = on_segment {
+                let c = segment(s);
+                // SAFETY: the caller's callback with its own user data; the text is ours.
+                unsafe {
+                    cb(&c, ud.get());
+                    murmur_string_free(c.text);
+                }
+            }
+        };
+        let core = opts.to_core();
+        Ok(engine
+            .transcribe(opts.model.as_deref(), audio, &core, on_segment, &cancel)
+            .await?)
+    })?;
+    let segments: Box<[MurmurSegment]> = t.segments.iter().map(segment).collect();
+    let segment_count = segments.len();
+    Ok(Box::into_raw(Box::new(MurmurTranscript {
+        text: c_string(t.text),
+        language: c_string(t.language),
+        segments: Box::into_raw(segments).cast(),
+        segment_count,
+        duration: t.duration,
+    })))
+}
+
+/// Transcribe an audio file (WAV, FLAC, MP3, M4A, OGG), streaming each segment to
+/// `on_segment` (may be NULL). `options` and `cancel` may be NULL. On success
+/// `*out_transcript` must be freed with `murmur_transcript_free`.
+///
+/// # Safety
+/// Valid engine and strings; `options`, `cancel` NULL or valid; `out_transcript` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_transcribe_file(
+    engine: *const MurmurEngine,
+    path: *const c_char,
+    options: *const MurmurTranscribeOptions,
+    on_segment: MurmurSegmentCallback,
+    user_data: *mut c_void,
+    cancel: *const MurmurCancelToken,
+    out_transcript: *mut *mut MurmurTranscript,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        let audio = AudioInput::Path(req_str(path, "path")?.into());
+        if out_transcript.is_null() {
+            return Err(null("out_transcript"));
+        }
+        let t = transcribe(
+            engine,
+            audio,
+            transcribe_options(options)?,
+            on_segment,
+            UserData(user_data),
+            cancel_token(cancel),
+        )?;
+        out_transcript.write(t);
+        Ok(())
+    })
+}
+
+/// Transcribe interleaved float PCM (`sample_count` values, any rate and channel
+/// count; 16000 and 1 are used as they are). Otherwise as `murmur_engine_transcribe_file`.
+///
+/// # Safety
+/// `samples` points to `sample_count` floats; the rest as `murmur_engine_transcribe_file`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_transcribe_pcm(
+    engine: *const MurmurEngine,
+    samples: *const f32,
+    sample_count: usize,
+    sample_rate: u32,
+    channels: u16,
+    options: *const MurmurTranscribeOptions,
+    on_segment: MurmurSegmentCallback,
+    user_data: *mut c_void,
+    cancel: *const MurmurCancelToken,
+    out_transcript: *mut *mut MurmurTranscript,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        if samples.is_null() && sample_count > 0 {
+            return Err(null("samples"));
+        }
+        if out_transcript.is_null() {
+            return Err(null("out_transcript"));
+        }
+        let samples = if sample_count == 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(samples, sample_count).to_vec()
+        };
+        let audio = AudioInput::PcmF32 {
+            samples,
+            sample_rate,
+            channels,
+        };
+        let t = transcribe(
+            engine,
+            audio,
+            transcribe_options(options)?,
+            on_segment,
+            UserData(user_data),
+            cancel_token(cancel),
+        )?;
+        out_transcript.write(t);
+        Ok(())
+    })
+}
+
+/// Release a transcript (NULL is ignored).
+///
+/// # Safety
+/// NULL or a transcript from `murmur_engine_transcribe_*`, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_transcript_free(transcript: *mut MurmurTranscript) {
+    if transcript.is_null() {
+        return;
+    }
+    // SAFETY: every allocation below was made by `transcribe` above.
+    unsafe {
+        let t = Box::from_raw(transcript);
+        murmur_string_free(t.text);
+        murmur_string_free(t.language);
+        let segments = Box::from_raw(ptr::slice_from_raw_parts_mut(t.segments, t.segment_count));
+        for s in segments.iter() {
+            murmur_string_free(s.text);
+        }
+    }
+}
+
+/// Deliver engine events to `on_event` (on a Murmur thread, in order) until the
+/// subscription is freed with `murmur_subscription_free`.
+///
+/// # Safety
+/// Valid engine; `on_event` thread-safe; `out_subscription` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_subscribe(
+    engine: *const MurmurEngine,
+    on_event: MurmurEventCallback,
+    user_data: *mut c_void,
+    out_subscription: *mut *mut MurmurSubscription,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        let cb = on_event.ok_or_else(|| null("on_event"))?;
+        if out_subscription.is_null() {
+            return Err(null("out_subscription"));
+        }
+        let mut rx = engine.subscribe();
+        let ud = UserData(user_data);
+        let task = runtime().spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match rx.recv().await {
+                    Ok(event) => deliver(&event, cb, ud),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+        out_subscription.write(Box::into_raw(Box::new(MurmurSubscription {
+            task: task.abort_handle(),
+        })));
+        Ok(())
+    })
+}
+
+fn deliver(event: &Event, cb: unsafe extern "C" fn(*const MurmurEvent, *mut c_void), ud: UserData) {
+    let model_id = CString::new(event.model_id().replace('\0', "")).expect("NULs removed");
+    let mut c = MurmurEvent {
+        kind: MurmurEventKind::MurmurEventDownloadStarted,
+        model_id: model_id.as_ptr(),
+        progress: 0.0,
+        bytes: 0,
+        load_ms: 0,
+        unload_reason: 0,
+        message: ptr::null(),
+    };
+    let mut message = None;
+    c.kind = match event {
+        Event::DownloadStarted { .. } => MurmurEventKind::MurmurEventDownloadStarted,
+        Event::DownloadProgress { progress, .. } => {
+            c.progress = *progress;
+            MurmurEventKind::MurmurEventDownloadProgress
+        }
+        Event::DownloadCompleted { bytes, .. } => {
+            c.bytes = *bytes;
+            MurmurEventKind::MurmurEventDownloadCompleted
+        }
+        Event::DownloadCancelled { .. } => MurmurEventKind::MurmurEventDownloadCancelled,
+        Event::LoadingStarted { .. } => MurmurEventKind::MurmurEventLoadingStarted,
+        Event::LoadingCompleted { load_ms, .. } => {
+            c.load_ms = *load_ms;
+            MurmurEventKind::MurmurEventLoadingCompleted
+        }
+        Event::Unloaded { reason, .. } => {
+            c.unload_reason = types::UnloadReason::from(*reason) as u32;
+            MurmurEventKind::MurmurEventUnloaded
+        }
+        Event::Deleted { .. } => MurmurEventKind::MurmurEventDeleted,
+        Event::Error { error, .. } => {
+            message = Some(CString::new(error.replace('\0', "")).expect("NULs removed"));
+            MurmurEventKind::MurmurEventError
+        }
+    };
+    c.message = message.as_ref().map_or(ptr::null(), |m| m.as_ptr());
+    // SAFETY: the caller's callback with its own user data; `c` outlives the call.
+    unsafe { cb(&c, ud.get()) };
+}
+
+/// Stop a subscription and release it (NULL is ignored).
+///
+/// # Safety
+/// NULL or from `murmur_engine_subscribe`, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_subscription_free(subscription: *mut MurmurSubscription) {
+    if !subscription.is_null() {
+        // SAFETY: from Box::into_raw in murmur_engine_subscribe.
+        let s = unsafe { Box::from_raw(subscription) };
+        s.task.abort();
+    }
+}
+
+// --- cancellation, strings, version ----------------------------------------------------
+
+/// A new cancellation token; free with `murmur_cancel_token_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn murmur_cancel_token_new() -> *mut MurmurCancelToken {
+    Box::into_raw(Box::new(MurmurCancelToken {
+        token: CancelToken::new(),
+    }))
+}
+
+/// Cancel the calls given this token (from any thread; NULL is ignored).
+///
+/// # Safety
+/// NULL or a live token.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_cancel_token_cancel(token: *const MurmurCancelToken) {
+    // SAFETY: NULL or a live token.
+    if let Some(t) = unsafe { token.as_ref() } {
+        t.token.cancel();
+    }
+}
+
+/// Release a token (NULL is ignored) once no running call uses it.
+///
+/// # Safety
+/// NULL or from `murmur_cancel_token_new`, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_cancel_token_free(token: *mut MurmurCancelToken) {
+    if !token.is_null() {
+        // SAFETY: from Box::into_raw in murmur_cancel_token_new.
+        drop(unsafe { Box::from_raw(token) });
+    }
+}
+
+/// Release a string returned by Murmur (NULL is ignored).
+///
+/// # Safety
+/// NULL or a string from this library, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: made by CString::into_raw in this library.
+        drop(unsafe { CString::from_raw(s) });
+    }
+}
+
+/// The library version (a static string: do not free).
+#[unsafe(no_mangle)]
+pub extern "C" fn murmur_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}

@@ -1,0 +1,289 @@
+//! The Swift face of [`murmur_core::Engine`]: one uniffi object whose methods map 1:1 to
+//! the engine's, callback traits for streamed tokens, segments, download progress and
+//! engine events, and a cancel handle for every long call.
+
+use std::sync::{Arc, Mutex};
+
+use murmur_core::CancelToken;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::error::MurmurError;
+use crate::runtime::{runtime, spawn};
+use crate::types::{
+    AddModel, AudioSource, DownloadProgress, EngineConfig, EngineEvent, EngineStatus, ModelInfo,
+    RefineOptions, RefineResult, Segment, TranscribeOptions, Transcript,
+};
+
+type Result<T, E = MurmurError> = std::result::Result<T, E>;
+
+/// Stops a long call (download, refine, transcribe) it was passed to: generation stops
+/// within one token, transcription within one decoding step, a download at once.
+/// Thread-safe; cancelling twice, or after the call ended, is harmless.
+#[derive(Debug, Default, uniffi::Object)]
+pub struct CancelHandle {
+    token: CancelToken,
+}
+
+#[uniffi::export]
+impl CancelHandle {
+    #[uniffi::constructor]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Ask the call to stop.
+    pub fn cancel(&self) {
+        self.token.cancel();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+}
+
+impl CancelHandle {
+    /// The core token behind this handle.
+    pub fn token(&self) -> &CancelToken {
+        &self.token
+    }
+}
+
+fn token(cancel: Option<Arc<CancelHandle>>) -> CancelToken {
+    cancel.map(|c| c.token.clone()).unwrap_or_default()
+}
+
+/// Receives download progress (on an engine thread).
+#[uniffi::export(with_foreign)]
+pub trait DownloadListener: Send + Sync {
+    fn on_progress(&self, progress: DownloadProgress);
+}
+
+/// Receives refined text as it is generated, in order (on an engine thread).
+#[uniffi::export(with_foreign)]
+pub trait TokenListener: Send + Sync {
+    fn on_token(&self, text: String);
+}
+
+/// Receives transcript segments as each window is decoded, in order (on an engine thread).
+#[uniffi::export(with_foreign)]
+pub trait SegmentListener: Send + Sync {
+    fn on_segment(&self, segment: Segment);
+}
+
+/// Receives engine events: downloads, loads, unloads, deletions, failures.
+#[uniffi::export(with_foreign)]
+pub trait EventListener: Send + Sync {
+    fn on_event(&self, event: EngineEvent);
+}
+
+/// An event subscription; events stop when it is cancelled or released.
+#[derive(uniffi::Object)]
+pub struct Subscription {
+    task: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+#[uniffi::export]
+impl Subscription {
+    /// Stop delivering events.
+    pub fn cancel(&self) {
+        if let Some(task) = self.task.lock().unwrap().take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// Murmur's engine: models, downloads, loading, refinement and transcription. Cheap to
+/// share between threads; calls on one model run one at a time.
+#[derive(uniffi::Object)]
+pub struct Engine {
+    inner: murmur_core::Engine,
+}
+
+impl Engine {
+    /// The core engine behind this object.
+    pub fn core(&self) -> &murmur_core::Engine {
+        &self.inner
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Engine {
+    /// An engine over `config` (fields left `nil` come from the environment). Nothing is
+    /// loaded or downloaded.
+    #[uniffi::constructor]
+    pub fn new(config: EngineConfig) -> Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            inner: murmur_core::Engine::new(config.to_core())?,
+        }))
+    }
+
+    /// Every built-in and added model with its state.
+    pub fn models(&self) -> Vec<ModelInfo> {
+        self.inner.models().into_iter().map(Into::into).collect()
+    }
+
+    /// One model by id, alias or repository.
+    pub fn model(&self, id: String) -> Result<ModelInfo> {
+        Ok(self.inner.model(&id)?.into())
+    }
+
+    /// The text model recommended for this machine's RAM.
+    pub fn recommended_model(&self) -> Result<ModelInfo> {
+        self.model(self.inner.recommended_model().id)
+    }
+
+    /// The speech model recommended for this machine's RAM.
+    pub fn recommended_audio_model(&self) -> Result<ModelInfo> {
+        self.model(self.inner.recommended_audio_model().id)
+    }
+
+    /// Add a model by repository id or local folder (remembered in the config folder).
+    pub fn add_model(&self, model: AddModel) -> Result<ModelInfo> {
+        Ok(self.inner.add_model(&model.into())?.into())
+    }
+
+    /// Forget an added model (its files stay).
+    pub fn remove_model(&self, id: String) -> Result<()> {
+        self.inner.remove_model(&id).map(drop).map_err(Into::into)
+    }
+
+    /// Download a model into the Hugging Face cache (resuming a partial download),
+    /// reporting progress to `listener`.
+    pub async fn download(
+        &self,
+        model: String,
+        listener: Option<Arc<dyn DownloadListener>>,
+        cancel: Option<Arc<CancelHandle>>,
+    ) -> Result<ModelInfo> {
+        let engine = self.inner.clone();
+        let cancel = token(cancel);
+        spawn(async move {
+            let on_progress = move |p: &murmur_core::hub::DownloadProgress| {
+                if let Some(l) = &listener {
+                    l.on_progress(p.into());
+                }
+            };
+            Ok(engine.download(&model, on_progress, &cancel).await?.into())
+        })
+        .await
+    }
+
+    /// Cancel a running download of `model`; `false` when there is none.
+    pub fn cancel_download(&self, model: String) -> bool {
+        self.inner.cancel_download(&model)
+    }
+
+    /// Delete a downloaded model from the cache (refused while it is busy).
+    pub async fn delete(&self, model: String) -> Result<()> {
+        let engine = self.inner.clone();
+        spawn(async move { Ok(engine.delete(&model).await?) }).await
+    }
+
+    /// Load a model (text or speech), replacing the loaded one of its kind.
+    pub async fn load(&self, model: String) -> Result<()> {
+        let engine = self.inner.clone();
+        spawn(async move { Ok(engine.load(&model).await?) }).await
+    }
+
+    /// Unload every loaded model once its running call finishes; returns their ids.
+    pub async fn unload(&self) -> Result<Vec<String>> {
+        let engine = self.inner.clone();
+        spawn(async move { Ok(engine.unload().await?) }).await
+    }
+
+    /// What is loaded, loading and downloading, and MLX's memory use.
+    pub fn status(&self) -> EngineStatus {
+        self.inner.status().into()
+    }
+
+    /// Refine `text` (loading the model first if needed), streaming the refined text to
+    /// `listener`. A cancel stops generation within one token: the result then has
+    /// `stopReason == .cancelled` (or, still queued, the call fails with `.cancelled`).
+    pub async fn refine(
+        &self,
+        text: String,
+        options: RefineOptions,
+        listener: Option<Arc<dyn TokenListener>>,
+        cancel: Option<Arc<CancelHandle>>,
+    ) -> Result<RefineResult> {
+        let engine = self.inner.clone();
+        let cancel = token(cancel);
+        spawn(async move {
+            let on_text = move |t: &str| {
+                if let Some(l) = &listener {
+                    l.on_token(t.to_string());
+                }
+            };
+            let opts = options.to_core();
+            let r = engine
+                .refine(options.model.as_deref(), &text, &opts, on_text, &cancel)
+                .await?;
+            Ok(r.into())
+        })
+        .await
+    }
+
+    /// Transcribe `audio` (loading the speech model first if needed), streaming each
+    /// segment to `listener` as its window is decoded. A cancel ends the call with
+    /// `.cancelled` within one decoding step.
+    pub async fn transcribe(
+        &self,
+        audio: AudioSource,
+        options: TranscribeOptions,
+        listener: Option<Arc<dyn SegmentListener>>,
+        cancel: Option<Arc<CancelHandle>>,
+    ) -> Result<Transcript> {
+        let engine = self.inner.clone();
+        let cancel = token(cancel);
+        spawn(async move {
+            let on_segment = move |s: &murmur_core::transcribe::Segment| {
+                if let Some(l) = &listener {
+                    l.on_segment(s.into());
+                }
+            };
+            let opts = options.to_core();
+            let t = engine
+                .transcribe(
+                    options.model.as_deref(),
+                    audio.into(),
+                    &opts,
+                    on_segment,
+                    &cancel,
+                )
+                .await?;
+            Ok(t.into())
+        })
+        .await
+    }
+
+    /// Deliver engine events to `listener` (in order, on an engine thread) until the
+    /// returned subscription is cancelled or released. A listener that falls more than
+    /// 1024 events behind misses the oldest.
+    pub fn subscribe(&self, listener: Arc<dyn EventListener>) -> Arc<Subscription> {
+        let mut rx = self.inner.subscribe();
+        let task = runtime().spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => listener.on_event(event.into()),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+        Arc::new(Subscription {
+            task: Mutex::new(Some(task.abort_handle())),
+        })
+    }
+}
+
+/// The version of the Murmur library.
+#[uniffi::export]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

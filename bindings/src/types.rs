@@ -1,0 +1,745 @@
+//! Records and enums of the Swift API, each a field-by-field mirror of a `murmur-core`
+//! type (paths as strings, sizes as u64, durations as seconds).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use murmur_core::audio::AudioInput;
+use murmur_core::catalog::{self, ModelSource};
+use murmur_core::engine::{self, Event};
+use murmur_core::hub;
+use murmur_core::llm::generate::{self, StopReason as CoreStopReason};
+use murmur_core::refine;
+use murmur_core::transcribe;
+
+fn path(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Engine settings; every field left `nil` takes the environment's or the built-in default
+/// (see `EngineConfig::from_env` in murmur-core).
+#[derive(Debug, Clone, Default, uniffi::Record)]
+pub struct EngineConfig {
+    /// The Hugging Face cache folder (default: `$HF_HUB_CACHE`, `$HF_HOME/hub`, ~/.cache/huggingface/hub).
+    #[uniffi(default)]
+    pub cache_dir: Option<String>,
+    /// Murmur's settings folder, where added models are remembered.
+    #[uniffi(default)]
+    pub config_dir: Option<String>,
+    /// The Hub endpoint (default `$HF_ENDPOINT`, else huggingface.co).
+    #[uniffi(default)]
+    pub endpoint: Option<String>,
+    /// A Hub token for gated repositories (default `$HF_TOKEN`).
+    #[uniffi(default)]
+    pub token: Option<String>,
+    /// Never touch the network (default `$HF_HUB_OFFLINE`).
+    #[uniffi(default)]
+    pub offline: Option<bool>,
+    /// Unload a model after this many seconds unused; 0 never (default 300).
+    #[uniffi(default)]
+    pub idle_unload_secs: Option<f64>,
+    /// The text model `refine` uses when none is named or loaded.
+    #[uniffi(default)]
+    pub default_model: Option<String>,
+    /// The speech model `transcribe` uses when none is named or loaded.
+    #[uniffi(default)]
+    pub default_audio_model: Option<String>,
+    /// Physical memory to base recommendations on (default: this machine's).
+    #[uniffi(default)]
+    pub ram_bytes: Option<u64>,
+}
+
+impl EngineConfig {
+    /// The core configuration: the environment's, with the fields given here replacing it.
+    pub fn to_core(&self) -> engine::EngineConfig {
+        let mut c = engine::EngineConfig::from_env();
+        if let Some(d) = &self.cache_dir {
+            c.hub.cache_dir = PathBuf::from(d);
+        }
+        if let Some(d) = &self.config_dir {
+            c.config_dir = PathBuf::from(d);
+        }
+        if let Some(e) = &self.endpoint {
+            c.hub.endpoint = e.clone();
+        }
+        if self.token.is_some() {
+            c.hub.token = self.token.clone();
+        }
+        if let Some(o) = self.offline {
+            c.hub.offline = o;
+        }
+        if let Some(s) = self.idle_unload_secs {
+            c.idle_unload = (s > 0.0).then(|| Duration::from_secs_f64(s));
+        }
+        if self.default_model.is_some() {
+            c.default_model = self.default_model.clone();
+        }
+        if self.default_audio_model.is_some() {
+            c.default_audio_model = self.default_audio_model.clone();
+        }
+        if self.ram_bytes.is_some() {
+            c.ram_bytes = self.ram_bytes;
+        }
+        c
+    }
+}
+
+/// What a model can be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Capability {
+    /// Text refinement (a chat model).
+    Text,
+    /// Speech to text (Whisper).
+    Audio,
+}
+
+impl From<catalog::Capability> for Capability {
+    fn from(c: catalog::Capability) -> Self {
+        match c {
+            catalog::Capability::Text => Self::Text,
+            catalog::Capability::Audio => Self::Audio,
+        }
+    }
+}
+
+impl From<Capability> for catalog::Capability {
+    fn from(c: Capability) -> Self {
+        match c {
+            Capability::Text => Self::Text,
+            Capability::Audio => Self::Audio,
+        }
+    }
+}
+
+/// Where a model is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ModelState {
+    NotDownloaded,
+    Downloading,
+    Downloaded,
+    Loading,
+    Ready,
+}
+
+impl From<engine::ModelState> for ModelState {
+    fn from(s: engine::ModelState) -> Self {
+        match s {
+            engine::ModelState::NotDownloaded => Self::NotDownloaded,
+            engine::ModelState::Downloading => Self::Downloading,
+            engine::ModelState::Downloaded => Self::Downloaded,
+            engine::ModelState::Loading => Self::Loading,
+            engine::ModelState::Ready => Self::Ready,
+        }
+    }
+}
+
+/// Progress of a download.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct DownloadProgress {
+    pub repo: String,
+    /// The file being transferred, and its place among the download's files.
+    pub file: String,
+    pub file_index: u64,
+    pub file_count: u64,
+    pub file_bytes: u64,
+    pub file_total: u64,
+    /// Bytes of all files so far, and their total.
+    pub bytes: u64,
+    pub total: u64,
+    pub bytes_per_sec: f64,
+    /// Overall fraction done, 0–1.
+    pub fraction: f64,
+}
+
+impl From<&hub::DownloadProgress> for DownloadProgress {
+    fn from(p: &hub::DownloadProgress) -> Self {
+        Self {
+            repo: p.repo.clone(),
+            file: p.file.clone(),
+            file_index: p.file_index as u64,
+            file_count: p.file_count as u64,
+            file_bytes: p.file_bytes,
+            file_total: p.file_total,
+            bytes: p.bytes,
+            total: p.total,
+            bytes_per_sec: p.bytes_per_sec,
+            fraction: p.fraction(),
+        }
+    }
+}
+
+/// A model the engine knows, and what it is doing now.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ModelInfo {
+    /// Canonical id, e.g. `qwen3-1.7b`.
+    pub id: String,
+    pub name: String,
+    pub aliases: Vec<String>,
+    /// The Hugging Face repository and revision (`nil` for a local folder).
+    pub repo: Option<String>,
+    pub revision: Option<String>,
+    /// The folder a local model lives in (`nil` for Hub models).
+    pub local_folder: Option<String>,
+    pub capabilities: Vec<Capability>,
+    /// `config.json`'s `model_type`, empty when unknown.
+    pub architecture: String,
+    pub download_bytes: Option<u64>,
+    pub ram_bytes: Option<u64>,
+    pub description: String,
+    /// `false` for models the user added.
+    pub builtin: bool,
+    pub state: ModelState,
+    pub in_use: bool,
+    /// The automatic recommendation for this machine.
+    pub recommended: bool,
+    pub disk_bytes: u64,
+    /// The folder to load, when downloaded.
+    pub path: Option<String>,
+    pub progress: Option<DownloadProgress>,
+    pub last_error: Option<String>,
+}
+
+impl From<engine::ModelStatus> for ModelInfo {
+    fn from(s: engine::ModelStatus) -> Self {
+        let m = s.model;
+        let (repo, revision, local_folder) = match &m.source {
+            ModelSource::Hub { repo, revision } => {
+                (Some(repo.clone()), Some(revision.clone()), None)
+            }
+            ModelSource::Local { path: p } => (None, None, Some(path(p))),
+        };
+        Self {
+            id: m.id,
+            name: m.name,
+            aliases: m.aliases,
+            repo,
+            revision,
+            local_folder,
+            capabilities: m.capabilities.into_iter().map(Into::into).collect(),
+            architecture: m.architecture,
+            download_bytes: m.download_bytes,
+            ram_bytes: m.ram_bytes,
+            description: m.description,
+            builtin: m.builtin,
+            state: s.state.into(),
+            in_use: s.in_use,
+            recommended: s.recommended,
+            disk_bytes: s.disk_bytes,
+            path: s.path.as_deref().map(path),
+            progress: s.progress.as_ref().map(Into::into),
+            last_error: s.last_error,
+        }
+    }
+}
+
+/// A model to add by repository id or local folder.
+#[derive(Debug, Clone, Default, uniffi::Record)]
+pub struct AddModel {
+    /// `org/name`, `org/name@revision`, or a path to a model folder.
+    pub source: String,
+    /// The id to use (default: the repository's or folder's name, lower-cased).
+    #[uniffi(default)]
+    pub id: Option<String>,
+    /// What it is for (default: audio when the name mentions whisper, else text).
+    #[uniffi(default)]
+    pub capability: Option<Capability>,
+    /// Glob patterns of the files to download (default: those of its capability).
+    #[uniffi(default)]
+    pub files: Option<Vec<String>>,
+}
+
+impl From<AddModel> for catalog::AddModel {
+    fn from(a: AddModel) -> Self {
+        Self {
+            source: a.source,
+            id: a.id,
+            capability: a.capability.map(Into::into),
+            files: a.files,
+        }
+    }
+}
+
+/// MLX's memory use, in bytes.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct MemoryUsage {
+    pub active_bytes: u64,
+    pub peak_bytes: u64,
+    pub cache_bytes: u64,
+}
+
+/// A download in progress.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ActiveDownload {
+    pub model_id: String,
+    pub progress: Option<DownloadProgress>,
+}
+
+/// The engine as a whole.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct EngineStatus {
+    /// The loaded text model.
+    pub loaded: Option<String>,
+    /// The loaded speech model.
+    pub loaded_audio: Option<String>,
+    /// Whether a loaded model is working on (or has queued) a call.
+    pub in_use: bool,
+    /// A model being loaded.
+    pub loading: Option<String>,
+    pub downloads: Vec<ActiveDownload>,
+    /// Seconds unused before a model is unloaded (`nil`: never).
+    pub idle_unload_secs: Option<f64>,
+    pub memory: MemoryUsage,
+}
+
+impl From<engine::EngineStatus> for EngineStatus {
+    fn from(s: engine::EngineStatus) -> Self {
+        Self {
+            loaded: s.loaded,
+            loaded_audio: s.loaded_audio,
+            in_use: s.in_use,
+            loading: s.loading,
+            downloads: s
+                .downloads
+                .into_iter()
+                .map(|d| ActiveDownload {
+                    model_id: d.model_id,
+                    progress: d.progress.as_ref().map(Into::into),
+                })
+                .collect(),
+            idle_unload_secs: s.idle_unload_secs,
+            memory: MemoryUsage {
+                active_bytes: s.memory.active_bytes,
+                peak_bytes: s.memory.peak_bytes,
+                cache_bytes: s.memory.cache_bytes,
+            },
+        }
+    }
+}
+
+/// Why a model was unloaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum UnloadReason {
+    Requested,
+    Idle,
+    Replaced,
+    Deleted,
+}
+
+impl From<engine::UnloadReason> for UnloadReason {
+    fn from(r: engine::UnloadReason) -> Self {
+        match r {
+            engine::UnloadReason::Requested => Self::Requested,
+            engine::UnloadReason::Idle => Self::Idle,
+            engine::UnloadReason::Replaced => Self::Replaced,
+            engine::UnloadReason::Deleted => Self::Deleted,
+        }
+    }
+}
+
+/// What happened in the engine (downloads, loads, unloads, failures), for UIs and logs.
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum EngineEvent {
+    DownloadStarted {
+        model_id: String,
+    },
+    DownloadProgress {
+        model_id: String,
+        progress: DownloadProgress,
+    },
+    DownloadCompleted {
+        model_id: String,
+        bytes: u64,
+    },
+    DownloadCancelled {
+        model_id: String,
+    },
+    LoadingStarted {
+        model_id: String,
+    },
+    LoadingCompleted {
+        model_id: String,
+        load_ms: u64,
+    },
+    Unloaded {
+        model_id: String,
+        reason: UnloadReason,
+    },
+    Deleted {
+        model_id: String,
+    },
+    Error {
+        model_id: String,
+        message: String,
+    },
+}
+
+impl From<Event> for EngineEvent {
+    fn from(e: Event) -> Self {
+        match e {
+            Event::DownloadStarted { model_id } => Self::DownloadStarted { model_id },
+            Event::DownloadProgress {
+                model_id, detail, ..
+            } => Self::DownloadProgress {
+                model_id,
+                progress: (&detail).into(),
+            },
+            Event::DownloadCompleted { model_id, bytes } => {
+                Self::DownloadCompleted { model_id, bytes }
+            }
+            Event::DownloadCancelled { model_id } => Self::DownloadCancelled { model_id },
+            Event::LoadingStarted { model_id } => Self::LoadingStarted { model_id },
+            Event::LoadingCompleted { model_id, load_ms } => {
+                Self::LoadingCompleted { model_id, load_ms }
+            }
+            Event::Unloaded { model_id, reason } => Self::Unloaded {
+                model_id,
+                reason: reason.into(),
+            },
+            Event::Deleted { model_id } => Self::Deleted { model_id },
+            Event::Error { model_id, error } => Self::Error {
+                model_id,
+                message: error,
+            },
+        }
+    }
+}
+
+/// What `refine` does with the text.
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Enum)]
+pub enum RefineMode {
+    /// Punctuation, capitalization, filler words and false starts of dictated speech.
+    #[default]
+    CleanUpTranscript,
+    /// Spelling and grammar, nothing else.
+    FixGrammar,
+    /// Shorter, same meaning.
+    MakeConcise,
+    /// The caller's own system prompt.
+    Custom { prompt: String },
+}
+
+impl From<RefineMode> for refine::RefineMode {
+    fn from(m: RefineMode) -> Self {
+        match m {
+            RefineMode::CleanUpTranscript => Self::CleanUpTranscript,
+            RefineMode::FixGrammar => Self::FixGrammar,
+            RefineMode::MakeConcise => Self::MakeConcise,
+            RefineMode::Custom { prompt } => Self::Custom(prompt),
+        }
+    }
+}
+
+/// Refine settings; the defaults are the engine's (temperature 0.7, top-p 0.8,
+/// repetition penalty 1.15, a token budget from the input length and the RAM).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RefineOptions {
+    /// The text model (id, alias or repository); `nil`: the loaded one, else the default.
+    #[uniffi(default)]
+    pub model: Option<String>,
+    /// `nil`: clean up a transcript.
+    #[uniffi(default)]
+    pub mode: Option<RefineMode>,
+    #[uniffi(default = 0.7)]
+    pub temperature: f32,
+    #[uniffi(default = 0.8)]
+    pub top_p: f32,
+    /// 0: off.
+    #[uniffi(default = 0)]
+    pub top_k: u32,
+    #[uniffi(default = 0.0)]
+    pub min_p: f32,
+    #[uniffi(default = 1.15)]
+    pub repetition_penalty: f32,
+    /// `nil`: input tokens × 1.3, capped by the RAM tier.
+    #[uniffi(default)]
+    pub max_tokens: Option<u32>,
+    #[uniffi(default)]
+    pub seed: Option<u64>,
+    #[uniffi(default = false)]
+    pub enable_thinking: bool,
+}
+
+impl Default for RefineOptions {
+    fn default() -> Self {
+        let d = refine::RefineOptions::default();
+        Self {
+            model: None,
+            mode: None,
+            temperature: d.temperature,
+            top_p: d.top_p,
+            top_k: d.top_k as u32,
+            min_p: d.min_p,
+            repetition_penalty: d.repetition_penalty,
+            max_tokens: d.max_tokens.map(|t| t as u32),
+            seed: d.seed,
+            enable_thinking: d.enable_thinking,
+        }
+    }
+}
+
+impl RefineOptions {
+    pub fn to_core(&self) -> refine::RefineOptions {
+        refine::RefineOptions {
+            mode: self.mode.clone().unwrap_or_default().into(),
+            temperature: self.temperature,
+            top_p: self.top_p,
+            top_k: self.top_k as usize,
+            min_p: self.min_p,
+            repetition_penalty: self.repetition_penalty,
+            max_tokens: self.max_tokens.map(|t| t as usize),
+            seed: self.seed,
+            enable_thinking: self.enable_thinking,
+            ..refine::RefineOptions::default()
+        }
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum StopReason {
+    /// The model finished (end-of-sequence token).
+    Eos,
+    /// The token budget was reached.
+    MaxTokens,
+    Stopped,
+    /// Cancelled through the cancel handle (or Swift task cancellation).
+    Cancelled,
+}
+
+impl From<CoreStopReason> for StopReason {
+    fn from(r: CoreStopReason) -> Self {
+        match r {
+            CoreStopReason::Eos => Self::Eos,
+            CoreStopReason::MaxTokens => Self::MaxTokens,
+            CoreStopReason::Stopped => Self::Stopped,
+            CoreStopReason::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// Measurements of one generation.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct GenerationStats {
+    pub prompt_tokens: u64,
+    pub generated_tokens: u64,
+    pub time_to_first_token_secs: f64,
+    pub prefill_tokens_per_sec: f64,
+    pub decode_tokens_per_sec: f64,
+    pub stop_reason: StopReason,
+}
+
+impl From<&generate::GenerationStats> for GenerationStats {
+    fn from(s: &generate::GenerationStats) -> Self {
+        Self {
+            prompt_tokens: s.prompt_tokens as u64,
+            generated_tokens: s.generated_tokens as u64,
+            time_to_first_token_secs: s.time_to_first_token.as_secs_f64(),
+            prefill_tokens_per_sec: s.prefill_tokens_per_sec,
+            decode_tokens_per_sec: s.decode_tokens_per_sec,
+            stop_reason: s.stop_reason.into(),
+        }
+    }
+}
+
+/// The refined text and how it was produced.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RefineResult {
+    pub text: String,
+    /// The token budget used.
+    pub max_tokens: u64,
+    pub stats: GenerationStats,
+}
+
+impl From<refine::RefineResult> for RefineResult {
+    fn from(r: refine::RefineResult) -> Self {
+        Self {
+            stats: (&r.stats).into(),
+            max_tokens: r.max_tokens as u64,
+            text: r.text,
+        }
+    }
+}
+
+/// Audio to transcribe: a file, an encoded file in memory, or raw PCM.
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum AudioSource {
+    /// A file in any supported container (WAV, FLAC, MP3, M4A, OGG).
+    File { path: String },
+    /// A whole encoded file held in memory.
+    Encoded { data: Vec<u8> },
+    /// 16 kHz mono float samples.
+    Pcm16k { samples: Vec<f32> },
+    /// Interleaved float PCM at any rate and channel count.
+    PcmF32 {
+        samples: Vec<f32>,
+        sample_rate: u32,
+        channels: u16,
+    },
+    /// Interleaved signed 16-bit PCM at any rate and channel count.
+    PcmS16 {
+        samples: Vec<i16>,
+        sample_rate: u32,
+        channels: u16,
+    },
+}
+
+impl From<AudioSource> for AudioInput {
+    fn from(a: AudioSource) -> Self {
+        match a {
+            AudioSource::File { path } => Self::Path(path.into()),
+            AudioSource::Encoded { data } => Self::Encoded(data),
+            AudioSource::Pcm16k { samples } => Self::Pcm16k(samples),
+            AudioSource::PcmF32 {
+                samples,
+                sample_rate,
+                channels,
+            } => Self::PcmF32 {
+                samples,
+                sample_rate,
+                channels,
+            },
+            AudioSource::PcmS16 {
+                samples,
+                sample_rate,
+                channels,
+            } => Self::PcmS16 {
+                samples,
+                sample_rate,
+                channels,
+            },
+        }
+    }
+}
+
+/// What to produce from speech.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Enum)]
+pub enum TranscribeTask {
+    /// Text in the spoken language.
+    #[default]
+    Transcribe,
+    /// English text, whatever the spoken language.
+    Translate,
+}
+
+/// Transcription settings; the defaults are mlx-whisper's.
+#[derive(Debug, Clone, PartialEq, Default, uniffi::Record)]
+pub struct TranscribeOptions {
+    /// The speech model; `nil`: the loaded one, else the default.
+    #[uniffi(default)]
+    pub model: Option<String>,
+    /// Language code (`"en"`); `nil` detects it.
+    #[uniffi(default)]
+    pub language: Option<String>,
+    /// `nil`: transcribe.
+    #[uniffi(default)]
+    pub task: Option<TranscribeTask>,
+    /// Beam search width (`nil`: greedy).
+    #[uniffi(default)]
+    pub beam_size: Option<u32>,
+    /// Word-level timestamps.
+    #[uniffi(default = false)]
+    pub word_timestamps: bool,
+    /// Spelling of names, a vocabulary hint.
+    #[uniffi(default)]
+    pub initial_prompt: Option<String>,
+    /// Fallback temperatures (`nil`: 0, 0.2, … 1.0).
+    #[uniffi(default)]
+    pub temperatures: Option<Vec<f32>>,
+    /// Text only, one segment per 30 s window.
+    #[uniffi(default = false)]
+    pub without_timestamps: bool,
+}
+
+impl TranscribeOptions {
+    pub fn to_core(&self) -> transcribe::TranscribeOptions {
+        let d = transcribe::TranscribeOptions::default();
+        transcribe::TranscribeOptions {
+            language: self.language.clone(),
+            task: match self.task.unwrap_or_default() {
+                TranscribeTask::Transcribe => transcribe::Task::Transcribe,
+                TranscribeTask::Translate => transcribe::Task::Translate,
+            },
+            beam_size: self.beam_size.map(|b| b as usize),
+            word_timestamps: self.word_timestamps,
+            initial_prompt: self.initial_prompt.clone(),
+            temperatures: self.temperatures.clone().unwrap_or(d.temperatures.clone()),
+            without_timestamps: self.without_timestamps,
+            ..d
+        }
+    }
+}
+
+/// One word with its time span (seconds) and probability.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Word {
+    pub word: String,
+    pub start: f32,
+    pub end: f32,
+    pub probability: f32,
+}
+
+/// A stretch of speech between two timestamps (seconds).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Segment {
+    pub id: u32,
+    pub start: f32,
+    pub end: f32,
+    pub text: String,
+    pub tokens: Vec<u32>,
+    pub temperature: f32,
+    pub avg_logprob: f32,
+    pub compression_ratio: f32,
+    pub no_speech_prob: f32,
+    /// Present when word timestamps were asked for.
+    pub words: Option<Vec<Word>>,
+}
+
+impl From<&transcribe::Segment> for Segment {
+    fn from(s: &transcribe::Segment) -> Self {
+        Self {
+            id: s.id as u32,
+            start: s.start,
+            end: s.end,
+            text: s.text.clone(),
+            tokens: s.tokens.clone(),
+            temperature: s.temperature,
+            avg_logprob: s.avg_logprob,
+            compression_ratio: s.compression_ratio,
+            no_speech_prob: s.no_speech_prob,
+            words: s.words.as_ref().map(|w| {
+                w.iter()
+                    .map(|w| Word {
+                        word: w.word.clone(),
+                        start: w.start,
+                        end: w.end,
+                        probability: w.probability,
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// The result of a transcription.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Transcript {
+    pub text: String,
+    /// Language code, given or detected.
+    pub language: String,
+    pub language_probability: Option<f32>,
+    pub segments: Vec<Segment>,
+    /// Seconds of audio.
+    pub duration: f32,
+}
+
+impl From<transcribe::Transcript> for Transcript {
+    fn from(t: transcribe::Transcript) -> Self {
+        Self {
+            segments: t.segments.iter().map(Into::into).collect(),
+            text: t.text,
+            language: t.language,
+            language_probability: t.language_probability,
+            duration: t.duration,
+        }
+    }
+}
