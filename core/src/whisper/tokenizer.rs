@@ -682,7 +682,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let multi = WhisperTokenizer::from_dir(dir.path(), 51865).unwrap();
         assert!(multi.is_multilingual());
-        assert_eq!(multi.source(), Path::new("<embedded>/multilingual.tiktoken"));
+        assert_eq!(
+            multi.source(),
+            Path::new("<embedded>/multilingual.tiktoken")
+        );
         let en = WhisperTokenizer::from_dir(dir.path(), 51864).unwrap();
         assert!(!en.is_multilingual());
         assert_eq!(multi.encode(" Hello world").unwrap(), [2425, 1002]);
