@@ -76,6 +76,29 @@ fn a_model_loaded_on_one_thread_answers_on_another() {
 }
 
 #[test]
+fn a_blank_custom_prompt_is_a_plain_chat_turn() {
+    // The predecessors' sidecar `/generate` sent the prompt alone: no system message, so
+    // the answer is the plain chat answer.
+    let model = ChatModel::load(&smollm2_gguf()).unwrap();
+    let opts = RefineOptions {
+        mode: RefineMode::Custom(" ".into()),
+        temperature: 0.0,
+        repetition_penalty: 1.0,
+        max_tokens: Some(64),
+        ..RefineOptions::default()
+    };
+    let r = refine(
+        &model,
+        "What is the capital of France?",
+        &opts,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(r.text, "The capital of France is Paris.");
+}
+
+#[test]
 fn refine_returns_only_the_refined_text() {
     let model = ChatModel::load(&smollm2_gguf()).unwrap();
     let messy = "um so like i went to the the store yesterday and uh i bought some apples you know and then i went home";

@@ -21,7 +21,8 @@ pub enum RefineMode {
     FixGrammar,
     /// Shorter, same meaning.
     MakeConcise,
-    /// The caller's own system prompt.
+    /// The caller's own system prompt; blank: no system message, the text goes to the
+    /// model as it is.
     Custom(String),
 }
 
@@ -139,10 +140,14 @@ pub fn refine(
     let max_tokens = opts
         .max_tokens
         .unwrap_or_else(|| dynamic_max_tokens(input_tokens, tier));
-    let messages = [
-        Message::new("system", opts.mode.system_prompt()),
-        Message::new("user", opts.mode.user_message(text)),
-    ];
+    // A custom mode with a blank prompt sends the text alone, as a plain chat turn (what
+    // the predecessors' sidecar `/generate` did); the template may add its own default.
+    let system = opts.mode.system_prompt().trim();
+    let messages: Vec<Message> = (!system.is_empty())
+        .then(|| Message::new("system", system))
+        .into_iter()
+        .chain([Message::new("user", opts.mode.user_message(text))])
+        .collect();
     let generate = GenerateOptions {
         max_tokens,
         sampler: SamplerConfig {
