@@ -11,3 +11,5 @@ log "cargo clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
 log "cargo test"
 cargo test --workspace
+bash "$MURMUR_ROOT/scripts/test-bindings.sh"
+bash "$MURMUR_ROOT/scripts/test-raycast.sh"

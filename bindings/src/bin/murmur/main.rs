@@ -2,6 +2,7 @@
 
 mod bench;
 mod models;
+mod serve;
 mod transcribe;
 
 use std::io::{IsTerminal, Read, Write};
@@ -68,6 +69,9 @@ enum Command {
     /// Transcribe speech (WAV, FLAC, MP3, M4A, OGG) with a Whisper model, streaming
     /// segments as they are decoded (txt, srt, vtt or json).
     Transcribe(transcribe::TranscribeArgs),
+    /// Run the engine as a local daemon (HTTP on a private Unix socket) that keeps the
+    /// model warm between clients and unloads it when idle.
+    Serve(serve::ServeArgs),
     /// Load a GGUF model through MLX and report its configuration and tensors.
     Inspect {
         /// Path to a .gguf file.
@@ -79,6 +83,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    murmur_core::platform::tune_mlx_env();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect { model, json } => inspect(&model, json),
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
         Command::Models(args) => models::models(args),
         Command::Download(args) => models::download(args),
         Command::Delete(args) => models::delete(args),
+        Command::Serve(args) => serve::run(args),
         Command::Refine {
             text,
             model,

@@ -1,0 +1,543 @@
+//! Murmur's own routes, under `/v1`. Calls name models in the body (ids may contain
+//! `/`), answer JSON, and stream newline-delimited JSON where they take long:
+//!
+//! | route | body | answer |
+//! |---|---|---|
+//! | `GET /v1/status` | | version, pid, what is loaded/loading/downloading, memory |
+//! | `GET /v1/models`, `GET /v1/models/{id}` | | model statuses (state, sizes, RAM, recommended) |
+//! | `POST /v1/models/add` | `{source, id?, audio?, files?}` | the added model |
+//! | `POST /v1/models/remove` | `{model}` | the forgotten model |
+//! | `POST /v1/download` | `{model, background?}` | stream: `start`, `progress`…, `done` / `error` |
+//! | `POST /v1/download/cancel` | `{model}` | `{cancelled}` |
+//! | `POST /v1/delete` | `{model}` | `{deleted}` (409 `busy` while in use) |
+//! | `POST /v1/load` | `{model?}` | the loaded model |
+//! | `POST /v1/unload` | | `{unloaded: [ids]}` |
+//! | `POST /v1/refine` | `{text, model?, mode?, prompt?, temperature?, ..., stream?}` | stream: `start`, `token`…, `done` / `error` |
+//! | `POST /v1/transcribe` | `{path, model?, language?, ...}` or the audio file itself | stream: `start`, `segment`…, `done` / `error` |
+//! | `GET /v1/events` | | stream of engine events |
+//! | `POST /v1/shutdown` | | `{status: "shutting_down"}` |
+//!
+//! A streamed call that fails after it started ends with
+//! `{"type": "error", "error": {kind, message, status, ...}}`; one that fails before
+//! answers the HTTP status with `{"error": {...}}`. Dropping the connection cancels.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use murmur_core::audio::AudioInput;
+use murmur_core::catalog::{AddModel, Capability};
+use murmur_core::engine::{ModelState, ModelStatus};
+use murmur_core::llm::generate::StopReason;
+use murmur_core::refine::{RefineMode, RefineOptions};
+use murmur_core::transcribe::{Task, TranscribeOptions};
+use murmur_core::{CancelToken, Error};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::stream::{self, CancelOnDrop, Lines};
+use super::{ApiError, AppState, JsonBody, body_bytes};
+
+type Shared = Arc<AppState>;
+type ApiResult<T = Json<Value>> = Result<T, ApiError>;
+
+pub fn routes(state: &Shared) -> Router<Shared> {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/models", get(models))
+        .route("/v1/models/{id}", get(model))
+        .route("/v1/models/add", post(add_model))
+        .route("/v1/models/remove", post(remove_model))
+        .route("/v1/download", post(download))
+        .route("/v1/download/cancel", post(cancel_download))
+        .route("/v1/delete", post(delete))
+        .route("/v1/load", post(load))
+        .route("/v1/unload", post(unload))
+        .route("/v1/refine", post(refine))
+        .route(
+            "/v1/transcribe",
+            post(transcribe).layer(DefaultBodyLimit::max(state.limits.upload)),
+        )
+        .route("/v1/events", get(events))
+        .route("/v1/shutdown", post(shutdown))
+}
+
+/// `value` (an object) with `"type": kind` added in front.
+fn tagged(kind: &str, value: impl serde::Serialize) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert("type".into(), kind.into());
+    match serde_json::to_value(value).expect("serializes") {
+        Value::Object(fields) => out.extend(fields),
+        other => {
+            out.insert("value".into(), other);
+        }
+    }
+    Value::Object(out)
+}
+
+fn error_line(e: impl Into<ApiError>) -> Value {
+    json!({"type": "error", "error": e.into().body()})
+}
+
+fn to_json(v: impl serde::Serialize) -> Json<Value> {
+    Json(serde_json::to_value(v).expect("serializes"))
+}
+
+async fn status(State(st): State<Shared>) -> Json<Value> {
+    let engine = &st.engine;
+    let s = engine.status();
+    let mut v = tagged("status", &s);
+    let obj = v.as_object_mut().expect("object");
+    obj.remove("type");
+    let default_model = engine
+        .config()
+        .default_model
+        .as_deref()
+        .and_then(|id| engine.resolve(id).ok())
+        .unwrap_or_else(|| engine.recommended_model());
+    obj.extend([
+        ("status".into(), "running".into()),
+        ("version".into(), env!("CARGO_PKG_VERSION").into()),
+        ("pid".into(), std::process::id().into()),
+        (
+            "uptime_secs".into(),
+            st.started.elapsed().as_secs_f64().into(),
+        ),
+        ("socket".into(), st.socket.display().to_string().into()),
+        ("tcp".into(), st.tcp.map(|a| a.to_string()).into()),
+        ("default_model".into(), default_model.id.into()),
+        (
+            "recommended_model".into(),
+            engine.recommended_model().id.into(),
+        ),
+    ]);
+    Json(v)
+}
+
+async fn models(State(st): State<Shared>) -> Json<Value> {
+    to_json(st.engine.models())
+}
+
+async fn model(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult {
+    Ok(to_json(st.engine.model(&id)?))
+}
+
+#[derive(Deserialize)]
+struct AddRequest {
+    source: String,
+    id: Option<String>,
+    #[serde(default)]
+    audio: bool,
+    files: Option<Vec<String>>,
+}
+
+async fn add_model(State(st): State<Shared>, JsonBody(req): JsonBody<AddRequest>) -> ApiResult {
+    let status = st.engine.add_model(&AddModel {
+        source: req.source,
+        id: req.id,
+        capability: req.audio.then_some(Capability::Audio),
+        files: req.files,
+    })?;
+    Ok(to_json(status))
+}
+
+#[derive(Deserialize)]
+struct ModelRequest {
+    model: Option<String>,
+    /// Downloads: keep going when the client disconnects.
+    #[serde(default)]
+    background: bool,
+}
+
+impl ModelRequest {
+    fn id(&self) -> Result<&str, ApiError> {
+        self.model
+            .as_deref()
+            .filter(|m| !m.trim().is_empty())
+            .ok_or_else(|| ApiError::bad_request("`model` is required"))
+    }
+}
+
+async fn remove_model(
+    State(st): State<Shared>,
+    JsonBody(req): JsonBody<ModelRequest>,
+) -> ApiResult {
+    let m = st.engine.remove_model(req.id()?)?;
+    Ok(Json(json!({"removed": m.id})))
+}
+
+async fn download(
+    State(st): State<Shared>,
+    JsonBody(req): JsonBody<ModelRequest>,
+) -> ApiResult<Response> {
+    let status = st.engine.model(req.id()?)?;
+    if status.state == ModelState::Downloading {
+        return Err(Error::Busy {
+            model: status.model.id,
+            state: "downloading".into(),
+        }
+        .into());
+    }
+    let id = status.model.id.clone();
+    let cancel = CancelToken::new();
+    let (lines, body) = stream::channel((!req.background).then_some(&cancel));
+    lines.send(&json!({"type": "start", "model": id}));
+    let engine = st.engine.clone();
+    tokio::spawn(async move {
+        let progress = lines.clone();
+        let (mut last, mut file) = (None::<Instant>, String::new());
+        let on_progress = move |p: &murmur_core::hub::DownloadProgress| {
+            // A line per file, per 100 ms, and at the end: enough for a progress bar.
+            if p.file != file
+                || p.bytes == p.total
+                || last.is_none_or(|t| t.elapsed() >= Duration::from_millis(100))
+            {
+                file.clone_from(&p.file);
+                last = Some(Instant::now());
+                let mut line = tagged("progress", p);
+                line["fraction"] = p.fraction().into();
+                progress.send(&line);
+            }
+        };
+        let line = match engine.download(&id, on_progress, &cancel).await {
+            Ok(status) => json!({"type": "done", "model": status}),
+            Err(e) => error_line(e),
+        };
+        lines.send(&line);
+    });
+    Ok(body.into_response())
+}
+
+async fn cancel_download(
+    State(st): State<Shared>,
+    JsonBody(req): JsonBody<ModelRequest>,
+) -> ApiResult {
+    let id = st.engine.resolve(req.id()?)?.id;
+    Ok(Json(
+        json!({"model": id, "cancelled": st.engine.cancel_download(&id)}),
+    ))
+}
+
+async fn delete(State(st): State<Shared>, JsonBody(req): JsonBody<ModelRequest>) -> ApiResult {
+    let id = st.engine.resolve(req.id()?)?.id;
+    st.engine.delete(&id).await?;
+    Ok(Json(json!({"deleted": id})))
+}
+
+async fn load(State(st): State<Shared>, JsonBody(req): JsonBody<ModelRequest>) -> ApiResult {
+    let id = match req.model.as_deref().filter(|m| !m.trim().is_empty()) {
+        Some(id) => ready(st.engine.model(id)?, None)?,
+        None => pick(&st, None, Capability::Text)?,
+    };
+    st.engine.load(&id).await?;
+    Ok(to_json(st.engine.model(&id)?))
+}
+
+async fn unload(State(st): State<Shared>) -> ApiResult {
+    let ids = st.engine.unload().await?;
+    Ok(Json(json!({"unloaded": ids})))
+}
+
+async fn shutdown(State(st): State<Shared>) -> Json<Value> {
+    st.shutdown();
+    Json(json!({"status": "shutting_down"}))
+}
+
+/// The model to use: the one named, else the loaded one of that kind, else the
+/// configured default, else the recommendation. Refused before anything streams when
+/// it is of the wrong kind or not downloaded, so the client gets a status to act on.
+fn pick(st: &AppState, id: Option<&str>, kind: Capability) -> Result<String, ApiError> {
+    let engine = &st.engine;
+    let status = match id.filter(|m| !m.trim().is_empty()) {
+        Some(id) => engine.model(id)?,
+        None => {
+            let s = engine.status();
+            let config = engine.config();
+            let (loaded, default) = match kind {
+                Capability::Text => (s.loaded, config.default_model.clone()),
+                Capability::Audio => (s.loaded_audio, config.default_audio_model.clone()),
+            };
+            match loaded.or(default) {
+                Some(id) => engine.model(&id)?,
+                None => engine.model(&match kind {
+                    Capability::Text => engine.recommended_model().id,
+                    Capability::Audio => engine.recommended_audio_model().id,
+                })?,
+            }
+        }
+    };
+    ready(status, Some(kind))
+}
+
+fn ready(status: ModelStatus, kind: Option<Capability>) -> Result<String, ApiError> {
+    let m = &status.model;
+    if let Some(kind) = kind
+        && !m.has(kind)
+    {
+        let (what, needs) = match kind {
+            Capability::Text => ("a speech model", "refining needs a text model"),
+            Capability::Audio => ("a text model", "transcribing needs a speech model"),
+        };
+        return Err(Error::InvalidArgument {
+            name: "model".into(),
+            reason: format!("{} is {what}; {needs}", m.id),
+        }
+        .into());
+    }
+    if matches!(
+        status.state,
+        ModelState::NotDownloaded | ModelState::Downloading
+    ) {
+        return Err(Error::NotDownloaded {
+            model: m.id.clone(),
+        }
+        .into());
+    }
+    Ok(m.id.clone())
+}
+
+#[derive(Deserialize)]
+struct RefineRequest {
+    text: String,
+    model: Option<String>,
+    /// `clean` (default), `grammar`, `concise` or `custom` (with `prompt`).
+    mode: Option<String>,
+    prompt: Option<String>,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    top_k: Option<usize>,
+    min_p: Option<f32>,
+    repetition_penalty: Option<f32>,
+    max_tokens: Option<usize>,
+    seed: Option<u64>,
+    /// `false`: one JSON answer instead of a stream.
+    stream: Option<bool>,
+}
+
+pub fn refine_mode(mode: Option<&str>, prompt: Option<String>) -> Result<RefineMode, ApiError> {
+    Ok(match mode.unwrap_or("clean") {
+        "clean" | "clean_up_transcript" => RefineMode::CleanUpTranscript,
+        "grammar" | "fix_grammar" | "fix_spelling_and_grammar" => RefineMode::FixGrammar,
+        "concise" | "make_concise" => RefineMode::MakeConcise,
+        "custom" => match prompt.filter(|p| !p.trim().is_empty()) {
+            Some(p) => RefineMode::Custom(p),
+            None => {
+                return Err(Error::InvalidArgument {
+                    name: "prompt".into(),
+                    reason: "mode `custom` needs a `prompt`".into(),
+                }
+                .into());
+            }
+        },
+        other => {
+            return Err(Error::InvalidArgument {
+                name: "mode".into(),
+                reason: format!("{other:?} is not one of clean, grammar, concise, custom"),
+            }
+            .into());
+        }
+    })
+}
+
+async fn refine(
+    State(st): State<Shared>,
+    JsonBody(req): JsonBody<RefineRequest>,
+) -> ApiResult<Response> {
+    let defaults = RefineOptions::default();
+    let opts = RefineOptions {
+        mode: refine_mode(req.mode.as_deref(), req.prompt)?,
+        temperature: req.temperature.unwrap_or(defaults.temperature),
+        top_p: req.top_p.unwrap_or(defaults.top_p),
+        top_k: req.top_k.unwrap_or(defaults.top_k),
+        min_p: req.min_p.unwrap_or(defaults.min_p),
+        repetition_penalty: req
+            .repetition_penalty
+            .unwrap_or(defaults.repetition_penalty),
+        max_tokens: req.max_tokens,
+        seed: req.seed,
+        ..defaults
+    };
+    if req.text.trim().is_empty() {
+        return Err(Error::InvalidArgument {
+            name: "text".into(),
+            reason: "there is nothing to refine".into(),
+        }
+        .into());
+    }
+    let model = pick(&st, req.model.as_deref(), Capability::Text)?;
+    let cancel = CancelToken::new();
+    let engine = st.engine.clone();
+    if req.stream == Some(false) {
+        // The handler is dropped when the client goes away: that cancels too.
+        let guard = CancelOnDrop::new(&cancel);
+        let result = engine
+            .refine(Some(&model), &req.text, &opts, |_| {}, &cancel)
+            .await;
+        guard.disarm();
+        log_cancel(&model, &result);
+        let mut v = tagged("done", result?);
+        v.as_object_mut().expect("object").remove("type");
+        v["model"] = model.into();
+        return Ok(Json(v).into_response());
+    }
+    let (lines, body) = stream::channel(Some(&cancel));
+    lines.send(&json!({"type": "start", "model": model, "queued": engine.status().in_use}));
+    tokio::spawn(async move {
+        let tokens: Lines = lines.clone();
+        let on_text = move |t: &str| {
+            tokens.send(&json!({"type": "token", "text": t}));
+        };
+        let result = engine
+            .refine(Some(&model), &req.text, &opts, on_text, &cancel)
+            .await;
+        log_cancel(&model, &result);
+        let line = match result {
+            Ok(result) => {
+                let mut v = tagged("done", result);
+                v["model"] = model.into();
+                v
+            }
+            Err(e) => error_line(e),
+        };
+        lines.send(&line);
+    });
+    Ok(body.into_response())
+}
+
+/// Say so when a refine stopped because its client went away.
+pub fn log_cancel(model: &str, result: &murmur_core::Result<murmur_core::refine::RefineResult>) {
+    match result {
+        Ok(r) if r.stats.stop_reason == StopReason::Cancelled => eprintln!(
+            "murmur serve: refine with {model} cancelled after {} tokens: the client went away",
+            r.stats.generated_tokens
+        ),
+        Err(Error::Cancelled) => {
+            eprintln!(
+                "murmur serve: refine with {model} cancelled while queued: the client went away"
+            )
+        }
+        _ => {}
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct TranscribeRequest {
+    /// An audio file on this machine (JSON bodies); uploads send the file as the body.
+    path: Option<std::path::PathBuf>,
+    model: Option<String>,
+    language: Option<String>,
+    /// `transcribe` (default) or `translate` (to English).
+    task: Option<Task>,
+    beam_size: Option<usize>,
+    /// One fixed temperature instead of the fallback schedule.
+    temperature: Option<f32>,
+    word_timestamps: Option<bool>,
+    initial_prompt: Option<String>,
+    stream: Option<bool>,
+}
+
+async fn transcribe(
+    State(st): State<Shared>,
+    query: Result<Query<TranscribeRequest>, QueryRejection>,
+    req: Request,
+) -> ApiResult<Response> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let (params, audio) = if is_json {
+        let JsonBody(params) = <JsonBody<TranscribeRequest> as axum::extract::FromRequest<
+            Shared,
+        >>::from_request(req, &st)
+        .await?;
+        let Some(path) = params.path.clone() else {
+            return Err(ApiError::bad_request(
+                "`path` is required (or send the audio file itself as the body)",
+            ));
+        };
+        (params, AudioInput::Path(path))
+    } else {
+        let bytes = body_bytes(req, &st, st.limits.upload).await?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request(
+                "send the audio file as the body, or JSON with a `path`",
+            ));
+        }
+        (query, AudioInput::Encoded(bytes.to_vec()))
+    };
+    let mut opts = TranscribeOptions {
+        language: params.language.filter(|l| !l.trim().is_empty()),
+        task: params.task.unwrap_or_default(),
+        beam_size: params.beam_size,
+        word_timestamps: params.word_timestamps.unwrap_or(false),
+        initial_prompt: params.initial_prompt,
+        ..TranscribeOptions::default()
+    };
+    if let Some(t) = params.temperature {
+        opts.temperatures = vec![t];
+    }
+    let model = pick(&st, params.model.as_deref(), Capability::Audio)?;
+    let cancel = CancelToken::new();
+    let engine = st.engine.clone();
+    if params.stream == Some(false) {
+        let guard = CancelOnDrop::new(&cancel);
+        let result = engine
+            .transcribe(Some(&model), audio, &opts, |_| {}, &cancel)
+            .await;
+        guard.disarm();
+        let mut v = tagged("done", result?);
+        v.as_object_mut().expect("object").remove("type");
+        v["model"] = model.into();
+        return Ok(Json(v).into_response());
+    }
+    let (lines, body) = stream::channel(Some(&cancel));
+    lines.send(&json!({"type": "start", "model": model, "queued": engine.status().in_use}));
+    tokio::spawn(async move {
+        let segments = lines.clone();
+        let on_segment = move |s: &murmur_core::transcribe::Segment| {
+            segments.send(&tagged("segment", s));
+        };
+        let line = match engine
+            .transcribe(Some(&model), audio, &opts, on_segment, &cancel)
+            .await
+        {
+            Ok(transcript) => {
+                let mut v = tagged("done", transcript);
+                v["model"] = model.into();
+                v
+            }
+            Err(e) => error_line(e),
+        };
+        lines.send(&line);
+    });
+    Ok(body.into_response())
+}
+
+async fn events(State(st): State<Shared>) -> Response {
+    let mut rx = st.engine.subscribe();
+    let (lines, body) = stream::channel(None);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                event = rx.recv() => match event {
+                    Ok(e) => {
+                        if !lines.send(&e) {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                },
+                _ = lines.closed() => return,
+            }
+        }
+    });
+    body.into_response()
+}

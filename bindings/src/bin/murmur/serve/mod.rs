@@ -1,0 +1,533 @@
+//! `murmur serve`: the engine as a small local daemon that keeps a model warm between
+//! short-lived clients (Raycast commands, scripts) and unloads it when idle.
+//!
+//! Transport: HTTP/1.1 with JSON bodies on a Unix socket in a private folder (the
+//! folder 0700, the socket 0600: only this user can connect). With `--tcp` it also
+//! listens on loopback TCP, where every `/v1` call needs the random bearer token written
+//! to a 0600 file; `--sidecar` adds the Python sidecar's routes there (`GET /status`,
+//! `POST /load`, `POST /generate`, `POST /unload`, bodies as the seeds define them).
+//! Long calls stream newline-delimited JSON; a client that disconnects cancels its call.
+//!
+//! Mapping only: every decision (queueing, loading, idle unload, busy refusals) is the
+//! engine's. See `api.rs` for the routes.
+
+mod api;
+mod error;
+mod sidecar;
+mod stream;
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use clap::Args;
+use murmur_core::{Engine, EngineConfig, Error, Result};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+pub use error::ApiError;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The Unix socket to listen on. Default: $MURMUR_SOCKET, else `murmur.sock` in
+    /// `~/Library/Caches/Murmur/serve` (macOS) or `$XDG_RUNTIME_DIR/murmur` (else
+    /// `~/.cache/murmur/serve`). Its folder must be private to this user (0700).
+    #[arg(long, env = "MURMUR_SOCKET")]
+    socket: Option<PathBuf>,
+    /// Also listen on loopback TCP (default 127.0.0.1 on a free port). Every `/v1`
+    /// call there needs `Authorization: Bearer <token>`, the token being in --token-file.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
+    tcp: Option<SocketAddr>,
+    /// Where to write the TCP bearer token (mode 0600). Default: `murmur.token` beside
+    /// the socket.
+    #[arg(long, requires = "tcp")]
+    token_file: Option<PathBuf>,
+    /// On the TCP listener, also answer the Python sidecar's protocol (GET /status,
+    /// POST /load, POST /generate, POST /unload) for apps built for it. Those routes
+    /// take no token, as the sidecar's never did.
+    #[arg(long, requires = "tcp")]
+    sidecar: bool,
+    /// Unload the model after this many minutes unused (0: never). Default:
+    /// $MURMUR_IDLE_UNLOAD_SECS, else 5 minutes.
+    #[arg(long, env = "MURMUR_IDLE_UNLOAD_MINUTES")]
+    idle_unload_minutes: Option<f64>,
+    /// The text model used when a call names none and none is loaded. Default:
+    /// $MURMUR_DEFAULT_MODEL, else the model recommended for this machine's memory.
+    #[arg(long)]
+    default_model: Option<String>,
+    /// Largest JSON request body, in bytes (larger: 413).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// Largest uploaded audio file, in bytes (larger: 413).
+    #[arg(long, default_value_t = 512 << 20)]
+    max_upload_bytes: usize,
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub engine: Engine,
+    pub limits: Limits,
+    pub started: Instant,
+    pub socket: PathBuf,
+    pub tcp: Option<SocketAddr>,
+    /// The sidecar protocol's last `POST /load`: (model id, `model_path` as given).
+    pub sidecar_model: Mutex<Option<(String, String)>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl AppState {
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct Limits {
+    pub body: usize,
+    pub upload: usize,
+}
+
+type Shared = Arc<AppState>;
+
+/// The default socket: in a folder of its own, private to this user.
+pub fn default_socket_path() -> PathBuf {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let home = var("HOME").unwrap_or_default();
+    let dir = if cfg!(target_vendor = "apple") {
+        home.join("Library/Caches/Murmur/serve")
+    } else if let Some(runtime) = var("XDG_RUNTIME_DIR") {
+        runtime.join("murmur")
+    } else {
+        var("XDG_CACHE_HOME")
+            .unwrap_or_else(|| home.join(".cache"))
+            .join("murmur/serve")
+    };
+    dir.join("murmur.sock")
+}
+
+fn io_err(path: impl Into<PathBuf>, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.into(),
+        source: e,
+    }
+}
+
+fn invalid(name: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidArgument {
+        name: name.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Create `dir` (0700) or check that an existing one belongs to this user and nobody
+/// else can enter it; a folder Murmur made for itself is tightened back to 0700.
+fn private_dir(dir: &Path, ours: bool) -> Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| io_err(dir, e))?;
+        return Ok(());
+    }
+    let meta = std::fs::metadata(dir).map_err(|e| io_err(dir, e))?;
+    // SAFETY: getuid cannot fail and touches no memory.
+    let uid = unsafe { libc::getuid() };
+    if !meta.is_dir() || meta.uid() != uid {
+        return Err(invalid(
+            "socket",
+            format!("{} is not a folder owned by this user", dir.display()),
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        if !ours {
+            return Err(invalid(
+                "socket",
+                format!(
+                    "{} can be entered by other users (mode {:o}); put the socket in a private (0700) folder",
+                    dir.display(),
+                    meta.mode() & 0o777
+                ),
+            ));
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| io_err(dir, e))?;
+    }
+    Ok(())
+}
+
+/// Hold an exclusive lock beside the socket for the daemon's life, so two daemons never
+/// fight over one socket (a second one exits at once).
+fn lock(socket: &Path) -> Result<File> {
+    let path = socket.with_extension("lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| io_err(&path, e))?;
+    // SAFETY: a plain flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(Error::Busy {
+            model: "murmur serve".into(),
+            state: format!("already running on {}", socket.display()),
+        });
+    }
+    Ok(file)
+}
+
+/// 32 random bytes as hex.
+fn random_token() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| io_err("/dev/urandom", e))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Write `contents` to a fresh file only this user can read.
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(path, e)),
+        _ => {}
+    }
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| io_err(path, e))?;
+    f.write_all(contents.as_bytes())
+        .map_err(|e| io_err(path, e))
+}
+
+/// `murmur serve`.
+pub fn run(args: ServeArgs) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| io_err("<tokio runtime>", e))?;
+    let result = rt.block_on(serve(args));
+    // A generation still running was cancelled with its connection: give it a moment.
+    rt.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let ours = args.socket.is_none();
+    let socket = args.socket.clone().unwrap_or_else(default_socket_path);
+    let dir = socket
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    private_dir(&dir, ours)?;
+    let _lock = lock(&socket)?;
+    // We hold the lock, so a socket file left here is a dead daemon's.
+    if let Ok(meta) = std::fs::symlink_metadata(&socket) {
+        if !meta.file_type().is_socket() {
+            return Err(invalid(
+                "socket",
+                format!("{} exists and is not a socket", socket.display()),
+            ));
+        }
+        std::fs::remove_file(&socket).map_err(|e| io_err(&socket, e))?;
+    }
+    let unix = tokio::net::UnixListener::bind(&socket).map_err(|e| io_err(&socket, e))?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| io_err(&socket, e))?;
+
+    let mut tcp = None;
+    let mut token_file = None;
+    if let Some(addr) = args.tcp {
+        if !addr.ip().is_loopback() {
+            return Err(invalid(
+                "tcp",
+                format!(
+                    "{addr} is not a loopback address; murmur serve only listens on this machine"
+                ),
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| io_err(addr.to_string(), e))?;
+        let token = random_token()?;
+        let path = args
+            .token_file
+            .clone()
+            .unwrap_or_else(|| dir.join("murmur.token"));
+        write_private(&path, &token)?;
+        token_file = Some(path);
+        tcp = Some((listener, token));
+    }
+
+    let mut config = EngineConfig::from_env();
+    if let Some(minutes) = args.idle_unload_minutes {
+        config.idle_unload = (minutes > 0.0).then(|| Duration::from_secs_f64(minutes * 60.0));
+    }
+    if args.default_model.is_some() {
+        config.default_model = args.default_model.clone();
+    }
+    let engine = Engine::new(config)?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let tcp_addr = match &tcp {
+        Some((l, _)) => Some(l.local_addr().map_err(|e| io_err("tcp", e))?),
+        None => None,
+    };
+    let state = Arc::new(AppState {
+        engine,
+        limits: Limits {
+            body: args.max_body_bytes,
+            upload: args.max_upload_bytes,
+        },
+        started: Instant::now(),
+        socket: socket.clone(),
+        tcp: tcp_addr,
+        sidecar_model: Mutex::new(None),
+        shutdown: shutdown_tx,
+    });
+
+    let mut servers = tokio::task::JoinSet::new();
+    {
+        let app = unix_router(state.clone());
+        let rx = shutdown_rx.clone();
+        servers.spawn(async move {
+            axum::serve(unix, app)
+                .with_graceful_shutdown(wait_for(rx))
+                .await
+        });
+    }
+    if let Some((listener, token)) = tcp {
+        let app = tcp_router(state.clone(), token, args.sidecar);
+        let rx = shutdown_rx.clone();
+        servers.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(wait_for(rx))
+                .await
+        });
+    }
+
+    // One line on stdout says where we listen; logs go to stderr.
+    let ready = serde_json::json!({
+        "ready": true,
+        "pid": std::process::id(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "socket": socket,
+        "tcp": tcp_addr.map(|a| a.to_string()),
+        "token_file": token_file,
+        "sidecar": args.sidecar,
+    });
+    println!("{ready}");
+    let _ = std::io::stdout().flush();
+    eprintln!(
+        "murmur serve: listening on {}{}",
+        socket.display(),
+        tcp_addr
+            .map(|a| format!(" and http://{a}"))
+            .unwrap_or_default()
+    );
+
+    let signals = state.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        eprintln!("murmur serve: shutting down");
+        signals.shutdown();
+    });
+
+    // Wait for shutdown, then give open connections a moment to finish.
+    wait_for(shutdown_rx).await;
+    let drain = async { while servers.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(Duration::from_secs(3), drain).await;
+    let _ = std::fs::remove_file(&socket);
+    if let Some(path) = token_file {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+async fn wait_for(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+fn unix_router(state: Shared) -> Router {
+    api::routes(&state)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.limits.body))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+fn tcp_router(state: Shared, token: String, sidecar: bool) -> Router {
+    let token = Arc::new(token);
+    let mut app = api::routes(&state).layer(middleware::from_fn(move |req, next| {
+        let token = token.clone();
+        async move { require_token(&token, req, next).await }
+    }));
+    if sidecar {
+        app = app.merge(sidecar::routes());
+    }
+    app.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.limits.body))
+        .layer(middleware::from_fn(loopback_only))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route {} {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn log_request(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    eprintln!(
+        "murmur serve: {method} {path} -> {} ({:.0} ms)",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// Compare in time independent of where the strings differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_token(token: &str, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(g) if same_secret(g.as_bytes(), token.as_bytes()) => next.run(req).await,
+        Some(_) => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the bearer token is wrong (see the daemon's token file)",
+        )
+        .into_response(),
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this call needs `Authorization: Bearer <token>` (see the daemon's token file)",
+        )
+        .into_response(),
+    }
+}
+
+/// On TCP, refuse what a web page could send: anything with an `Origin`, or a `Host`
+/// that is not a loopback name (DNS rebinding).
+async fn loopback_only(headers: HeaderMap, req: Request, next: Next) -> Response {
+    if headers.contains_key(header::ORIGIN) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "requests from web pages are refused",
+        )
+        .into_response();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    let loopback = name.is_empty()
+        || name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("Host {host:?} is not this machine"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// A JSON request body: 413 past the size limit, 400 with serde's message when it is
+/// not JSON or not the expected shape. An empty body reads as `{}`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<Shared> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Shared) -> Result<Self, ApiError> {
+        let bytes = body_bytes(req, state, state.limits.body).await?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+    }
+}
+
+/// The whole body, within `limit` (which the route's `DefaultBodyLimit` enforces).
+pub async fn body_bytes(req: Request, state: &Shared, limit: usize) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request(format!(
+                "could not read the request body: {}",
+                r.body_text()
+            ))
+        }
+    })
+}

@@ -1,0 +1,567 @@
+/**
+ * The client of `murmur serve`: HTTP over the daemon's Unix socket (node:http with
+ * `socketPath`), newline-delimited JSON streams, typed errors. It starts the daemon from
+ * the murmur binary on demand, waits until it answers, and starts it again when it died.
+ *
+ * Pure module: no `@raycast/api` import, so it runs (and is tested) under plain Node.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export type RefineMode = "clean" | "grammar" | "concise" | "custom";
+
+export interface DownloadProgress {
+  repo: string;
+  file: string;
+  file_index: number;
+  file_count: number;
+  file_bytes: number;
+  file_total: number;
+  bytes: number;
+  total: number;
+  bytes_per_sec: number;
+  /** Overall fraction done, 0–1. */
+  fraction: number;
+}
+
+export type ModelState = "not_downloaded" | "downloading" | "downloaded" | "loading" | "ready";
+
+export interface ModelStatus {
+  id: string;
+  name: string;
+  aliases: string[];
+  source: { kind: "hub"; repo: string; revision: string } | { kind: "local"; path: string };
+  capabilities: ("text" | "audio")[];
+  architecture: string;
+  download_bytes: number | null;
+  ram_bytes: number | null;
+  description: string;
+  builtin: boolean;
+  state: ModelState;
+  in_use: boolean;
+  recommended: boolean;
+  disk_bytes: number;
+  path: string | null;
+  progress: Omit<DownloadProgress, "fraction"> | null;
+  last_error: string | null;
+}
+
+export interface EngineStatus {
+  status: "running";
+  version: string;
+  pid: number;
+  uptime_secs: number;
+  socket: string;
+  loaded: string | null;
+  loaded_audio: string | null;
+  in_use: boolean;
+  loading: string | null;
+  downloads: { model_id: string; progress: Omit<DownloadProgress, "fraction"> | null }[];
+  idle_unload_secs: number | null;
+  default_model: string;
+  recommended_model: string;
+  memory: { active_bytes: number; peak_bytes: number; cache_bytes: number };
+}
+
+export interface RefineOptions {
+  model?: string;
+  mode?: RefineMode;
+  /** The instruction for mode `custom`. */
+  prompt?: string;
+  temperature?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  maxTokens?: number;
+  seed?: number;
+  signal?: AbortSignal;
+}
+
+export interface RefineResult {
+  model: string;
+  text: string;
+  max_tokens: number;
+  stats: {
+    prompt_tokens: number;
+    generated_tokens: number;
+    prefill_tokens_per_sec: number;
+    decode_tokens_per_sec: number;
+    stop_reason: "eos" | "max_tokens" | "stopped" | "cancelled";
+  };
+}
+
+export interface Segment {
+  id: number;
+  start: number;
+  end: number;
+  text: string;
+}
+
+export interface Transcript {
+  model: string;
+  text: string;
+  language: string;
+  duration: number;
+  segments: Segment[];
+}
+
+export interface TranscribeOptions {
+  model?: string;
+  language?: string;
+  task?: "transcribe" | "translate";
+  signal?: AbortSignal;
+}
+
+/** A failure with the daemon's stable `kind` (e.g. `not_downloaded`, `busy`, `cancelled`). */
+export class MurmurError extends Error {
+  readonly kind: string;
+  readonly status: number;
+  readonly details: Record<string, unknown>;
+
+  constructor(kind: string, message: string, status = 0, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = "MurmurError";
+    this.kind = kind;
+    this.status = status;
+    this.details = details;
+  }
+
+  /** The model the error is about, when there is one. */
+  get model(): string | undefined {
+    const m = this.details.model;
+    return typeof m === "string" ? m : undefined;
+  }
+
+  static fromBody(body: unknown, status: number): MurmurError {
+    const error = (body as { error?: Record<string, unknown> } | undefined)?.error;
+    if (error && typeof error.kind === "string") {
+      const { kind, message, ...details } = error;
+      return new MurmurError(kind, String(message ?? kind), status, details);
+    }
+    return new MurmurError("http", `murmur serve answered HTTP ${status}`, status);
+  }
+}
+
+const isMac = (platform: string) => platform === "darwin";
+
+/** The daemon's default socket, as `murmur serve` computes it. */
+export function defaultSocketPath(platform: string = process.platform, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.MURMUR_SOCKET) return env.MURMUR_SOCKET;
+  const home = env.HOME || os.homedir();
+  if (isMac(platform)) return path.join(home, "Library/Caches/Murmur/serve/murmur.sock");
+  if (env.XDG_RUNTIME_DIR) return path.join(env.XDG_RUNTIME_DIR, "murmur/murmur.sock");
+  return path.join(env.XDG_CACHE_HOME || path.join(home, ".cache"), "murmur/serve/murmur.sock");
+}
+
+/** The murmur binary: the configured path, else $MURMUR_BIN, PATH and the usual install folders. */
+export function findBinary(configured?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const expand = (p: string) => (p.startsWith("~/") ? path.join(env.HOME || os.homedir(), p.slice(2)) : p);
+  const executable = (p: string) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (configured && configured.trim()) {
+    const p = expand(configured.trim());
+    if (executable(p)) return p;
+    throw new MurmurError("binary_not_found", `The murmur binary was not found at ${p}.`);
+  }
+  if (env.MURMUR_BIN && executable(env.MURMUR_BIN)) return env.MURMUR_BIN;
+  const dirs = [
+    ...(env.PATH ?? "").split(path.delimiter).filter(Boolean),
+    "/opt/homebrew/bin",
+    "/usr/local/bin",
+    expand("~/.cargo/bin"),
+  ];
+  for (const dir of dirs) {
+    const p = path.join(dir, "murmur");
+    if (executable(p)) return p;
+  }
+  throw new MurmurError(
+    "binary_not_found",
+    "The murmur command was not found. Install it (cargo install --path bindings) or set its path in the preferences.",
+  );
+}
+
+export interface EngineClientOptions {
+  /** Default: {@link defaultSocketPath}. */
+  socketPath?: string;
+  /** The murmur binary to start the daemon from, or a function finding it when needed
+   * (default: {@link findBinary}). */
+  binary?: string | (() => string);
+  /** Passed as `--idle-unload-minutes` when the daemon is started. */
+  idleUnloadMinutes?: number;
+  /** Environment of a started daemon (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Where a started daemon's log goes (default: `murmur-serve.log` beside the socket). */
+  logFile?: string;
+  /** How long to wait for a started daemon (default 20 s). */
+  startTimeoutMs?: number;
+  /** Start the daemon when it is not running (default true). */
+  autoStart?: boolean;
+}
+
+interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  res: http.IncomingMessage;
+}
+
+// Node's codes, and Bun's (termcast runs extensions on Bun).
+const CONNECT_ERRORS = new Set([
+  "ENOENT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ENOTSOCK",
+  "FailedToOpenSocket",
+  "ConnectionRefused",
+  "ConnectionClosed",
+]);
+
+function isConnectError(e: unknown): boolean {
+  return CONNECT_ERRORS.has((e as NodeJS.ErrnoException)?.code ?? "");
+}
+
+function abortError(): MurmurError {
+  return new MurmurError("cancelled", "Cancelled", 499);
+}
+
+export class EngineClient {
+  readonly socketPath: string;
+  private readonly options: EngineClientOptions;
+  private starting: Promise<void> | undefined;
+
+  constructor(options: EngineClientOptions = {}) {
+    this.options = options;
+    this.socketPath = options.socketPath ?? defaultSocketPath();
+  }
+
+  // ---- transport -------------------------------------------------------------------
+
+  private send(method: string, route: string, body: unknown, signal?: AbortSignal): Promise<RawResponse> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(abortError());
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const req = http.request({
+        socketPath: this.socketPath,
+        path: route,
+        method,
+        headers: {
+          Host: "localhost",
+          ...(payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {}),
+        },
+      });
+      const onAbort = () => {
+        req.destroy(abortError());
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      req.on("response", (res) => {
+        res.on("close", () => signal?.removeEventListener("abort", onAbort));
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, res });
+      });
+      req.on("error", (e) => {
+        signal?.removeEventListener("abort", onAbort);
+        reject(e);
+      });
+      req.end(payload);
+    });
+  }
+
+  /** Send, starting (or restarting) the daemon once when it does not answer. */
+  private async connect(method: string, route: string, body: unknown, signal?: AbortSignal): Promise<RawResponse> {
+    try {
+      return await this.send(method, route, body, signal);
+    } catch (e) {
+      if (e instanceof MurmurError || !isConnectError(e) || this.options.autoStart === false) throw wrap(e);
+      await this.start();
+      try {
+        return await this.send(method, route, body, signal);
+      } catch (e2) {
+        throw wrap(e2);
+      }
+    }
+  }
+
+  private async call<T>(method: string, route: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const { status, res } = await this.connect(method, route, body, signal);
+    const text = await readAll(res, signal);
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new MurmurError("http", `murmur serve sent something that is not JSON (HTTP ${status})`, status);
+    }
+    if (status >= 400) throw MurmurError.fromBody(parsed, status);
+    return parsed as T;
+  }
+
+  /**
+   * A streamed call: `onLine` gets each JSON line; resolves with the final `done` line,
+   * rejects with the `error` line's error (or the HTTP error). Aborting `signal` closes
+   * the connection, which cancels the work in the daemon.
+   */
+  private async stream<T>(
+    route: string,
+    body: unknown,
+    onLine: (line: Record<string, unknown>) => void,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const { status, res } = await this.connect("POST", route, body, signal);
+    if (status >= 400) {
+      const text = await readAll(res, signal);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      throw MurmurError.fromBody(parsed, status);
+    }
+    return new Promise<T>((resolve, reject) => {
+      let buffer = "";
+      let settled = false;
+      const finish = (f: () => void) => {
+        if (!settled) {
+          settled = true;
+          f();
+        }
+      };
+      const handle = (raw: string) => {
+        if (!raw.trim()) return;
+        const line = JSON.parse(raw) as Record<string, unknown>;
+        if (line.type === "done") {
+          const { type: _type, ...rest } = line;
+          void _type;
+          finish(() => resolve(rest as T));
+        } else if (line.type === "error") {
+          finish(() => reject(MurmurError.fromBody(line, Number((line.error as { status?: number })?.status ?? 500))));
+        } else {
+          onLine(line);
+        }
+      };
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        buffer += chunk;
+        let i: number;
+        while ((i = buffer.indexOf("\n")) >= 0) {
+          const raw = buffer.slice(0, i);
+          buffer = buffer.slice(i + 1);
+          try {
+            handle(raw);
+          } catch (e) {
+            finish(() => reject(e));
+            res.destroy();
+          }
+        }
+      });
+      res.on("end", () => {
+        try {
+          handle(buffer);
+        } catch (e) {
+          finish(() => reject(e));
+        }
+        finish(() => reject(new MurmurError("daemon_died", "murmur serve closed the stream before it finished")));
+      });
+      res.on("error", (e) => finish(() => reject(signal?.aborted ? abortError() : wrap(e))));
+      res.on("close", () => {
+        if (signal?.aborted) finish(() => reject(abortError()));
+      });
+    });
+  }
+
+  // ---- the daemon ------------------------------------------------------------------
+
+  /** Whether a daemon answers on the socket. */
+  async isRunning(): Promise<boolean> {
+    try {
+      const { res } = await this.send("GET", "/v1/status", undefined);
+      res.resume();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Make sure the daemon runs: start it when it does not answer, and wait for it. */
+  async ensureRunning(): Promise<void> {
+    if (!(await this.isRunning())) await this.start();
+  }
+
+  /** Start `murmur serve` (one start at a time) and wait until it answers. */
+  start(): Promise<void> {
+    this.starting ??= this.spawnAndWait().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async spawnAndWait(): Promise<void> {
+    const configured = this.options.binary;
+    const binary = typeof configured === "function" ? configured() : (configured ?? findBinary());
+    const dir = path.dirname(this.socketPath);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const logFile = this.options.logFile ?? path.join(dir, "murmur-serve.log");
+    const log = fs.openSync(logFile, "a", 0o600);
+    const offset = fs.fstatSync(log).size;
+    const args = ["serve", "--socket", this.socketPath];
+    if (this.options.idleUnloadMinutes !== undefined && Number.isFinite(this.options.idleUnloadMinutes)) {
+      args.push("--idle-unload-minutes", String(this.options.idleUnloadMinutes));
+    }
+    const child = spawn(binary, args, {
+      detached: true,
+      stdio: ["ignore", "ignore", log],
+      env: this.options.env ?? process.env,
+    });
+    fs.closeSync(log);
+    let exited: { code: number | null; error?: Error } | undefined;
+    child.on("exit", (code) => {
+      exited = { code };
+    });
+    child.on("error", (error) => {
+      exited = { code: null, error };
+    });
+    child.unref();
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? 20_000);
+    while (Date.now() < deadline) {
+      if (await this.isRunning()) return;
+      // Another client started it first: ours exits, theirs comes up.
+      const logged = tail(logFile, offset);
+      if (exited && !logged.includes("already running")) {
+        const reason = exited.error?.message ?? (logged.trim().split("\n").pop() || `exit code ${exited.code}`);
+        throw new MurmurError("daemon_failed", `murmur serve did not start: ${reason}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new MurmurError("daemon_failed", `murmur serve did not answer within the time limit (log: ${logFile})`);
+  }
+
+  // ---- the API -----------------------------------------------------------------------
+
+  status(): Promise<EngineStatus> {
+    return this.call("GET", "/v1/status");
+  }
+
+  models(): Promise<ModelStatus[]> {
+    return this.call("GET", "/v1/models");
+  }
+
+  model(id: string): Promise<ModelStatus> {
+    return this.call("GET", `/v1/models/${encodeURIComponent(id)}`);
+  }
+
+  addModel(source: string, opts: { id?: string; audio?: boolean; files?: string[] } = {}): Promise<ModelStatus> {
+    return this.call("POST", "/v1/models/add", { source, ...opts });
+  }
+
+  removeModel(id: string): Promise<{ removed: string }> {
+    return this.call("POST", "/v1/models/remove", { model: id });
+  }
+
+  /** Download with progress; aborting `signal` cancels the download. */
+  async download(id: string, onProgress: (p: DownloadProgress) => void, signal?: AbortSignal): Promise<ModelStatus> {
+    const done = await this.stream<{ model: ModelStatus }>(
+      "/v1/download",
+      { model: id },
+      (line) => {
+        if (line.type === "progress") onProgress(line as unknown as DownloadProgress);
+      },
+      signal,
+    );
+    return done.model;
+  }
+
+  cancelDownload(id: string): Promise<{ cancelled: boolean }> {
+    return this.call("POST", "/v1/download/cancel", { model: id });
+  }
+
+  /** Delete a model's files; refused (`busy`) while it downloads, loads or works. */
+  deleteModel(id: string): Promise<{ deleted: string }> {
+    return this.call("POST", "/v1/delete", { model: id });
+  }
+
+  load(id?: string): Promise<ModelStatus> {
+    return this.call("POST", "/v1/load", { model: id });
+  }
+
+  unload(): Promise<{ unloaded: string[] }> {
+    return this.call("POST", "/v1/unload", {});
+  }
+
+  /** Refine `text`, calling `onText` with each piece as it is generated. */
+  refine(text: string, opts: RefineOptions = {}, onText: (piece: string) => void = () => {}): Promise<RefineResult> {
+    return this.stream<RefineResult>(
+      "/v1/refine",
+      {
+        text,
+        model: opts.model || undefined,
+        mode: opts.mode,
+        prompt: opts.prompt,
+        temperature: opts.temperature,
+        top_p: opts.topP,
+        repetition_penalty: opts.repetitionPenalty,
+        max_tokens: opts.maxTokens,
+        seed: opts.seed,
+      },
+      (line) => {
+        if (line.type === "token") onText(String(line.text));
+      },
+      opts.signal,
+    );
+  }
+
+  /** Transcribe an audio file on this Mac, calling `onSegment` as segments are decoded. */
+  transcribe(
+    file: string,
+    opts: TranscribeOptions = {},
+    onSegment: (segment: Segment) => void = () => {},
+  ): Promise<Transcript> {
+    return this.stream<Transcript>(
+      "/v1/transcribe",
+      { path: file, model: opts.model || undefined, language: opts.language || undefined, task: opts.task },
+      (line) => {
+        if (line.type === "segment") onSegment(line as unknown as Segment);
+      },
+      opts.signal,
+    );
+  }
+
+  /** Ask the daemon to exit. */
+  shutdown(): Promise<unknown> {
+    return this.call("POST", "/v1/shutdown", {});
+  }
+}
+
+function wrap(e: unknown): MurmurError {
+  if (e instanceof MurmurError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (isConnectError(e)) {
+    return new MurmurError("daemon_unreachable", `murmur serve is not reachable (${err.code})`);
+  }
+  return new MurmurError("http", err?.message ?? String(e));
+}
+
+function readAll(res: http.IncomingMessage, signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    res.setEncoding("utf8");
+    res.on("data", (c: string) => (text += c));
+    res.on("end", () => resolve(text));
+    res.on("error", (e) => reject(signal?.aborted ? abortError() : wrap(e)));
+  });
+}
+
+/** What `file` got since `offset` (its last 2 000 characters). */
+function tail(file: string, offset: number): string {
+  try {
+    const text = fs.readFileSync(file).subarray(offset).toString("utf8");
+    return text.slice(-2000);
+  } catch {
+    return "";
+  }
+}
