@@ -80,6 +80,20 @@ fn tagged(kind: &str, value: impl serde::Serialize) -> Value {
     Value::Object(out)
 }
 
+/// A call's result line: `{"type": "done", "model": ..., <the result's fields>}`.
+fn done_line(model: &str, value: impl serde::Serialize) -> Value {
+    let mut v = tagged("done", value);
+    v["model"] = model.into();
+    v
+}
+
+/// The same as a plain JSON response (no `type`).
+fn done_json(model: &str, value: impl serde::Serialize) -> axum::response::Response {
+    let mut v = done_line(model, value);
+    v.as_object_mut().expect("object").remove("type");
+    Json(v).into_response()
+}
+
 fn error_line(e: impl Into<ApiError>) -> Value {
     json!({"type": "error", "error": e.into().body()})
 }
@@ -380,10 +394,7 @@ async fn refine(
             .await;
         guard.disarm();
         log_cancel(&model, &result);
-        let mut v = tagged("done", result?);
-        v.as_object_mut().expect("object").remove("type");
-        v["model"] = model.into();
-        return Ok(Json(v).into_response());
+        return Ok(done_json(&model, result?));
     }
     let (lines, body) = stream::channel(Some(&cancel));
     lines.send(&json!({"type": "start", "model": model, "queued": engine.status().in_use}));
@@ -397,11 +408,7 @@ async fn refine(
             .await;
         log_cancel(&model, &result);
         let line = match result {
-            Ok(result) => {
-                let mut v = tagged("done", result);
-                v["model"] = model.into();
-                v
-            }
+            Ok(result) => done_line(&model, result),
             Err(e) => error_line(e),
         };
         lines.send(&line);
@@ -492,10 +499,7 @@ async fn transcribe(
             .transcribe(Some(&model), audio, &opts, |_| {}, &cancel)
             .await;
         guard.disarm();
-        let mut v = tagged("done", result?);
-        v.as_object_mut().expect("object").remove("type");
-        v["model"] = model.into();
-        return Ok(Json(v).into_response());
+        return Ok(done_json(&model, result?));
     }
     let (lines, body) = stream::channel(Some(&cancel));
     lines.send(&json!({"type": "start", "model": model, "queued": engine.status().in_use}));
@@ -508,11 +512,7 @@ async fn transcribe(
             .transcribe(Some(&model), audio, &opts, on_segment, &cancel)
             .await
         {
-            Ok(transcript) => {
-                let mut v = tagged("done", transcript);
-                v["model"] = model.into();
-                v
-            }
+            Ok(transcript) => done_line(&model, transcript),
             Err(e) => error_line(e),
         };
         lines.send(&line);
