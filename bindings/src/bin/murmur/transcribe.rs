@@ -63,6 +63,9 @@ pub struct TranscribeArgs {
     /// folder or a .gguf file).
     #[arg(long)]
     refine_model: Option<String>,
+    /// Sampling temperature of the refinement (default: the seeds' 0.7; 0 is greedy).
+    #[arg(long, value_name = "T")]
+    refine_temperature: Option<f32>,
     /// Print progress and timing to stderr.
     #[arg(long)]
     verbose: bool,
@@ -200,9 +203,11 @@ pub fn run(args: TranscribeArgs) -> Result<()> {
         ),
         Some(id) => {
             let chat = ChatModel::load(&crate::models::model_path(Some(id))?)?;
+            let defaults = RefineOptions::default();
             let refine_opts = RefineOptions {
                 mode: RefineMode::CleanUpTranscript,
-                ..RefineOptions::default()
+                temperature: args.refine_temperature.unwrap_or(defaults.temperature),
+                ..defaults
             };
             let r = transcribe_and_refine(
                 &model,
