@@ -28,8 +28,9 @@ use crate::error::{Error, Result};
 use crate::llm::chat::ChatModel;
 use crate::llm::generate::GenerateOptions;
 use crate::llm::sampler::SamplerConfig;
-use crate::transcribe::{TranscribeOptions, Transcript, transcribe};
+use crate::transcribe::{TranscribeOptions, Transcript};
 use crate::whisper::WhisperModel;
+use crate::whisper::longform::transcribe_samples;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -200,12 +201,11 @@ pub fn bench_whisper(path: &Path, audio: &[PathBuf], reps: usize) -> Result<Whis
     let mut results = BTreeMap::new();
     for file in audio {
         let samples = crate::audio::load_16k_mono(&AudioInput::Path(file.clone()))?;
-        let input = AudioInput::Pcm16k(samples);
         let run = || -> Result<(f64, Transcript)> {
             let t = Instant::now();
-            let out = transcribe(
+            let out = transcribe_samples(
                 &model,
-                &input,
+                &samples,
                 &TranscribeOptions::default(),
                 &cancel,
                 &mut |_| {},

@@ -45,6 +45,7 @@ use crate::refine::{RefineOptions, RefineResult};
 use crate::system::{RamTier, total_memory_bytes};
 use crate::transcribe::{Segment, TranscribeOptions, Transcript};
 use crate::whisper::WhisperModel;
+use crate::whisper::longform::transcribe_samples;
 
 /// The seeds' default model unload timeout.
 pub const DEFAULT_IDLE_UNLOAD: Duration = Duration::from_secs(5 * 60);
@@ -521,6 +522,24 @@ impl Engine {
             .clone()
     }
 
+    /// The text model a call that names none uses when none is loaded: the configured
+    /// default, else the recommendation.
+    pub fn default_model(&self) -> Result<CatalogModel> {
+        match &self.inner.config.default_model {
+            Some(id) => self.resolve(id),
+            None => Ok(self.recommended_model()),
+        }
+    }
+
+    /// The speech model a call that names none uses when none is loaded: the
+    /// configured default, else the recommendation.
+    pub fn default_audio_model(&self) -> Result<CatalogModel> {
+        match &self.inner.config.default_audio_model {
+            Some(id) => self.resolve(id),
+            None => Ok(self.recommended_audio_model()),
+        }
+    }
+
     /// Add a model by repository id or local folder (saved for next time).
     pub fn add_model(&self, add: &AddModel) -> Result<ModelStatus> {
         let m = self.inner.catalog.write().unwrap().add(add)?;
@@ -780,11 +799,10 @@ impl Engine {
         let samples = tokio::task::spawn_blocking(move || crate::audio::load_16k_mono(&audio))
             .await
             .map_err(|e| join_error(&m.id, e))??;
-        let audio = AudioInput::Pcm16k(samples);
         let opts = opts.clone();
         self.run(&m, Kind::Audio, cancel, move |model, cancel| match model {
             Model::Whisper(whisper) => {
-                crate::transcribe::transcribe(whisper, &audio, &opts, cancel, &mut on_segment)
+                transcribe_samples(whisper, &samples, &opts, cancel, &mut on_segment)
             }
             Model::Chat(_) => unreachable!("the audio slot holds speech models"),
         })
@@ -798,23 +816,9 @@ impl Engine {
             Some(id) => self.resolve(id)?,
             None => match self.inner.slot(kind).current() {
                 Some(l) => self.resolve(&l.id)?,
-                None => match (kind, &self.inner.config) {
-                    (
-                        Kind::Text,
-                        EngineConfig {
-                            default_model: Some(id),
-                            ..
-                        },
-                    )
-                    | (
-                        Kind::Audio,
-                        EngineConfig {
-                            default_audio_model: Some(id),
-                            ..
-                        },
-                    ) => self.resolve(id)?,
-                    (Kind::Text, _) => self.recommended_model(),
-                    (Kind::Audio, _) => self.recommended_audio_model(),
+                None => match kind {
+                    Kind::Text => self.default_model()?,
+                    Kind::Audio => self.default_audio_model()?,
                 },
             },
         };

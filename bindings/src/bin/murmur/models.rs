@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use murmur_core::catalog::{AddModel, Capability};
+use murmur_core::catalog::{AddModel, Capability, CatalogModel};
 use murmur_core::engine::{ModelState, ModelStatus};
 use murmur_core::hub::DownloadProgress;
 use murmur_core::{CancelToken, Engine, EngineConfig, Error, Result};
@@ -200,24 +200,18 @@ pub fn download(args: DownloadArgs) -> Result<()> {
 /// configured default, else the one recommended for this Mac's RAM), downloading it
 /// with progress on stderr when it is not complete yet.
 pub fn model_path(model: Option<&str>) -> Result<std::path::PathBuf> {
-    local_or_fetched(model, |engine| match &engine.config().default_model {
-        Some(d) => Ok(engine.resolve(d)?.id),
-        None => Ok(engine.recommended_model().id),
-    })
+    local_or_fetched(model, Engine::default_model)
 }
 
 /// [`model_path`] for a speech model (default: `$MURMUR_DEFAULT_AUDIO_MODEL`, else the
 /// Whisper model recommended for this machine's RAM).
 pub fn audio_model_path(model: Option<&str>) -> Result<std::path::PathBuf> {
-    local_or_fetched(model, |engine| match &engine.config().default_audio_model {
-        Some(d) => Ok(engine.resolve(d)?.id),
-        None => Ok(engine.recommended_audio_model().id),
-    })
+    local_or_fetched(model, Engine::default_audio_model)
 }
 
 fn local_or_fetched(
     model: Option<&str>,
-    default: impl FnOnce(&Engine) -> Result<String>,
+    default: impl FnOnce(&Engine) -> Result<CatalogModel>,
 ) -> Result<std::path::PathBuf> {
     if let Some(m) = model
         && std::path::Path::new(m).exists()
@@ -227,7 +221,7 @@ fn local_or_fetched(
     let engine = engine()?;
     let id = match model {
         Some(m) => engine.resolve(m)?.id,
-        None => default(&engine)?,
+        None => default(&engine)?.id,
     };
     if let Ok(path) = engine.model_path(&id) {
         return Ok(path);

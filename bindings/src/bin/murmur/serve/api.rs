@@ -109,11 +109,8 @@ async fn status(State(st): State<Shared>) -> Json<Value> {
     let obj = v.as_object_mut().expect("object");
     obj.remove("type");
     let default_model = engine
-        .config()
-        .default_model
-        .as_deref()
-        .and_then(|id| engine.resolve(id).ok())
-        .unwrap_or_else(|| engine.recommended_model());
+        .default_model()
+        .unwrap_or_else(|_| engine.recommended_model());
     obj.extend([
         ("status".into(), "running".into()),
         ("version".into(), env!("CARGO_PKG_VERSION").into()),
