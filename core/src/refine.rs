@@ -143,11 +143,11 @@ pub fn refine(
     // A custom mode with a blank prompt sends the text alone, as a plain chat turn (what
     // the predecessors' sidecar `/generate` did); the template may add its own default.
     let system = opts.mode.system_prompt().trim();
-    let messages: Vec<Message> = (!system.is_empty())
-        .then(|| Message::new("system", system))
-        .into_iter()
-        .chain([Message::new("user", opts.mode.user_message(text))])
-        .collect();
+    let mut messages = Vec::with_capacity(2);
+    if !system.is_empty() {
+        messages.push(Message::new("system", system));
+    }
+    messages.push(Message::new("user", opts.mode.user_message(text)));
     let generate = GenerateOptions {
         max_tokens,
         sampler: SamplerConfig {

@@ -366,6 +366,21 @@ thread_local! {
     // (They are not `Send`, hence thread-local rather than stored in the model.)
     static SWIGLU: RefCell<Option<Binary>> = const { RefCell::new(None) };
     static GELU_APPROX: RefCell<Option<Unary>> = const { RefCell::new(None) };
+    static GELU: RefCell<Option<Unary>> = const { RefCell::new(None) };
+}
+
+/// Apply the unary function `f`, compiled on this thread's first call and cached in
+/// `cell` for the later ones.
+fn compiled_unary(
+    cell: &'static std::thread::LocalKey<RefCell<Option<Unary>>>,
+    f: fn(&Array) -> std::result::Result<Array, Exception>,
+    x: &Array,
+) -> Result<Array> {
+    cell.with_borrow_mut(|c| {
+        let compiled =
+            c.get_or_insert_with(|| Box::new(mlx_rs::transforms::compile::compile(f, true)));
+        Ok(compiled(x)?)
+    })
 }
 
 /// `silu(gate) · x`, the SwiGLU gate of Llama-family MLPs, compiled into one fused
@@ -395,11 +410,7 @@ pub fn gelu_approx(x: &Array) -> Result<Array> {
             .multiply(x)?
             .multiply(c(1.0)?.add(mlx_rs::ops::tanh(&inner)?)?)
     }
-    GELU_APPROX.with_borrow_mut(|c| {
-        let compiled =
-            c.get_or_insert_with(|| Box::new(mlx_rs::transforms::compile::compile(f, true)));
-        Ok(compiled(x)?)
-    })
+    compiled_unary(&GELU_APPROX, f, x)
 }
 
 /// Rotary position embedding settings for one attention layer.
@@ -588,11 +599,10 @@ impl Weights {
 /// `nn.gelu` does (mlx-rs's `nn::gelu` promotes half-precision activations to f32),
 /// compiled into one fused kernel.
 pub fn gelu(x: &Array) -> Result<Array> {
-    fn f(x: &Array) -> std::result::Result<Array, mlx_rs::error::Exception> {
+    fn f(x: &Array) -> std::result::Result<Array, Exception> {
         let c = |v: f32| Array::from_f32(v).as_dtype(x.dtype());
         let erf = mlx_rs::ops::erf(x.divide(c(std::f32::consts::SQRT_2)?)?)?;
         x.multiply(c(1.0)?.add(erf)?)?.divide(c(2.0)?)
     }
-    let mut compiled = mlx_rs::transforms::compile::compile(f, true);
-    Ok(compiled(x)?)
+    compiled_unary(&GELU, f, x)
 }
