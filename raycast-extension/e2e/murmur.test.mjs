@@ -80,6 +80,15 @@ async function openCommand(title) {
   return session;
 }
 
+/**
+ * Type into a search field and wait until the list under it is filtered: `gone` (text the
+ * filter removes) has left the screen. Pressing enter before that picks whatever was first.
+ */
+async function search(session, query, gone) {
+  await session.type(query);
+  await session.text({ waitFor: (screen) => !screen.includes(gone), timeout: 10_000 });
+}
+
 /** The screen without spaces and line breaks (termcast puts streamed chunks on lines of their own). */
 const squeeze = (s) => s.replace(/\s+/g, "");
 
@@ -128,6 +137,10 @@ test("Refine: enter a text, run it, read the refined text off the screen", async
 });
 
 test("Manage Models: list, load, set default, and an offline download's error toast", async () => {
+  // The daemon may still hold the model from the test before: start from "on disk, not
+  // loaded", so the list offers Load Now (with the model loaded, "Load Now" would filter the
+  // action panel down to Unload).
+  await call("POST", "/v1/unload", {}).catch(() => {});
   const session = await openCommand("Manage Models");
   try {
     await session.waitForText("Speech Models", { timeout: 60_000 });
@@ -135,24 +148,24 @@ test("Manage Models: list, load, set default, and an offline download's error to
     assert.match(list, /Text Models/);
     assert.match(list, /Recommended/, "the model for this machine is marked");
     assert.match(list, /Qwen3 1\.7B\s+qwen3-1\.7b\s+1\.0 GB RAM 2\.5 GB Not Downloaded/);
-    assert.match(list, /smollm2\s+smollm2\s+98\.4 MB (Downloaded|Loaded)/);
+    assert.match(list, /smollm2\s+smollm2\s+98\.4 MB Downloaded/);
 
     await session.type("smollm2");
     await session.press(["ctrl", "k"]);
     await session.waitForText("Set as Default", { timeout: 10_000 });
-    await session.type("Load Now");
+    await search(session, "Load Now", "Refresh");
     await session.press("enter");
     await session.waitForText("Loaded", { timeout: 60_000 });
     assert.equal((await call("GET", "/v1/status")).loaded, "smollm2");
 
     await session.press(["ctrl", "k"]);
-    await session.type("Set as Default");
+    await search(session, "Set as Default", "Refresh");
     await session.press("enter");
     await session.waitForText("is the default model", { timeout: 10_000 });
 
     // Offline: the download fails with a toast that says why.
     for (let i = 0; i < "smollm2".length; i++) await session.press("backspace");
-    await session.type("qwen3-0.6b");
+    await search(session, "qwen3-0.6b", "98.4 MB");
     await session.waitForText("Qwen3 0.6B", { timeout: 10_000 });
     await session.press("enter");
     await session.waitForText("Offline", { timeout: 30_000 });
