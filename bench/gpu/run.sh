@@ -4,7 +4,7 @@
 #   run.sh llm     install MLX CUDA + mlx-lm, make the Qwen3 benchmark models, measure
 #                  copy bandwidth, run bench/compare.py (Murmur vs mlx-lm, alternating)
 #   run.sh extra   A/B of MLX's CUDA graph batching on both sides' decode; Whisper base
-#                  vs mlx-whisper (bench/compare.py --audio) on JFK and a 3-minute clip
+#                  vs mlx-whisper (bench/compare.py --audio) on JFK and a 5-minute clip (bench/long_audio.py)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 W=/tmp/murmur-gpu
@@ -65,21 +65,8 @@ PY
     mkdir -p "$W/wp" && tar -xf "$W/whisper-pack.tar" -C "$W/wp"
     xz -d "$W/wp/whisper-base-mlx/weights.safetensors.xz"
     $PY -m pip install -q --no-index --no-deps "$W"/wp/mlx_whisper-0.4.3-*.whl
-    # A 3-minute clip: the LibriVox fixtures and JFK, 16 kHz mono, repeated.
-    $PY - "$W/wp/audio" <<'PY'
-import glob, sys, wave
-d = sys.argv[1]
-parts = sorted(glob.glob(f"{d}/sense*.wav")) + [f"{d}/jfk.wav"]
-frames = b""
-for p in parts:
-    with wave.open(p) as w:
-        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2), p
-        frames += w.readframes(w.getnframes())
-with wave.open(f"{d}/long.wav", "wb") as w:
-    w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
-    while w.getnframes() < 180 * 16000:
-        w.writeframes(frames)
-PY
+    # A 5-minute clip (the issue's "~5 min file"): the LibriVox fixtures and JFK, 16 kHz mono, repeated.
+    $PY bench/long_audio.py "$W/wp/audio" "$W/wp/audio/long.wav" --seconds 300
     PYTHONUNBUFFERED=1 $PY bench/compare.py --murmur "$W/murmur" --python "$PY" --runs "${RUNS:-2}" \
       --reps "${REPS:-2}" --model "$W/wp/whisper-base-mlx" --audio "$W/wp/audio/jfk.wav" "$W/wp/audio/long.wav" \
       --out "$OUT/whisper"
