@@ -145,6 +145,28 @@ fn opts(max_tokens: usize) -> RefineOptions {
     }
 }
 
+/// Make every load of `id` wait on its thread (up to 30 s) for a message on the returned
+/// sender; the counter counts those loads.
+fn hold_loads_of(
+    config: &mut EngineConfig,
+    id: &'static str,
+) -> (mpsc::Sender<()>, Arc<Mutex<usize>>) {
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let calls = Arc::new(Mutex::new(0));
+    let c = calls.clone();
+    config.load_hook = Some(Arc::new(move |loading: &str| {
+        if loading == id {
+            *c.lock().unwrap() += 1;
+            let _ = release_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(30));
+        }
+    }));
+    (release_tx, calls)
+}
+
 /// Wait (bounded) for the first event matching `f`, returning the events seen.
 async fn wait_for(
     rx: &mut broadcast::Receiver<Event>,
@@ -321,25 +343,13 @@ async fn concurrent_loads_share_one_and_busy_models_refuse_delete() {
         .unwrap();
 
     // Hold the load open on its thread until we let it go.
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let release_rx = Arc::new(Mutex::new(release_rx));
-    let calls = Arc::new(Mutex::new(0));
     let mut config = world.config();
-    let c = calls.clone();
-    config.load_hook = Some(Arc::new(move |id: &str| {
-        if id == "qwen-tiny" {
-            *c.lock().unwrap() += 1;
-            let _ = release_rx
-                .lock()
-                .unwrap()
-                .recv_timeout(Duration::from_secs(30));
-        }
-    }));
+    let (release_tx, calls) = hold_loads_of(&mut config, "qwen-tiny");
     let engine = world.engine(config);
     let mut events = engine.subscribe();
     let first = tokio::spawn({
         let e = engine.clone();
-        async move { e.load("qwen-tiny").await }
+        async move { e.load("qwen-tiny", &CancelToken::new()).await }
     });
     let mut seen = wait_for(&mut events, "loading_started", |e| {
         matches!(e, Event::LoadingStarted { .. })
@@ -347,7 +357,7 @@ async fn concurrent_loads_share_one_and_busy_models_refuse_delete() {
     .await;
     let second = tokio::spawn({
         let e = engine.clone();
-        async move { e.load("Tiny-Qwen3-4bit").await }
+        async move { e.load("Tiny-Qwen3-4bit", &CancelToken::new()).await }
     });
 
     assert_eq!(
@@ -476,6 +486,95 @@ async fn concurrent_loads_share_one_and_busy_models_refuse_delete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_load_returns_at_once_and_drops_what_it_read() {
+    let world = World::new();
+    let engine = world.engine(world.config());
+    for id in ["qwen-tiny", "smol"] {
+        engine
+            .download(id, |_| {}, &CancelToken::new())
+            .await
+            .unwrap();
+    }
+    // Hold qwen-tiny's reading open on its thread until we let it go.
+    let mut config = world.config();
+    let (release_tx, _) = hold_loads_of(&mut config, "qwen-tiny");
+    let engine = world.engine(config);
+    engine.load("smol", &CancelToken::new()).await.unwrap();
+
+    // Cancelled before it starts: nothing happens, the loaded model stays.
+    let cancelled = CancelToken::new();
+    cancelled.cancel();
+    assert!(matches!(
+        engine.load("qwen-tiny", &cancelled).await,
+        Err(Error::Cancelled)
+    ));
+    assert_eq!(engine.status().loaded.as_deref(), Some("smol"));
+
+    // Cancelled while reading: the call returns at once, the reading ends on its thread
+    // and is dropped.
+    let mut events = engine.subscribe();
+    let cancel = CancelToken::new();
+    let load = tokio::spawn({
+        let (e, cancel) = (engine.clone(), cancel.clone());
+        async move { e.load("qwen-tiny", &cancel).await }
+    });
+    wait_for(&mut events, "loading_started", |e| {
+        matches!(e, Event::LoadingStarted { .. })
+    })
+    .await;
+    cancel.cancel();
+    let returned = tokio::time::timeout(Duration::from_secs(5), load)
+        .await
+        .expect("the call returns while the reading is still held")
+        .unwrap();
+    assert!(matches!(returned, Err(Error::Cancelled)), "{returned:?}");
+    assert_eq!(
+        engine.model("qwen-tiny").unwrap().state,
+        ModelState::Loading,
+        "still reading"
+    );
+    assert!(matches!(
+        engine.delete("qwen-tiny").await,
+        Err(Error::Busy { .. })
+    ));
+    release_tx.send(()).unwrap();
+    let seen = wait_for(
+        &mut events,
+        "unloaded",
+        |e| matches!(e, Event::Unloaded { model_id, .. } if model_id == "qwen-tiny"),
+    )
+    .await;
+    assert!(
+        matches!(
+            seen.last(),
+            Some(Event::Unloaded {
+                reason: UnloadReason::Cancelled,
+                ..
+            })
+        ),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, Event::LoadingCompleted { .. })),
+        "{seen:?}"
+    );
+    assert_eq!(
+        engine.model("qwen-tiny").unwrap().state,
+        ModelState::Downloaded
+    );
+    assert_eq!(engine.model("qwen-tiny").unwrap().last_error, None);
+    assert_eq!(engine.status().loaded, None, "smol made room for it");
+
+    // Nothing is left behind: the next load reads it afresh.
+    release_tx.send(()).unwrap();
+    engine.load("qwen-tiny", &CancelToken::new()).await.unwrap();
+    assert_eq!(engine.model("qwen-tiny").unwrap().state, ModelState::Ready);
+    assert_eq!(engine.status().loaded.as_deref(), Some("qwen-tiny"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_unload_fires_after_the_last_use_and_the_next_call_reloads() {
     let world = World::new();
     let mut config = world.config();
@@ -486,13 +585,13 @@ async fn idle_unload_fires_after_the_last_use_and_the_next_call_reloads() {
         .await
         .unwrap();
     let mut events = engine.subscribe();
-    engine.load("qwen-tiny").await.unwrap();
+    engine.load("qwen-tiny", &CancelToken::new()).await.unwrap();
     let loaded_at = Instant::now();
 
     // Each use restarts the timer: keep using it for longer than the timeout.
     while loaded_at.elapsed() < Duration::from_millis(2500) {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        engine.load("qwen-tiny").await.unwrap();
+        engine.load("qwen-tiny", &CancelToken::new()).await.unwrap();
     }
     let last_use = Instant::now();
     assert!(
@@ -524,7 +623,7 @@ async fn idle_unload_fires_after_the_last_use_and_the_next_call_reloads() {
     );
     assert_eq!(engine.status().loaded, None);
 
-    engine.load("qwen-tiny").await.unwrap();
+    engine.load("qwen-tiny", &CancelToken::new()).await.unwrap();
     let seen = drain(&mut events);
     assert!(
         seen.iter().any(
@@ -560,7 +659,7 @@ async fn a_download_can_be_cancelled_and_is_refused_to_delete_meanwhile() {
         "{err:?}"
     );
     assert!(matches!(
-        engine.load("smol").await,
+        engine.load("smol", &CancelToken::new()).await,
         Err(Error::NotDownloaded { .. })
     ));
 
@@ -639,7 +738,7 @@ async fn failures_keep_the_previous_state_and_report_the_error() {
         ModelState::Downloaded
     );
     let mut events = engine.subscribe();
-    assert!(engine.load("broken").await.is_err());
+    assert!(engine.load("broken", &CancelToken::new()).await.is_err());
     let status = engine.model("broken").unwrap();
     assert_eq!(status.state, ModelState::Downloaded);
     assert!(status.last_error.is_some());
@@ -687,7 +786,7 @@ async fn offline_mode_works_from_a_complete_cache_only() {
         .await
         .unwrap();
     assert_eq!(status.state, ModelState::Downloaded);
-    engine.load("qwen-tiny").await.unwrap();
+    engine.load("qwen-tiny", &CancelToken::new()).await.unwrap();
     assert_eq!(engine.model("qwen-tiny").unwrap().state, ModelState::Ready);
 
     let err = engine
@@ -730,7 +829,7 @@ async fn transcribe_loads_a_speech_model_beside_the_text_model() {
         .download("smol", |_| {}, &CancelToken::new())
         .await
         .unwrap();
-    engine.load("smol").await.unwrap();
+    engine.load("smol", &CancelToken::new()).await.unwrap();
     let mut events = engine.subscribe();
 
     // Unreadable audio is refused before any model is loaded.

@@ -146,11 +146,11 @@ static void errors(MurmurEngine *engine) {
         "unknown model: %d %s", st, err);
   murmur_string_free(err);
   err = NULL;
-  st = murmur_engine_load(engine, NULL, &err);
+  st = murmur_engine_load(engine, NULL, NULL, &err);
   CHECK(st == MURMUR_INVALID_ARGUMENT, "NULL model: %d", st);
   murmur_string_free(err);
   err = NULL;
-  st = murmur_engine_load(engine, "qwen3-0.6b", &err);
+  st = murmur_engine_load(engine, "qwen3-0.6b", NULL, &err);
   CHECK(st == MURMUR_NOT_DOWNLOADED && err, "not downloaded: %d", st);
   murmur_string_free(err);
   err = NULL;

@@ -219,7 +219,7 @@ typedef struct MurmurTranscript {
  * An engine event, borrowed for the callback. Fields that do not apply to `kind` are
  * zero or NULL: `progress` (download progress), `bytes` (download completed), `load_ms`
  * (loading completed), `unload_reason` (unloaded: 0 requested, 1 idle, 2 replaced,
- * 3 deleted), `message` (error).
+ * 3 deleted, 4 load cancelled), `message` (error).
  */
 typedef struct MurmurEvent {
   enum MurmurEventKind kind;
@@ -384,13 +384,16 @@ MurmurStatus murmur_engine_delete(const struct MurmurEngine *engine,
                                   char **error_message);
 
 /**
- * Load a model (text or speech), replacing the loaded one of its kind.
+ * Load a model (text or speech), replacing the loaded one of its kind. `cancel` (may
+ * be NULL) ends the call at once with `MURMUR_CANCELLED`; what was being read is then
+ * dropped and the model stays downloaded, not loaded.
  *
  * # Safety
- * Valid engine and string.
+ * Valid engine and string; `cancel` NULL or valid.
  */
 MurmurStatus murmur_engine_load(const struct MurmurEngine *engine,
                                 const char *model,
+                                const struct MurmurCancelToken *cancel,
                                 char **error_message);
 
 /**

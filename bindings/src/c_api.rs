@@ -182,7 +182,7 @@ pub enum MurmurEventKind {
 /// An engine event, borrowed for the callback. Fields that do not apply to `kind` are
 /// zero or NULL: `progress` (download progress), `bytes` (download completed), `load_ms`
 /// (loading completed), `unload_reason` (unloaded: 0 requested, 1 idle, 2 replaced,
-/// 3 deleted), `message` (error).
+/// 3 deleted, 4 load cancelled), `message` (error).
 #[repr(C)]
 pub struct MurmurEvent {
     pub kind: MurmurEventKind,
@@ -556,20 +556,24 @@ pub unsafe extern "C" fn murmur_engine_delete(
     })
 }
 
-/// Load a model (text or speech), replacing the loaded one of its kind.
+/// Load a model (text or speech), replacing the loaded one of its kind. `cancel` (may
+/// be NULL) ends the call at once with `MURMUR_CANCELLED`; what was being read is then
+/// dropped and the model stays downloaded, not loaded.
 ///
 /// # Safety
-/// Valid engine and string.
+/// Valid engine and string; `cancel` NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn murmur_engine_load(
     engine: *const MurmurEngine,
     model: *const c_char,
+    cancel: *const MurmurCancelToken,
     error_message: *mut *mut c_char,
 ) -> MurmurStatus {
     call(error_message, || unsafe {
         let engine = engine_ref(engine)?.clone();
         let model = req_str(model, "model")?.to_string();
-        block_on(async move { Ok(engine.load(&model).await?) })
+        let cancel = cancel_token(cancel);
+        block_on(async move { Ok(engine.load(&model, &cancel).await?) })
     })
 }
 

@@ -185,10 +185,13 @@ impl Engine {
         spawn(async move { Ok(engine.delete(&model).await?) }).await
     }
 
-    /// Load a model (text or speech), replacing the loaded one of its kind.
-    pub async fn load(&self, model: String) -> Result<()> {
+    /// Load a model (text or speech), replacing the loaded one of its kind. A cancel
+    /// ends the call at once with `.cancelled`; what was being read is then dropped and
+    /// the model stays downloaded, not loaded.
+    pub async fn load(&self, model: String, cancel: Option<Arc<CancelHandle>>) -> Result<()> {
         let engine = self.inner.clone();
-        spawn(async move { Ok(engine.load(&model).await?) }).await
+        let cancel = token(cancel);
+        spawn(async move { Ok(engine.load(&model, &cancel).await?) }).await
     }
 
     /// Unload every loaded model once its running call finishes; returns their ids.

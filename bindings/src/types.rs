@@ -323,6 +323,8 @@ pub enum UnloadReason {
     Idle,
     Replaced,
     Deleted,
+    /// Its load was cancelled before it became ready.
+    Cancelled,
 }
 
 impl From<engine::UnloadReason> for UnloadReason {
@@ -332,6 +334,7 @@ impl From<engine::UnloadReason> for UnloadReason {
             engine::UnloadReason::Idle => Self::Idle,
             engine::UnloadReason::Replaced => Self::Replaced,
             engine::UnloadReason::Deleted => Self::Deleted,
+            engine::UnloadReason::Cancelled => Self::Cancelled,
         }
     }
 }

@@ -167,10 +167,18 @@ async fn engine_errors_are_typed() {
         MurmurError::UnknownModel { id: "nope".into() }
     );
     assert_eq!(
-        e.load("qwen3-0.6b".into()).await.unwrap_err(),
+        e.load("qwen3-0.6b".into(), None).await.unwrap_err(),
         MurmurError::NotDownloaded {
             model: "qwen3-0.6b".into()
         }
+    );
+    let cancelled = CancelHandle::new();
+    cancelled.cancel();
+    assert_eq!(
+        e.load("qwen3-0.6b".into(), Some(cancelled))
+            .await
+            .unwrap_err(),
+        MurmurError::Cancelled
     );
     assert!(matches!(
         e.download("qwen3-0.6b".into(), None, None).await,
@@ -505,6 +513,12 @@ fn c_abi_refines_reports_errors_and_frees() {
             assert_eq!(take_string(err), "cancelled");
             err = ptr::null_mut();
         }
+        assert_eq!(
+            murmur_engine_load(engine, id.as_ptr(), cancel, &mut err),
+            MURMUR_CANCELLED
+        );
+        assert_eq!(take_string(err), "cancelled");
+        err = ptr::null_mut();
         murmur_cancel_token_free(cancel);
 
         // Errors: code and message; NULL arguments are refused, not dereferenced.
@@ -523,12 +537,12 @@ fn c_abi_refines_reports_errors_and_frees() {
         assert_eq!(st, MURMUR_UNKNOWN_MODEL);
         assert!(take_string(err).contains("nope"));
         assert_eq!(
-            murmur_engine_load(engine, ptr::null(), &mut err),
+            murmur_engine_load(engine, ptr::null(), ptr::null(), &mut err),
             MURMUR_INVALID_ARGUMENT
         );
         assert!(take_string(err).contains("model"));
         assert_eq!(
-            murmur_engine_load(ptr::null(), nope.as_ptr(), ptr::null_mut()),
+            murmur_engine_load(ptr::null(), nope.as_ptr(), ptr::null(), ptr::null_mut()),
             MURMUR_INVALID_ARGUMENT
         );
         let bad = dir.path().join("bad.wav");

@@ -228,6 +228,8 @@ pub enum UnloadReason {
     Replaced,
     /// The model was deleted.
     Deleted,
+    /// Its load was cancelled: it never became ready (Loading → Downloaded).
+    Cancelled,
 }
 
 /// What happened, for UIs and logs: the seeds' `MlxModelStateEvent`
@@ -706,9 +708,14 @@ impl Engine {
 
     /// Load a model (unloading any other of its kind: text or speech). Concurrent loads
     /// of one model share the work; returns once it is ready.
-    pub async fn load(&self, id: &str) -> Result<()> {
+    ///
+    /// `cancel` ends the call at once with [`Error::Cancelled`], also while it waits for
+    /// another load. The reading already under way finishes on its thread (MLX reads the
+    /// weights in one evaluation) and is then dropped: the model goes back to Downloaded
+    /// (an [`Event::Unloaded`] with [`UnloadReason::Cancelled`]) and its memory is freed.
+    pub async fn load(&self, id: &str, cancel: &CancelToken) -> Result<()> {
         let m = self.resolve(id)?;
-        self.acquire(&m, Kind::of(&m)).await.map(drop)
+        self.acquire(&m, Kind::of(&m), cancel).await.map(drop)
     }
 
     /// Unload the loaded models, each after its running call finishes, and free MLX's
@@ -763,7 +770,8 @@ impl Engine {
     /// default, else the recommendation), loading it first if needed. The refined text
     /// streams to `on_text` (called on a blocking thread) as it is generated; `cancel`
     /// stops generation within one token (the result then has `StopReason::Cancelled`),
-    /// or ends a call still queued behind another with [`Error::Cancelled`].
+    /// or ends a call still loading its model or queued behind another with
+    /// [`Error::Cancelled`] (a load it started is dropped, as in [`Engine::load`]).
     pub async fn refine(
         &self,
         model: Option<&str>,
@@ -784,8 +792,8 @@ impl Engine {
     /// Transcribe `audio` with a speech model (`None`: the loaded one, else the
     /// configured default, else the recommendation), loading it first if needed.
     /// Segments stream to `on_segment` (called on a blocking thread) as each window is
-    /// decoded; `cancel` stops within one decoding step, or ends a call still queued
-    /// behind another, with [`Error::Cancelled`].
+    /// decoded; `cancel` stops within one decoding step, or ends a call still loading
+    /// its model or queued behind another, with [`Error::Cancelled`].
     pub async fn transcribe(
         &self,
         model: Option<&str>,
@@ -846,7 +854,7 @@ impl Engine {
     ) -> Result<T> {
         let mut work = Some(work);
         loop {
-            let (loaded, usage) = self.acquire(m, kind).await?;
+            let (loaded, usage) = self.acquire(m, kind, cancel).await?;
             // Queued behind another call: a cancel while waiting ends this one.
             let guard = tokio::select! {
                 g = loaded.model.clone().lock_owned() => g,
@@ -868,20 +876,35 @@ impl Engine {
     }
 
     /// The loaded model `m`, loading it into `kind`'s slot if needed, counted as in use.
-    async fn acquire(&self, m: &CatalogModel, kind: Kind) -> Result<(Arc<Loaded>, Use)> {
-        let mut slot = self.inner.slot(kind).lock.clone().lock_owned().await;
+    /// A cancel returns at once (a token cancelled beforehand always does); a load it
+    /// started goes on in its own task, which sees the token and drops the model when
+    /// the reading ends. A load that finished first is reported as done.
+    async fn acquire(
+        &self,
+        m: &CatalogModel,
+        kind: Kind,
+        cancel: &CancelToken,
+    ) -> Result<(Arc<Loaded>, Use)> {
+        let lock = self.inner.slot(kind).lock.clone();
+        let mut slot = tokio::select! {
+            biased;
+            _ = crate::hub::cancelled(cancel) => return Err(Error::Cancelled),
+            slot = lock.lock_owned() => slot,
+        };
         if let Some(loaded) = slot.as_ref().filter(|l| l.id == m.id) {
             return Ok((loaded.clone(), Use::new(loaded)));
         }
-        let inner = self.inner.clone();
-        let m = m.clone();
-        tokio::spawn(async move {
-            let loaded = inner.load_locked(&mut slot, &m).await?;
+        let (inner, m, token) = (self.inner.clone(), m.clone(), cancel.clone());
+        let load = tokio::spawn(async move {
+            let loaded = inner.load_locked(&mut slot, &m, &token).await?;
             let usage = Use::new(&loaded);
             Ok((loaded, usage))
-        })
-        .await
-        .map_err(|e| join_error("", e))?
+        });
+        tokio::select! {
+            biased;
+            done = load => done.map_err(|e| join_error("", e))?,
+            _ = crate::hub::cancelled(cancel) => Err(Error::Cancelled),
+        }
     }
 }
 
@@ -1009,14 +1032,20 @@ impl Inner {
     }
 
     /// Load `m` into the slot (held by the caller), unloading what is there first.
+    /// Cancelled before it starts, it leaves the slot as it is; cancelled while reading,
+    /// it drops what it read.
     async fn load_locked(
         self: &Arc<Self>,
         slot: &mut OwnedMutexGuard<Option<Arc<Loaded>>>,
         m: &CatalogModel,
+        cancel: &CancelToken,
     ) -> Result<Arc<Loaded>> {
         let path = self.local_path(m).ok_or_else(|| Error::NotDownloaded {
             model: m.id.clone(),
         })?;
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         let busy = self.begin(&m.id, Activity::Loading)?;
         if let Some(old) = slot.take() {
             // One model of a kind at a time: free the old one before reading the new one.
@@ -1038,6 +1067,19 @@ impl Inner {
         .map_err(|e| join_error(&m.id, e))
         .and_then(|r| r);
         let model = match loaded {
+            Ok(model) if cancel.is_cancelled() => {
+                let _ = tokio::task::spawn_blocking(move || {
+                    drop(model);
+                    let _ = crate::mlx::memory::clear_cache();
+                })
+                .await;
+                drop(busy);
+                self.emit(Event::Unloaded {
+                    model_id: m.id.clone(),
+                    reason: UnloadReason::Cancelled,
+                });
+                return Err(Error::Cancelled);
+            }
             Ok(model) => model,
             Err(e) => {
                 drop(busy);
@@ -1208,15 +1250,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = engine(dir.path(), 8);
         assert!(matches!(
-            e.load("nope").await,
+            e.load("nope", &CancelToken::new()).await,
             Err(Error::UnknownModel { .. })
         ));
         assert!(matches!(
-            e.load("qwen3-0.6b").await,
+            e.load("qwen3-0.6b", &CancelToken::new()).await,
             Err(Error::NotDownloaded { .. })
         ));
         assert!(matches!(
-            e.load("whisper-tiny").await,
+            e.load("whisper-tiny", &CancelToken::new()).await,
             Err(Error::NotDownloaded { .. })
         ));
         // Each call refuses a model of the other kind before touching the disk.

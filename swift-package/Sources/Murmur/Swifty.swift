@@ -5,7 +5,7 @@
 // The generated async calls do not propagate Swift cancellation to Rust, so every call
 // here runs inside `withTaskCancellationHandler` with a `CancelHandle` that the handler
 // trips: cancelling the task stops generation within one token, transcription within
-// one decoding step, a download at once.
+// one decoding step, a download or a load at once.
 
 import Foundation
 
@@ -88,6 +88,18 @@ extension Engine {
         return try await withTaskCancellationHandler {
             try await self.download(
                 model: model, listener: onProgress.map(ProgressSink.init), cancel: handle)
+        } onCancel: {
+            handle.cancel()
+        }
+    }
+
+    /// Loads `model` (text or speech), replacing the loaded one of its kind. Cancelling the
+    /// task throws `MurmurError.Cancelled` at once; what was being read is dropped and the
+    /// model stays downloaded.
+    public func load(_ model: String) async throws {
+        let handle = CancelHandle()
+        try await withTaskCancellationHandler {
+            try await self.load(model: model, cancel: handle)
         } onCancel: {
             handle.cancel()
         }

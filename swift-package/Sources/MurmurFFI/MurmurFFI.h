@@ -390,7 +390,7 @@ uint64_t uniffi_murmur_ffi_fn_method_engine_download(uint64_t ptr, RustBuffer mo
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_LOAD
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_LOAD
-uint64_t uniffi_murmur_ffi_fn_method_engine_load(uint64_t ptr, RustBuffer model
+uint64_t uniffi_murmur_ffi_fn_method_engine_load(uint64_t ptr, RustBuffer model, RustBuffer cancel
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_MODEL

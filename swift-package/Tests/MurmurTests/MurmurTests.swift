@@ -135,7 +135,7 @@ struct MurmurTests {
                 events.append(event)
             }
         }
-        try await shared.load(model: "fixture-smol")
+        try await shared.load("fixture-smol")
         let unloaded = try await shared.unload()
         #expect(unloaded.contains("fixture-smol"))
         var waited = 0
@@ -148,12 +148,20 @@ struct MurmurTests {
         #expect(shared.status().loaded == nil)
     }
 
+    @Test func cancellingTheTaskCancelsALoad() async throws {
+        let load = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await shared.load("fixture-whisper")
+        }
+        await #expect(throws: MurmurError.Cancelled) { try await load.value }
+    }
+
     @Test func missingModelIsATypedError() async throws {
         await #expect(throws: MurmurError.UnknownModel(id: "no-such-model")) {
             try await shared.refine("hello", options: RefineOptions(model: "no-such-model"))
         }
         await #expect(throws: MurmurError.NotDownloaded(model: "qwen3-0.6b")) {
-            try await shared.load(model: "qwen3-0.6b")
+            try await shared.load("qwen3-0.6b")
         }
     }
 

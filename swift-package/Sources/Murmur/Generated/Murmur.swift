@@ -1038,9 +1038,11 @@ public protocol EngineProtocol: AnyObject, Sendable {
     func download(model: String, listener: DownloadListener?, cancel: CancelHandle?) async throws  -> ModelInfo
     
     /**
-     * Load a model (text or speech), replacing the loaded one of its kind.
+     * Load a model (text or speech), replacing the loaded one of its kind. A cancel
+     * ends the call at once with `.cancelled`; what was being read is then dropped and
+     * the model stays downloaded, not loaded.
      */
-    func load(model: String) async throws 
+    func load(model: String, cancel: CancelHandle?) async throws 
     
     /**
      * One model by id, alias or repository.
@@ -1235,14 +1237,16 @@ open func download(model: String, listener: DownloadListener?, cancel: CancelHan
 }
     
     /**
-     * Load a model (text or speech), replacing the loaded one of its kind.
+     * Load a model (text or speech), replacing the loaded one of its kind. A cancel
+     * ends the call at once with `.cancelled`; what was being read is then dropped and
+     * the model stays downloaded, not loaded.
      */
-open func load(model: String)async throws   {
+open func load(model: String, cancel: CancelHandle?)async throws   {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_murmur_ffi_fn_method_engine_load(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(model)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(model),FfiConverterOptionTypeCancelHandle.lower(cancel)
                 )
             },
             pollFunc: ffi_murmur_ffi_rust_future_poll_void,
@@ -4610,6 +4614,10 @@ public enum UnloadReason: Equatable, Hashable {
     case idle
     case replaced
     case deleted
+    /**
+     * Its load was cancelled before it became ready.
+     */
+    case cancelled
 
 
 
@@ -4639,6 +4647,8 @@ public struct FfiConverterTypeUnloadReason: FfiConverterRustBuffer {
         
         case 4: return .deleted
         
+        case 5: return .cancelled
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -4661,6 +4671,10 @@ public struct FfiConverterTypeUnloadReason: FfiConverterRustBuffer {
         
         case .deleted:
             writeInt(&buf, Int32(4))
+        
+        
+        case .cancelled:
+            writeInt(&buf, Int32(5))
         
         }
     }
@@ -5412,7 +5426,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_murmur_ffi_checksum_method_engine_download() != 33510) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_murmur_ffi_checksum_method_engine_load() != 42719) {
+    if (uniffi_murmur_ffi_checksum_method_engine_load() != 918) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_murmur_ffi_checksum_method_engine_model() != 11369) {

@@ -245,8 +245,18 @@ async fn load(State(st): State<Shared>, JsonBody(req): JsonBody<ModelRequest>) -
         Some(id) => ready(st.engine.model(id)?, None)?,
         None => pick(&st, None, Capability::Text)?,
     };
-    st.engine.load(&id).await?;
+    load_model(&st.engine, &id).await?;
     Ok(to_json(st.engine.model(&id)?))
+}
+
+/// Load `id`; a request dropped before it is done (hyper drops the handler when its
+/// client goes away) cancels the load.
+pub(super) async fn load_model(engine: &murmur_core::Engine, id: &str) -> Result<(), Error> {
+    let cancel = CancelToken::new();
+    let guard = CancelOnDrop::new(&cancel);
+    let loaded = engine.load(id, &cancel).await;
+    guard.disarm();
+    loaded
 }
 
 async fn unload(State(st): State<Shared>) -> ApiResult {

@@ -94,7 +94,7 @@ async fn load(
 ) -> SidecarResult {
     let JsonBody(LoadRequest { model_path }) = body?;
     let id = model_id(&st.engine, &model_path).await?;
-    st.engine.load(&id).await?;
+    super::api::load_model(&st.engine, &id).await?;
     *st.sidecar_model.lock().unwrap() = Some((id, model_path.clone()));
     Ok(Json(json!({"status": "loaded", "model_path": model_path})))
 }
