@@ -130,6 +130,9 @@ def main():
     a.add_argument("--out", default=os.path.join(HERE, "out", "llm"))
     args = a.parse_args()
     env = dict(os.environ)
+    # BLIS (the CPU backend's BLAS, scripts/lib.sh) starts single-threaded; Murmur gives it
+    # every core itself (murmur_core::backend::configure_blas), Python needs the variable.
+    env.setdefault("BLIS_NUM_THREADS", str(os.cpu_count() or 1))
     results = {"runs": args.runs, "cold_runs": args.cold_runs, "models": {}}
     md = []
     for model in args.model:

@@ -72,6 +72,75 @@ apt_update_once() {
   fi
 }
 
+# The optimized BLAS that libmlx.so's float32 matrix products run on, on Linux (the
+# mlx-cpu wheel bundles netlib's reference BLAS, 5-20x slower). BLIS over OpenBLAS:
+# decoding multiplies one row at a time, and OpenBLAS 0.3.21 (Debian 12) packs the
+# whole weight matrix for such a product, while BLIS's skinny-matrix path reads it in
+# place: 2x the decode tokens/s on SmolLM2 here, the same on big products (BENCHMARKS.md).
+BLAS_PACKAGE=libblis4-pthread
+BLAS_SONAME=libblis.so.4
+BLAS_DIR="/usr/lib/$(uname -m)-linux-gnu/blis-pthread"
+BLAS_STAMP="$BLAS_PACKAGE"
+
+# mlx_use_blas LIBMLX: point a libmlx.so from the mlx-cpu wheel at $BLAS_SONAME instead of
+# the wheel's reference BLAS (its LAPACK, which MLX only uses for linalg, is kept).
+# Used for Murmur's libmlx and the Python reference's alike, so benchmarks stay fair.
+mlx_use_blas() {
+  local lib="$1" old rpath
+  apt_ensure "$BLAS_PACKAGE" patchelf
+  [ -f "$BLAS_DIR/$BLAS_SONAME" ] || die "$BLAS_PACKAGE has no $BLAS_DIR/$BLAS_SONAME"
+  old="$(patchelf --print-needed "$lib" | grep -E '^libblas-[0-9a-f]+\.so' || true)"
+  if [ -n "$old" ]; then
+    patchelf --replace-needed "$old" "$BLAS_SONAME" "$lib"
+  elif ! patchelf --print-needed "$lib" | grep -qx "$BLAS_SONAME"; then
+    die "$lib links no BLAS this script knows: $(patchelf --print-needed "$lib" | tr '\n' ' ')"
+  fi
+  rpath="$(patchelf --print-rpath "$lib")"
+  case ":$rpath:" in
+    *":$BLAS_DIR:"*) ;;
+    *) patchelf --force-rpath --set-rpath "${rpath:+$rpath:}$BLAS_DIR" "$lib" ;;
+  esac
+}
+
 # Cargo must run inside the project so that .cargo/config.toml (and the generated
 # Linux override it includes) is read.
 cd "$MURMUR_ROOT"
+
+# --- suite timing -------------------------------------------------------------------
+# suite NAME CMD...: run CMD; when $MURMUR_TIMES names a file (scripts/test.sh sets it),
+# record how long it took and whether it passed, for the table printed at the end.
+suite() {
+  local name="$1" start rc=0 us
+  shift
+  log "$name"
+  start="${EPOCHREALTIME/./}"
+  # In a subshell with errexit on and outside any `||`, so a shell function given as
+  # CMD stops at its first failing command (errexit is ignored inside `f || ...`).
+  set +e
+  (
+    set -e
+    "$@"
+  )
+  rc=$?
+  set -e
+  us=$((${EPOCHREALTIME/./} - start))
+  if [ -n "${MURMUR_TIMES:-}" ]; then
+    printf '%s\t%d.%d\t%s\n' "$name" $((us / 1000000)) $((us / 100000 % 10)) \
+      "$([ "$rc" -eq 0 ] && echo ok || echo "FAILED ($rc)")" >>"$MURMUR_TIMES"
+  fi
+  return "$rc"
+}
+
+# print_times: the table of every suite recorded in $MURMUR_TIMES, in order, with the
+# wall time since $MURMUR_T0 (seconds since the epoch, set by the caller).
+print_times() {
+  [ -n "${MURMUR_TIMES:-}" ] && [ -f "$MURMUR_TIMES" ] || return 0
+  {
+    printf '\n%-44s %9s  %s\n' "suite" "seconds" "result"
+    printf '%-44s %9s  %s\n' "-----" "-------" "------"
+    while IFS=$'\t' read -r name secs result; do
+      printf '%-44s %9s  %s\n' "$name" "$secs" "$result"
+    done <"$MURMUR_TIMES"
+    [ -n "${MURMUR_T0:-}" ] && printf '%-44s %9s\n' "wall time (suites overlap where marked &)" "$(($(date +%s) - MURMUR_T0))"
+  } >&2
+}

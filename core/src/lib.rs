@@ -4,6 +4,7 @@
 //! C, the CLI and the daemon without logic of its own.
 
 pub mod audio;
+pub mod backend;
 pub mod bench;
 pub mod cancel;
 pub mod catalog;

@@ -72,6 +72,13 @@ enum Command {
     /// Run the engine as a local daemon (HTTP on a private Unix socket) that keeps the
     /// model warm between clients and unloads it when idle.
     Serve(serve::ServeArgs),
+    /// Report what MLX computes on here: version, device, the BLAS behind float32
+    /// matrix products (library, threads), and the precision models load in.
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Load a GGUF model through MLX and report its configuration and tensors.
     Inspect {
         /// Path to a .gguf file.
@@ -87,6 +94,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect { model, json } => inspect(&model, json),
+        Command::Doctor { json } => {
+            doctor(json);
+            Ok(())
+        }
         Command::Bench(args) => bench::bench(args),
         Command::Transcribe(args) => transcribe::run(args),
         Command::Models(args) => models::models(args),
@@ -188,6 +199,32 @@ fn run_refine(
         );
     }
     Ok(())
+}
+
+fn doctor(json: bool) {
+    let r = murmur_core::backend::BackendReport::probe();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).expect("report serializes")
+        );
+        return;
+    }
+    println!("murmur {}", env!("CARGO_PKG_VERSION"));
+    println!("MLX {} on {} ({:?})", r.mlx_version, r.device, r.kind);
+    match &r.blas {
+        Some(b) => println!(
+            "BLAS: {} [{}]{}",
+            b.name,
+            b.library.display(),
+            b.threads
+                .map(|n| format!(", {n} threads"))
+                .unwrap_or_default()
+        ),
+        None => println!("BLAS: none linked"),
+    }
+    println!("Whisper computes in {}", r.whisper_dtype);
+    println!("language models: {}", r.llm_weights);
 }
 
 fn inspect(model: &std::path::Path, json: bool) -> murmur_core::Result<()> {
