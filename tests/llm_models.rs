@@ -24,12 +24,26 @@ fn golden_dir(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn load(name: &str) -> (Box<dyn LanguageModel>, Value) {
+/// The model as stored (quantized or bfloat16), or with every weight dequantized and
+/// cast to `dense` (the CPU backend's precision), and the matching goldens.
+fn load(name: &str, dense: Option<Dtype>) -> (Box<dyn LanguageModel>, Value) {
     let dir = golden_dir(name);
     let golden: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("golden.json")).unwrap()).unwrap();
-    let (config, mut weights) = load_safetensors_dir(&dir).unwrap();
+    let (config, weights) = load_safetensors_dir(&dir).unwrap();
+    let mut weights = weights.densify(dense);
     let model = models::build(&config, &mut weights).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let golden = match dense {
+        // The reference on the same dequantized float32 weights (llm_models.py).
+        Some(_) => {
+            let mut g = golden["dense_float32"].clone();
+            for key in ["prompt_ids", "prompt2_ids", "chunk_split"] {
+                g[key] = golden[key].clone();
+            }
+            g
+        }
+        None => golden,
+    };
     (model, golden)
 }
 
@@ -60,7 +74,20 @@ fn assert_close(name: &str, what: &str, got: &[f32], want: &[f32]) {
 }
 
 fn check(name: &str) {
-    let (model, g) = load(name);
+    check_as(name, None);
+    check_as(name, Some(Dtype::Float32));
+}
+
+fn check_as(name: &str, dense: Option<Dtype>) {
+    let (model, g) = load(name, dense);
+    let name = &format!(
+        "{name} ({})",
+        if dense.is_some() {
+            "dense float32"
+        } else {
+            "as stored"
+        }
+    );
     let prompt = json_ids(&g["prompt_ids"]);
 
     // One pass over the whole prompt: every position's argmax, last position's logits.

@@ -3,9 +3,9 @@
 //! no-speech, raw PCM, the mlx-community layout, decoding strategies, cancellation
 //! and typed errors.
 //!
-//! On the CI machine (2 cores, MLX's CPU backend with a reference BLAS) one encoder pass
-//! takes about 35 s, so every test encodes as few windows as it can; the model is
-//! loaded once and shared.
+//! On the CI machine (2 cores, MLX's CPU backend: float32 through BLIS) one encoder pass
+//! takes about 3 s, and about 35 s in float16, so every test encodes as few windows as
+//! it can; the model is loaded once and shared.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -147,6 +147,13 @@ fn jfk_matches_mlx_whisper_with_language_segments_and_words() {
     let m = model();
     let (t, streamed) = jfk_transcript(&m);
     let g = golden("jfk");
+    // The reference computed in float32, as the model does on the CPU backend (the
+    // float16 path has its own test below).
+    assert_eq!(g["options"]["fp16"], false);
+    assert_eq!(
+        m.info().dtype == murmur_core::whisper::ComputeDtype::Float32,
+        !murmur_core::backend::DeviceKind::current().fast_half()
+    );
     // Token for token what the reference decodes (default options: timestamps,
     // temperature fallback, language detection).
     assert_eq!(t.text, g["text"].as_str().unwrap());
@@ -215,6 +222,28 @@ fn jfk_matches_mlx_whisper_with_language_segments_and_words() {
     assert_eq!(to_txt(t).lines().count(), t.segments.len());
     let back: Transcript = serde_json::from_str(&to_json(t)).unwrap();
     assert_eq!(&back, t);
+}
+
+/// Half precision (`--fp16`, the default on Metal and CUDA) against mlx-whisper's own
+/// default, fp16: token for token. On the CPU backend this is the slow path (scalar
+/// half-precision kernels), so it is one window.
+#[test]
+fn jfk_in_float16_matches_mlx_whisper_in_float16() {
+    let m = WhisperModel::load_with(
+        &fixture("whisper-base-ct2"),
+        &WhisperLoadOptions {
+            dtype: Some(murmur_core::whisper::ComputeDtype::Float16),
+            ..WhisperLoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(m.info().dtype, murmur_core::whisper::ComputeDtype::Float16);
+    let (t, _) = run(&m, &AudioInput::Path(jfk()), &TranscribeOptions::default());
+    let g = golden("jfk_fp16");
+    assert_eq!(g["options"]["fp16"], true);
+    assert_eq!(t.text, g["text"].as_str().unwrap());
+    let tokens: Vec<Vec<u32>> = t.segments.iter().map(|s| s.tokens.clone()).collect();
+    assert_eq!(tokens, golden_tokens(&g));
 }
 
 #[test]
@@ -787,6 +816,8 @@ fn quantized_mlx_community_decoder_matches_dense() {
     eprintln!("converted in {:.2?}", t.elapsed());
     let opts = WhisperLoadOptions {
         tokenizer: Some(fixture("mlx-whisper/multilingual.tiktoken")),
+        // The quantized kernels are what this test checks: not dequantized at load.
+        precision: murmur_core::backend::Precision::AsStored,
         ..WhisperLoadOptions::default()
     };
     let dense = model();

@@ -2,7 +2,7 @@
 //! `bench/bench_mlx_lm.py` measures Python mlx-lm, so the two can be compared row by
 //! row on the same machine, the same MLX build and the same model folder.
 //!
-//! - load: [`ChatModel::load`] wall time (weights materialized, tokenizer, template).
+//! - load: [`ChatModel::load_with`] wall time (weights materialized, tokenizer, template).
 //! - prefill at N: a prompt of N token ids (`1000 + (i·7919) mod m`, `m = min(50000,
 //!   vocab − 1000)`), one generated token; tokens/s = N / time to first token, the
 //!   median of `reps` runs after a first run at that length (reported apart as
@@ -23,14 +23,15 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::audio::AudioInput;
+use crate::backend::Precision;
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
-use crate::llm::chat::ChatModel;
+use crate::llm::chat::{ChatModel, LoadOptions};
 use crate::llm::generate::GenerateOptions;
 use crate::llm::sampler::SamplerConfig;
 use crate::transcribe::{TranscribeOptions, Transcript};
-use crate::whisper::WhisperModel;
 use crate::whisper::longform::transcribe_samples;
+use crate::whisper::{ComputeDtype, WhisperLoadOptions, WhisperModel};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct LlmBenchOptions {
     pub decode_tokens: usize,
     /// Measured runs per prompt length (after one first run).
     pub reps: usize,
+    /// How the weights are held (see [`Precision`]).
+    pub precision: Precision,
 }
 
 impl Default for LlmBenchOptions {
@@ -47,8 +50,14 @@ impl Default for LlmBenchOptions {
             prompt_lens: vec![128, 512, 2048],
             decode_tokens: 256,
             reps: 3,
+            precision: Precision::Auto,
         }
     }
+}
+
+/// The BLAS serving float32 matrix products, as `murmur doctor` names it.
+fn blas_name() -> Option<String> {
+    crate::backend::blas().map(|b| b.name)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +86,9 @@ pub struct LlmBenchReport {
     pub implementation: String,
     pub version: String,
     pub device: String,
+    /// How the weights were held: `as_stored` or `float32`.
+    pub precision: Precision,
+    pub blas: Option<String>,
     pub load_s: f64,
     pub ttft_128_s: Option<f64>,
     pub prefill: BTreeMap<String, PrefillResult>,
@@ -101,7 +113,12 @@ fn mlx_err(e: mlx_rs::error::Exception) -> Error {
 /// Measure the model at `path` (see the module docs for the definitions).
 pub fn bench_llm(path: &Path, opts: &LlmBenchOptions) -> Result<LlmBenchReport> {
     let t = Instant::now();
-    let model = ChatModel::load(path)?;
+    let model = ChatModel::load_with(
+        path,
+        &LoadOptions {
+            precision: opts.precision,
+        },
+    )?;
     let load_s = t.elapsed().as_secs_f64();
     let active = mlx_rs::memory::active_memory().map_err(mlx_err)?;
     let cancel = CancelToken::new();
@@ -152,6 +169,8 @@ pub fn bench_llm(path: &Path, opts: &LlmBenchOptions) -> Result<LlmBenchReport> 
         implementation: "murmur".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         device: format!("{:?}", mlx_rs::Device::default()),
+        precision: model.info().precision,
+        blas: blas_name(),
         load_s,
         ttft_128_s: prefill.get("128").map(|p| p.ttft_s),
         prefill,
@@ -183,17 +202,31 @@ pub struct WhisperBenchReport {
     #[serde(rename = "impl")]
     pub implementation: String,
     pub device: String,
+    pub dtype: ComputeDtype,
+    pub blas: Option<String>,
     pub load_s: f64,
     pub audio: BTreeMap<String, WhisperAudioResult>,
     pub active_memory_bytes: usize,
     pub peak_memory_bytes: usize,
 }
 
-/// Load the Whisper model at `path` and time transcriptions of each file in `audio`
-/// (default options), `reps` times after a first run.
-pub fn bench_whisper(path: &Path, audio: &[PathBuf], reps: usize) -> Result<WhisperBenchReport> {
+/// Load the Whisper model at `path` (computing in `dtype`, or the platform's default)
+/// and time transcriptions of each file in `audio` (default options), `reps` times after
+/// a first run.
+pub fn bench_whisper(
+    path: &Path,
+    audio: &[PathBuf],
+    reps: usize,
+    dtype: Option<ComputeDtype>,
+) -> Result<WhisperBenchReport> {
     let t = Instant::now();
-    let model = WhisperModel::load(path)?;
+    let model = WhisperModel::load_with(
+        path,
+        &WhisperLoadOptions {
+            dtype,
+            ..WhisperLoadOptions::default()
+        },
+    )?;
     let load_s = t.elapsed().as_secs_f64();
     let active = mlx_rs::memory::active_memory().map_err(mlx_err)?;
     mlx_rs::memory::reset_peak_memory().map_err(mlx_err)?;
@@ -235,6 +268,8 @@ pub fn bench_whisper(path: &Path, audio: &[PathBuf], reps: usize) -> Result<Whis
     Ok(WhisperBenchReport {
         implementation: "murmur".into(),
         device: format!("{:?}", mlx_rs::Device::default()),
+        dtype: model.info().dtype,
+        blas: blas_name(),
         load_s,
         audio: results,
         active_memory_bytes: active,

@@ -8,7 +8,10 @@ For every model in MODELS this writes tests/goldens/llm/<name>/:
   model.safetensors.index.json  -- written by mlx-lm's own save_model/save_config, after
                                     the same steps `mlx_lm.convert` runs (cast to the config's
                                     torch_dtype, then mlx_lm.utils.quantize_model);
-  golden.json                   -- the reference outputs of mlx-lm on the reloaded folder.
+  golden.json                   -- the reference outputs of mlx-lm on the reloaded folder,
+                                    and (`dense_float32`) on the same model with every weight
+                                    dequantized and cast to float32, as Murmur runs models on
+                                    MLX's CPU backend (murmur_core::backend::Precision).
 
 Deterministic (fixed mx.random seeds, fixed prompt search) and idempotent: each folder is
 removed and written again. See scripts/goldens/README.md.
@@ -25,7 +28,7 @@ from pathlib import Path
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
-from mlx.utils import tree_flatten, tree_map_with_path
+from mlx.utils import tree_flatten, tree_map, tree_map_with_path, tree_unflatten
 
 import mlx_lm
 import mlx_lm.utils as lm_utils
@@ -450,6 +453,58 @@ def tensor_table(path):
     return dict(sorted(out.items()))
 
 
+def dense_float32(model):
+    """The model with every quantized layer dequantized (scales and biases converted to float32
+    first, so the arithmetic is float32 throughout) and every floating parameter cast to
+    float32: what `Weights::densify(Some(Float32))` hands Murmur's model files."""
+    f32 = mx.float32
+    replace = []
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.QuantizedLinear, nn.QuantizedEmbedding)):
+            w = mx.dequantize(m.weight, m.scales.astype(f32),
+                              None if m.get("biases") is None else m.biases.astype(f32),
+                              m.group_size, m.bits)
+            if isinstance(m, nn.QuantizedLinear):
+                out, inp = w.shape
+                dense = nn.Linear(inp, out, bias="bias" in m)
+                if "bias" in m:
+                    dense.bias = m.bias
+            else:
+                dense = nn.Embedding(*w.shape)
+            dense.weight = w
+            replace.append((name, dense))
+    if replace:
+        model.update_modules(tree_unflatten(replace))
+    model.update(tree_map(lambda a: a.astype(f32) if mx.issubdtype(a.dtype, mx.floating) else a,
+                          model.parameters()))
+    mx.eval(model.parameters())
+    return model
+
+
+def dense_goldens(path, p1, p2):
+    """The goldens of the dense float32 model on the same prompts."""
+    dense, _ = lm_utils.load_model(path)
+    dense = dense_float32(dense)
+    logits, _ = forward(dense, p1)
+    greedy_ids, gaps = greedy(dense, p1)
+    assert greedy_ids == greedy_manual(dense, p1)
+    cache = make_prompt_cache(dense)
+    _, cache = forward(dense, p2[:CHUNK_SPLIT], cache)
+    chunk2, _ = forward(dense, p2[CHUNK_SPLIT:], cache)
+    assert logits.dtype == mx.float32
+    return {
+        "how": ("mlx_lm.utils.load_model, then every QuantizedLinear/QuantizedEmbedding replaced by "
+                "mx.dequantize(w, scales.astype(float32), biases.astype(float32)) and every "
+                "floating parameter cast to float32 (dense_float32 in this script); same prompts"),
+        "logits_last": f32list(logits[-1]),
+        "logits_all_argmax": [int(x) for x in np.array(mx.argmax(logits, axis=-1))],
+        "greedy_ids": greedy_ids,
+        "greedy_top2_logprob_gaps": gaps,
+        "logits_chunked_last": f32list(chunk2[-1]),
+        "logits_chunked_argmax": [int(x) for x in np.array(mx.argmax(chunk2, axis=-1))],
+    }
+
+
 def generate_one(spec):
     name = spec["name"]
     path = OUT / name
@@ -511,6 +566,7 @@ def generate_one(spec):
         "logits_prompt2_full_last": f32list(full2[-1]),
         "chunked_vs_full_max_abs_diff": chunk_vs_full,
         "sensitivity": sensitivity,
+        "dense_float32": dense_goldens(path, p1, p2),
         "tensors": tensor_table(path),
     }
     with open(path / "golden.json", "w") as f:

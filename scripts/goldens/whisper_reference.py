@@ -4,12 +4,14 @@ on mlx 0.32.2, written to tests/goldens/whisper/:
 - mel_<name>_<n_mels>.npy: `mlx_whisper.audio.log_mel_spectrogram(samples, n_mels)`
   (float32, [frames, n_mels]) of real speech given as 16 kHz float samples;
 - transcripts.json: `mlx_whisper.transcribe` of the real clips with the Whisper base
-  fixture converted to the mlx-community layout (whisper_ct2_to_mlx.py), default
-  options (fp16, temperature fallback, timestamps) unless stated: text, language,
-  segments (start, end, tokens).
+  fixture converted to the mlx-community layout (whisper_ct2_to_mlx.py), in float32
+  (`fp16=False`: what Murmur computes in on MLX's CPU backend) with otherwise default
+  options (temperature fallback, timestamps) unless stated: text, language, segments
+  (start, end, tokens); `jfk_fp16` is mlx-whisper's default half precision, for
+  Murmur's `--fp16` path.
 
     PY=$(scripts/py-venv.sh)
-    $PY scripts/goldens/whisper_reference.py            # all (~8 min on 2 cores)
+    $PY scripts/goldens/whisper_reference.py            # all (~3 min on 2 cores)
     $PY scripts/goldens/whisper_reference.py mel        # only the spectrograms (seconds)
 
 Deterministic: greedy decoding, fixed inputs; running it twice gives identical files.
@@ -24,6 +26,7 @@ import mlx.core as mx
 import mlx_whisper
 import numpy as np
 from mlx_whisper.audio import log_mel_spectrogram
+from mlx_whisper.transcribe import ModelHolder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "goldens", "whisper")
@@ -57,19 +60,24 @@ def mels():
 def transcripts():
     model_dir = os.path.join(tempfile.gettempdir(), "murmur-whisper-base-mlx")
     convert(os.path.join(FIX, "whisper-base-ct2"), model_dir)
+    jfk = wav16k(os.path.join(FIX, "audio/jfk.wav"))
     cases = {
-        "jfk": (wav16k(os.path.join(FIX, "audio/jfk.wav")), {}),
+        "jfk": (jfk, {"fp16": False}),
+        "jfk_fp16": (jfk, {"fp16": True}),
         "jfk_without_timestamps": (
-            wav16k(os.path.join(FIX, "audio/jfk.wav")),
-            {"language": "en", "without_timestamps": True},
+            jfk,
+            {"language": "en", "without_timestamps": True, "fp16": False},
         ),
     }
     lib = os.path.join(FIX, "audio/librivox")
     for f in sorted(os.listdir(lib)):
         if f.endswith(".wav"):
-            cases[f[:-4]] = (wav16k(os.path.join(lib, f)), {"language": "en"})
+            cases[f[:-4]] = (wav16k(os.path.join(lib, f)), {"language": "en", "fp16": False})
     out = {}
     for name, (samples, kw) in cases.items():
+        # mlx-whisper caches the loaded model by path only, whatever its dtype: drop it so
+        # each case gets the precision it asks for.
+        ModelHolder.model = ModelHolder.model_path = None
         r = mlx_whisper.transcribe(samples, path_or_hf_repo=model_dir, **kw)
         out[name] = {
             "options": kw,

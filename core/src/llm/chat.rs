@@ -8,10 +8,12 @@ use serde::Serialize;
 
 use super::chat_template::{ChatTemplate, Message};
 use super::generate::{Flow, GenerateOptions, GenerationStats, generate};
+use super::layers::Weights;
 use super::load::gguf::GgufHeader;
 use super::load::{load_gguf, load_safetensors_dir};
 use super::models::{self, LanguageModel};
 use super::tokenizer::{StreamDecoder, Tokenizer};
+use crate::backend::Precision;
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 
@@ -34,6 +36,16 @@ pub struct ModelInfo {
     /// Longest sequence the model was trained for (prompt plus answer).
     pub context_length: usize,
     pub eos_token_ids: Vec<u32>,
+    /// How the weights are held: [`Precision::AsStored`] or [`Precision::Float32`]
+    /// (what [`Precision::Auto`] resolved to).
+    pub precision: Precision,
+}
+
+/// How to load a chat model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LoadOptions {
+    pub precision: Precision,
 }
 
 /// The text and measurements of one chat turn.
@@ -52,6 +64,15 @@ pub struct ChatModel {
     info: ModelInfo,
 }
 
+/// `weights` converted as `precision` asks for this model's size on this backend, and
+/// what that resolved to.
+fn with_precision(weights: Weights, precision: Precision) -> (Weights, Precision) {
+    match precision.dense_dtype(weights.dense_f32_bytes()) {
+        Some(dtype) => (weights.densify(Some(dtype)), Precision::Float32),
+        None => (weights, Precision::AsStored),
+    }
+}
+
 /// Turn-end markers of the chat formats we know; each present in the vocabulary stops
 /// generation even when the config only names the document EOS.
 const TURN_END_TOKENS: &[&str] = &[
@@ -66,6 +87,11 @@ impl ChatModel {
     /// Load from a model folder (`config.json` + safetensors, or one `.gguf` file in
     /// it) or a `.gguf` file.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with(path, &LoadOptions::default())
+    }
+
+    pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Self> {
+        crate::backend::configure_blas();
         let gguf = if path.is_file() {
             Some(path.to_path_buf())
         } else if path.join("config.json").is_file() {
@@ -79,13 +105,14 @@ impl ChatModel {
             ));
         };
         match gguf {
-            Some(file) => Self::load_gguf(&file),
-            None => Self::load_safetensors(path),
+            Some(file) => Self::load_gguf(&file, opts),
+            None => Self::load_safetensors(path, opts),
         }
     }
 
-    fn load_safetensors(dir: &Path) -> Result<Self> {
-        let (config, mut weights) = load_safetensors_dir(dir)?;
+    fn load_safetensors(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let (config, weights) = load_safetensors_dir(dir)?;
+        let (mut weights, precision) = with_precision(weights, opts.precision);
         let model = models::build(&config, &mut weights)?;
         let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
         let template = ChatTemplate::from_tokenizer_config(&dir.join("tokenizer_config.json"))?;
@@ -94,7 +121,7 @@ impl ChatModel {
         if let Ok(generation) = read_json(&dir.join("generation_config.json")) {
             collect_ids(&generation, &mut eos);
         }
-        Self::assemble(
+        let mut m = Self::assemble(
             dir,
             ModelFormat::Safetensors,
             &config,
@@ -102,11 +129,14 @@ impl ChatModel {
             tokenizer,
             template,
             eos,
-        )
+        )?;
+        m.info.precision = precision;
+        Ok(m)
     }
 
-    fn load_gguf(file: &Path) -> Result<Self> {
-        let (config, mut weights, header) = load_gguf(file)?;
+    fn load_gguf(file: &Path, opts: &LoadOptions) -> Result<Self> {
+        let (config, weights, header) = load_gguf(file)?;
+        let (mut weights, precision) = with_precision(weights, opts.precision);
         let model = models::build(&config, &mut weights)?;
         let dir = file.parent().unwrap_or(Path::new("."));
         // A tokenizer.json next to the file wins over the GGUF's own vocabulary.
@@ -123,7 +153,7 @@ impl ChatModel {
         };
         let mut eos = HashSet::new();
         gguf_eos(&header, &mut eos);
-        Self::assemble(
+        let mut m = Self::assemble(
             file,
             ModelFormat::Gguf,
             &config,
@@ -131,7 +161,9 @@ impl ChatModel {
             tokenizer,
             template,
             eos,
-        )
+        )?;
+        m.info.precision = precision;
+        Ok(m)
     }
 
     fn assemble(
@@ -178,6 +210,7 @@ impl ChatModel {
                 .and_then(|v| v.as_u64())
                 .unwrap_or(4096) as usize,
             eos_token_ids: ids,
+            precision: Precision::AsStored,
         };
         Ok(Self {
             model,

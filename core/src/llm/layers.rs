@@ -34,6 +34,9 @@ pub struct Weights {
     overrides: HashMap<String, QuantSpec>,
     /// Everything handed to the model, so loading can materialize it in one `eval`.
     used: Vec<Array>,
+    /// Convert every weight to this dtype as it is taken (quantized ones dequantized):
+    /// see [`crate::backend::Precision`].
+    dense: Option<Dtype>,
 }
 
 impl Weights {
@@ -48,7 +51,49 @@ impl Weights {
             quant,
             overrides: HashMap::new(),
             used: Vec::new(),
+            dense: None,
         }
+    }
+
+    /// Hand every weight out as dense `dtype` (`None`: as stored). Quantized layers are
+    /// dequantized with their scales and biases converted to `dtype` first, as
+    /// `mx.dequantize(w, scales.astype(dtype), biases.astype(dtype), ...)` does in the
+    /// reference (scripts/goldens/llm_models.py).
+    pub fn densify(mut self, dtype: Option<Dtype>) -> Self {
+        self.dense = dtype;
+        self
+    }
+
+    /// The dtype weights are handed out in, when they are converted.
+    pub fn dense_dtype(&self) -> Option<Dtype> {
+        self.dense
+    }
+
+    /// Bytes the model's weights would take as dense float32: quantized tensors at
+    /// their unpacked size, their scales and biases not counted.
+    pub fn dense_f32_bytes(&self) -> u64 {
+        self.arrays
+            .iter()
+            .filter(|(name, _)| {
+                let quant_part = |suffix: &str| {
+                    name.strip_suffix(suffix).is_some_and(|p| {
+                        self.arrays.contains_key(&format!("{p}.weight"))
+                            && self.arrays.contains_key(&format!("{p}.scales"))
+                    })
+                };
+                !quant_part(".scales") && !quant_part(".biases")
+            })
+            .map(|(name, a)| {
+                let elements = a.size() as u64;
+                let prefix = name.strip_suffix(".weight").unwrap_or(name);
+                match self.quant_for(prefix) {
+                    Ok(Some(q)) if a.dtype() == Dtype::Uint32 && q.bits > 0 => {
+                        elements * 32 / q.bits as u64 * 4
+                    }
+                    _ => elements * 4,
+                }
+            })
+            .sum()
     }
 
     pub fn with_overrides(mut self, overrides: HashMap<String, QuantSpec>) -> Self {
@@ -71,6 +116,20 @@ impl Weights {
     }
 
     pub fn take_opt(&mut self, name: &str) -> Option<Array> {
+        let a = self.arrays.remove(name)?;
+        let a = match self.dense {
+            Some(dtype) if is_float(a.dtype()) && a.dtype() != dtype => {
+                // A cast the load-time `eval` runs; an error here is a broken tensor.
+                a.as_dtype(dtype).unwrap_or(a)
+            }
+            _ => a,
+        };
+        self.used.push(a.clone());
+        Some(a)
+    }
+
+    /// Remove a tensor as stored (no dense conversion), for quantization parts.
+    fn take_stored(&mut self, name: &str) -> Option<Array> {
         let a = self.arrays.remove(name)?;
         self.used.push(a.clone());
         Some(a)
@@ -126,26 +185,53 @@ impl Weights {
 
     /// A linear layer `prefix.{weight,scales,biases,bias}`.
     pub fn linear(&mut self, prefix: &str) -> Result<Linear> {
-        let quant = self.quant_for(prefix)?;
-        let weight = self.take(&format!("{prefix}.weight"))?;
         let bias = self.take_opt(&format!("{prefix}.bias"));
-        let quant = match quant {
-            Some(spec) => {
-                let scales = self.take(&format!("{prefix}.scales"))?;
-                let biases = self.take_opt(&format!("{prefix}.biases"));
-                check_packed(&self.path, prefix, &weight, &scales, spec)?;
-                Some(Quantized {
-                    scales,
-                    biases,
-                    spec,
-                })
-            }
-            None => None,
+        let Some(spec) = self.quant_for(prefix)? else {
+            let weight = self.take(&format!("{prefix}.weight"))?;
+            return Ok(Linear {
+                weight,
+                bias,
+                quant: None,
+            });
         };
+        let path = self.path.clone();
+        let mut part = |what: &str| {
+            self.take_stored(&format!("{prefix}.{what}"))
+                .ok_or_else(|| Error::corrupt(&path, format!("missing tensor {prefix}.{what}")))
+        };
+        let weight = part("weight")?;
+        let scales = part("scales")?;
+        let biases = part("biases").ok();
+        check_packed(&self.path, prefix, &weight, &scales, spec)?;
+        if let Some(dtype) = self.dense {
+            let mark = self.used.len() - 2 - usize::from(biases.is_some());
+            // In `dtype` throughout: the scales and biases convert exactly, and MLX's
+            // CPU backend has no fast half-precision arithmetic.
+            let biases = biases.map(|b| b.as_dtype(dtype)).transpose()?;
+            let weight = ops::dequantize(
+                &weight,
+                &scales.as_dtype(dtype)?,
+                biases.as_ref(),
+                spec.group_size,
+                spec.bits,
+            )?;
+            // Only the dense copy is materialized and kept.
+            self.used.truncate(mark);
+            self.used.push(weight.clone());
+            return Ok(Linear {
+                weight,
+                bias,
+                quant: None,
+            });
+        }
         Ok(Linear {
             weight,
             bias,
-            quant,
+            quant: Some(Quantized {
+                scales,
+                biases,
+                spec,
+            }),
         })
     }
 
@@ -161,6 +247,13 @@ impl Weights {
             eps,
         })
     }
+}
+
+fn is_float(d: Dtype) -> bool {
+    matches!(
+        d,
+        Dtype::Float16 | Dtype::Bfloat16 | Dtype::Float32 | Dtype::Float64
+    )
 }
 
 /// Packed weights must agree with their scales: `in = scales_cols × group` and

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
+use murmur_core::backend::Precision;
 use murmur_core::bench::{LlmBenchOptions, bench_llm, bench_whisper};
+use murmur_core::whisper::ComputeDtype;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -22,6 +24,14 @@ pub struct BenchArgs {
     /// Tokens generated for the decode row (EOS ignored).
     #[arg(long, default_value_t = 256)]
     decode_tokens: usize,
+    /// How a language model's weights are held: `auto` (dense float32 on the CPU
+    /// backend when it fits), `as-stored` or `float32`.
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
+    /// Whisper's compute dtype, `float16` or `float32` (default: float16 on Metal and
+    /// CUDA, float32 on the CPU backend).
+    #[arg(long)]
+    dtype: Option<ComputeDtype>,
     /// Also write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -33,10 +43,16 @@ pub fn bench(args: BenchArgs) -> murmur_core::Result<()> {
             prompt_lens: args.prompt_lens,
             decode_tokens: args.decode_tokens,
             reps: args.reps,
+            precision: args.precision,
         };
         serde_json::to_string_pretty(&bench_llm(&args.model, &opts)?)
     } else {
-        serde_json::to_string_pretty(&bench_whisper(&args.model, &args.audio, args.reps)?)
+        serde_json::to_string_pretty(&bench_whisper(
+            &args.model,
+            &args.audio,
+            args.reps,
+            args.dtype,
+        )?)
     }
     .expect("report serializes");
     println!("{text}");
