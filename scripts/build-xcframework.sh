@@ -42,16 +42,18 @@ TARGET_DIR="$MURMUR_ROOT/target"
 export CARGO_TARGET_DIR="$TARGET_DIR"
 export IPHONEOS_DEPLOYMENT_TARGET=17.0 MACOSX_DEPLOYMENT_TARGET=14.0
 for t in "${TARGETS[@]}"; do
-  log "cargo build -p murmur-ffi --target $t ($profile)"
-  cargo build -p murmur-ffi --lib --target "$t" "${flags[@]}"
+  log "cargo rustc -p murmur-ffi --crate-type staticlib --target $t ($profile)"
+  cargo rustc -p murmur-ffi --lib --crate-type staticlib --target "$t" "${flags[@]}"
 done
+# The dylib too, for uniffi-bindgen's check below (it reads the library's metadata).
+cargo build -p murmur-ffi --lib --target aarch64-apple-darwin "${flags[@]}"
 
 # 2. Header and module map: the committed ones, checked against this build.
 HEADERS="$(mktemp -d)"
 trap 'rm -rf "$HEADERS"' EXIT
 log "checking the generated header against the macOS library"
-cargo build -q -p murmur-ffi --features bindgen --bin uniffi-bindgen
-"$TARGET_DIR/debug/uniffi-bindgen" generate --library \
+source "$MURMUR_ROOT/scripts/binding-tools.sh"
+"$UNIFFI_BINDGEN" generate --library \
   "$TARGET_DIR/aarch64-apple-darwin/$profile/libmurmur_ffi.dylib" --language swift \
   --out-dir "$HEADERS/gen" >/dev/null
 FFI="$MURMUR_ROOT/swift-package/Sources/MurmurFFI"

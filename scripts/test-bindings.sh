@@ -6,6 +6,9 @@
 #   scripts/test-bindings.sh --update   regenerate bindings/include/murmur.h and the
 #                                       generated Swift bindings first, then test
 #
+# $MURMUR_FFI_LIB, when set (scripts/test.sh sets it), is the libmurmur_ffi.so to test:
+# the one the workspace test build made. Otherwise this script builds it.
+#
 # Generated files (committed, never edited by hand):
 #   bindings/include/murmur.h                       cbindgen, from bindings/src/c_api.rs
 #   swift-package/Sources/Murmur/Generated/Murmur.swift    uniffi-bindgen, library mode,
@@ -19,16 +22,9 @@ case "${1:-}" in
   *) die "usage: test-bindings.sh [--update]" ;;
 esac
 
-bash "$MURMUR_ROOT/scripts/setup.sh"
+source "$MURMUR_ROOT/scripts/binding-tools.sh"
+[ -n "${MURMUR_SETUP_DONE:-}" ] || bash "$MURMUR_ROOT/scripts/setup.sh"
 apt_ensure valgrind gcc libc6-dev python3
-
-CBINDGEN_VERSION=0.29.4
-CBINDGEN="$MURMUR_CACHE/cbindgen-$CBINDGEN_VERSION/bin/cbindgen"
-if ! "$CBINDGEN" --version 2>/dev/null | grep -q "$CBINDGEN_VERSION"; then
-  log "installing cbindgen $CBINDGEN_VERSION (about 2 minutes, once)"
-  retry 3 cargo install -q cbindgen --version "$CBINDGEN_VERSION" --locked \
-    --root "$MURMUR_CACHE/cbindgen-$CBINDGEN_VERSION"
-fi
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -52,30 +48,26 @@ log "cbindgen: bindings/include/murmur.h"
 fresh_or_update "$WORK/murmur.h" bindings/include/murmur.h
 
 # --- the library and the Swift bindings ------------------------------------------------
-# The bindgen tool first: its build enables uniffi's `cli` feature in the library, so the
-# plain library is built (and copied out) after it.
-log "cargo build uniffi-bindgen"
-cargo build -q -p murmur-ffi --features bindgen --bin uniffi-bindgen
-BINDGEN="$(cargo metadata --format-version 1 --no-deps |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/uniffi-bindgen"
-log "cargo build -p murmur-ffi (cdylib, staticlib)"
 LIBDIR="$MURMUR_CACHE/murmur-ffi-lib"
 mkdir -p "$LIBDIR"
-cargo build -q -p murmur-ffi --lib --message-format=json-render-diagnostics |
-  python3 -c '
-import json, shutil, sys
+if [ -z "${MURMUR_FFI_LIB:-}" ]; then
+  log "cargo build -p murmur-ffi (cdylib)"
+  MURMUR_FFI_LIB="$(cargo build -q -p murmur-ffi --lib --message-format=json-render-diagnostics |
+    python3 -c '
+import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "murmur_ffi":
-        for f in m["filenames"]:
-            if f.endswith(".so"):
-                shutil.copy2(f, sys.argv[1] + "/libmurmur_ffi.so.tmp")
-' "$LIBDIR"
-[ -f "$LIBDIR/libmurmur_ffi.so.tmp" ] || die "cargo did not report libmurmur_ffi.so"
+        print(next(f for f in m["filenames"] if f.endswith(".so")))
+')"
+fi
+[ -f "$MURMUR_FFI_LIB" ] || die "no libmurmur_ffi.so (got '$MURMUR_FFI_LIB')"
+# A copy at a fixed path: the C example and the Swift package link against it there.
+cp "$MURMUR_FFI_LIB" "$LIBDIR/libmurmur_ffi.so.tmp"
 mv "$LIBDIR/libmurmur_ffi.so.tmp" "$LIBDIR/libmurmur_ffi.so"
 
 log "uniffi-bindgen: swift-package generated bindings"
-"$BINDGEN" generate --library "$LIBDIR/libmurmur_ffi.so" --language swift \
+"$UNIFFI_BINDGEN" generate --library "$LIBDIR/libmurmur_ffi.so" --language swift \
   --out-dir "$WORK/swift" >/dev/null
 fresh_or_update "$WORK/swift/Murmur.swift" swift-package/Sources/Murmur/Generated/Murmur.swift
 fresh_or_update "$WORK/swift/MurmurFFI.h" swift-package/Sources/MurmurFFI/MurmurFFI.h
@@ -98,22 +90,25 @@ cc_example() {
 # sentence) with AddressSanitizer: invalid accesses abort it, and LeakSanitizer fails it
 # on any block left unreachable at exit (Rust's allocations included: they go through
 # the same malloc).
-log "C example: refine + transcribe (AddressSanitizer + LeakSanitizer)"
-cc_example -fsanitize=address -fno-omit-frame-pointer -o "$WORK/murmur-c-example-asan"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$WORK/murmur-c-example-asan" "${C_ARGS[@]}"
+c_asan() {
+  cc_example -fsanitize=address -fno-omit-frame-pointer -o "$WORK/murmur-c-example-asan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$WORK/murmur-c-example-asan" "${C_ARGS[@]}"
+}
+suite "  C example: refine + transcribe (ASan, LSan)" c_asan
 # valgrind: no definite leaks, no invalid reads or writes. Without the models: under
 # valgrind, loading SmolLM2 and one refine on MLX's CPU backend ran past 7 minutes (the
 # whole example natively: about a minute). The suppressions only
 # cover what lives for the whole process (the runtime's threads, MLX's statics; see file).
-log "C example under valgrind (engine life, models, events, errors, frees)"
-cc_example -o "$WORK/murmur-c-example"
-MURMUR_C_NO_MODELS=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
-  --error-exitcode=1 --suppressions=bindings/c-example/valgrind.supp \
-  "$WORK/murmur-c-example" "${C_ARGS[@]}"
+c_valgrind() {
+  cc_example -o "$WORK/murmur-c-example"
+  MURMUR_C_NO_MODELS=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+    --error-exitcode=1 --suppressions=bindings/c-example/valgrind.supp \
+    "$WORK/murmur-c-example" "${C_ARGS[@]}"
+}
+suite "  C example under valgrind (engine life)" c_valgrind
 
 # --- Swift -----------------------------------------------------------------------------
-log "swift test (Swift 6, Debian trixie chroot)"
-bash "$MURMUR_ROOT/scripts/swift-chroot.sh" run \
+suite "  swift test (Swift 6, trixie chroot)" bash "$MURMUR_ROOT/scripts/swift-chroot.sh" run \
   "cd swift-package && swift test --scratch-path '$MURMUR_CACHE/swift-build' \
    -Xswiftc -warnings-as-errors \
    -Xlinker -L'$LIBDIR' -Xlinker -rpath -Xlinker '$LIBDIR'"

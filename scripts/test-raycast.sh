@@ -7,32 +7,40 @@
 #     driven by tuistory: Refine Selected Text and Manage Models
 # Node 22 and npm's cache live in $MURMUR_CACHE (scripts/node.sh); node_modules in the
 # extension folders, installed from the lock files and skipped when unchanged.
+#
+#   scripts/test-raycast.sh              set up and test
+#   scripts/test-raycast.sh --deps-only  only Node and the packages (scripts/test.sh runs
+#                                        this in the background while Rust builds)
+# $MURMUR_BIN, when set (scripts/test.sh sets it), is the daemon binary to test.
 source "$(dirname "$0")/lib.sh"
 source "$MURMUR_ROOT/scripts/node.sh"
 EXT="$MURMUR_ROOT/raycast-extension"
 
-bash "$MURMUR_ROOT/scripts/setup.sh"
 # termcast's better-sqlite3 compiles from source.
 apt_ensure g++ make python3
+npm_install "$EXT"
+npm_install "$EXT/e2e"
+[ "${1:-}" != --deps-only ] || exit 0
 
-log "cargo build murmur (the daemon the tests start)"
-cargo build -q -p murmur-ffi --bin murmur
-MURMUR_BIN="$(cargo metadata -q --format-version 1 --no-deps |
-  node -e 'let s="";process.stdin.on("data",(c)=>(s+=c)).on("end",()=>console.log(JSON.parse(s).target_directory))')/debug/murmur"
+[ -n "${MURMUR_SETUP_DONE:-}" ] || bash "$MURMUR_ROOT/scripts/setup.sh"
+if [ -z "${MURMUR_BIN:-}" ]; then
+  log "cargo build murmur (the daemon the tests start)"
+  cargo build -q -p murmur-ffi --bin murmur
+  MURMUR_BIN="$(cargo metadata -q --format-version 1 --no-deps |
+    node -e 'let s="";process.stdin.on("data",(c)=>(s+=c)).on("end",()=>console.log(JSON.parse(s).target_directory))')/debug/murmur"
+fi
 [ -x "$MURMUR_BIN" ] || die "no murmur binary at $MURMUR_BIN"
 export MURMUR_BIN
 
-npm_install "$EXT"
 cd "$EXT"
-log "raycast: tsc --noEmit, eslint, prettier --check"
-npx tsc --noEmit
-npx eslint --max-warnings 0 src test
-npx prettier --check . >/dev/null
-log "raycast: ray build"
-npx ray build -e dist -o dist >/dev/null
-log "raycast: vitest (the client against a real murmur serve)"
-npx vitest run
-log "raycast: e2e (the extension under termcast, driven by tuistory)"
-npm_install "$EXT/e2e"
-(cd e2e && node --no-warnings --test --test-concurrency=1 ./*.test.mjs)
+lint() {
+  npx tsc --noEmit
+  npx eslint --max-warnings 0 src test
+  npx prettier --check . >/dev/null
+}
+suite "  raycast: tsc, eslint, prettier" lint
+suite "  raycast: ray build" bash -c 'npx ray build -e dist -o dist >/dev/null'
+suite "  raycast: vitest (client vs real murmur serve)" npx vitest run
+suite "  raycast: e2e (termcast + tuistory)" bash -c \
+  'cd e2e && node --no-warnings --test --test-concurrency=1 ./*.test.mjs'
 log "raycast: all passed"

@@ -593,9 +593,9 @@ fn offline_mode_serves_a_complete_cache_without_network() {
 
 /// Python's `huggingface_hub` and Murmur share one cache: Python downloads through the
 /// same server into one cache and reads Murmur's offline, and the two trees are
-/// identical. Needs a Python with huggingface_hub (the reference venv has one), so it is
-/// run by hand: `MURMUR_PYTHON=$(scripts/py-venv.sh) cargo test -p murmur-tests --test
-/// hub -- --ignored`.
+/// identical. Needs a Python with huggingface_hub, so a plain `cargo test` skips it;
+/// scripts/test.sh runs it (`--include-ignored`, with MURMUR_PYTHON from
+/// scripts/py-hub.sh).
 #[test]
 #[ignore = "needs MURMUR_PYTHON, a Python with huggingface_hub"]
 fn python_huggingface_hub_shares_the_cache() {
