@@ -7,6 +7,8 @@ float32). Configurations alternate run by run; medians and the spread are report
 
     cargo build --release -p murmur-ffi --bin murmur
     python3 bench/cpu_backend.py [--runs 3] [--murmur PATH] [--out bench/out/cpu]
+    python3 bench/cpu_backend.py --blas-choice   # BLIS vs OpenBLAS (Debian's
+                                                 # libopenblas0-pthread), float32 only
 
 The reference BLAS is selected by preloading the wheel's own libblas (still shipped beside
 libmlx.so as LAPACK's dependency), so the same binary and the same libmlx.so run both ways;
@@ -34,11 +36,18 @@ def reference_blas():
     return libs[0]
 
 
+OPENBLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"
+
+
 def env_for(blas):
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if blas == "reference":
         env["LD_PRELOAD"] = reference_blas()
+    elif blas == "openblas":
+        if not os.path.exists(OPENBLAS):
+            sys.exit(f"no {OPENBLAS}: apt-get install libopenblas0-pthread")
+        env["LD_PRELOAD"] = OPENBLAS
     return env
 
 
@@ -60,13 +69,19 @@ def main():
     a.add_argument("--whisper", default=os.path.join(FIX, "whisper-base-ct2"))
     a.add_argument("--audio", default=os.path.join(FIX, "audio", "jfk.wav"))
     a.add_argument("--out", default=os.path.join(HERE, "out", "cpu"))
+    a.add_argument("--blas-choice", action="store_true",
+                   help="only float32 (dense LLM, float32 Whisper), BLIS vs OpenBLAS")
     args = a.parse_args()
 
-    llm_cfgs = [("reference", "as-stored"), ("blis", "as-stored"), ("blis", "auto")]
-    whisper_cfgs = [("reference", "float16"), ("reference", "float32"), ("blis", "float16"),
-                    ("blis", "float32")]
-    doctor = {b: run_json([args.murmur, "doctor", "--json"], env_for(b))["blas"]
-              for b in ("reference", "blis")}
+    if args.blas_choice:
+        llm_cfgs = [("openblas", "auto"), ("blis", "auto")]
+        whisper_cfgs = [("openblas", "float32"), ("blis", "float32")]
+    else:
+        llm_cfgs = [("reference", "as-stored"), ("blis", "as-stored"), ("blis", "auto")]
+        whisper_cfgs = [("reference", "float16"), ("reference", "float32"), ("blis", "float16"),
+                        ("blis", "float32")]
+    blases = sorted({b for b, _ in llm_cfgs + whisper_cfgs})
+    doctor = {b: run_json([args.murmur, "doctor", "--json"], env_for(b))["blas"] for b in blases}
     llm = {c: [] for c in llm_cfgs}
     whisper = {c: [] for c in whisper_cfgs}
     for i in range(args.runs):
@@ -110,13 +125,13 @@ def main():
         t, tr = spread(ts)
         text = next(iter(rs[0]["audio"].values()))["text"].strip()
         md.append(f"| {c[0]} | {c[1]} | {t:.2f} ({tr[0]:.2f}–{tr[1]:.2f}) | ×{t0 / t:.1f} | {text} |")
-    md += ["", f"BLAS as `murmur doctor` reports it: reference = {doctor['reference']['name']} "
-           f"(`{os.path.basename(doctor['reference']['library'])}`), blis = "
-           f"{doctor['blis']['name']} (`{doctor['blis']['library']}`, "
-           f"{doctor['blis']['threads']} threads). {args.runs} alternating runs; medians "
-           "(min–max)."]
+    named = ", ".join(f"{b} = {d['name']} (`{d['library']}`, {d['threads']} thread(s))"
+                      for b, d in doctor.items())
+    md += ["", f"BLAS as `murmur doctor` reports it: {named}. {args.runs} alternating runs; "
+           "medians (min–max)."]
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "cpu.json"), "w") as f:
+    name = "blas-choice.json" if args.blas_choice else "cpu.json"
+    with open(os.path.join(args.out, name), "w") as f:
         json.dump({"llm": {"/".join(k): v for k, v in llm.items()},
                    "whisper": {"/".join(k): v for k, v in whisper.items()},
                    "blas": doctor}, f, indent=1)

@@ -106,6 +106,22 @@ mlx_use_blas() {
 # Linux override it includes) is read.
 cd "$MURMUR_ROOT"
 
+# python_venv DIR FIXUP REQS...: a virtualenv in DIR with REQS installed from PyPI, made
+# again when REQS change; FIXUP (a command, or "") runs once on the new venv, given its
+# python. Prints nothing; the python is DIR/bin/python.
+python_venv() {
+  local dir="$1" fixup="$2" want
+  shift 2
+  want="$* ${fixup:+($fixup, $BLAS_STAMP)}"
+  [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$want" ] && return 0
+  log "creating a Python venv in $dir ($*)"
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  retry 3 "$dir/bin/pip" install -q "$@" >&2
+  [ -z "$fixup" ] || $fixup "$dir/bin/python" >&2
+  echo "$want" >"$dir/.stamp"
+}
+
 # --- suite timing -------------------------------------------------------------------
 # suite NAME CMD...: run CMD; when $MURMUR_TIMES names a file (scripts/test.sh sets it),
 # record how long it took and whether it passed, for the table printed at the end.

@@ -5,15 +5,11 @@
 #   PY=$(scripts/py-venv.sh)
 source "$(dirname "$0")/lib.sh"
 V="$MURMUR_CACHE/venv-mlx-0.32.2"
-REQS="mlx==0.32.2 mlx-cpu==0.32.2 mlx-lm==0.32.2 mlx-whisper==0.4.3 numpy jinja2 gguf==0.19.0"
-if [ "$(cat "$V/.stamp" 2>/dev/null)" != "$REQS $BLAS_STAMP" ]; then
-  log "creating the Python reference venv ($REQS)"
-  rm -rf "$V"
-  python3 -m venv "$V"
-  retry 3 "$V/bin/pip" install -q $REQS >&2
-  # The same BLAS as Murmur's libmlx (lib.sh), so goldens and benchmark ratios compare
-  # like with like.
-  mlx_use_blas "$("$V/bin/python" -c 'import site; print(site.getsitepackages()[0])')/mlx/lib/libmlx.so" >&2
-  echo "$REQS $BLAS_STAMP" >"$V/.stamp"
-fi
+# The same BLAS as Murmur's libmlx (lib.sh), so goldens and benchmark ratios compare like
+# with like.
+reference_blas() {
+  mlx_use_blas "$("$1" -c 'import site; print(site.getsitepackages()[0])')/mlx/lib/libmlx.so"
+}
+python_venv "$V" reference_blas mlx==0.32.2 mlx-cpu==0.32.2 mlx-lm==0.32.2 mlx-whisper==0.4.3 \
+  numpy jinja2 gguf==0.19.0
 echo "$V/bin/python"

@@ -107,6 +107,9 @@ run() {
     "$MURMUR_ROOT"/*) ;;
     *) bind "$MURMUR_CACHE" "$CHROOT" ;;
   esac
+  # libmlx.so links the host's BLAS by absolute RPATH (lib.sh: mlx_use_blas): the same
+  # library, at the same path, inside.
+  [ ! -d "$BLAS_DIR" ] || bind "$BLAS_DIR" "$CHROOT"
   cp -L /etc/resolv.conf "$CHROOT/etc/resolv.conf" 2>/dev/null || true
   local status=0
   # setsid: the command and everything it starts form one group, stopped together.

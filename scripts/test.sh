@@ -85,9 +85,13 @@ python3 - "$LOGS/cargo-test.log" >>"$MURMUR_TIMES" <<'PY'
 import re, sys
 name = None
 for line in open(sys.argv[1], errors="replace"):
-    m = re.match(r"\s+Running (?:unittests )?(\S+)", line) or re.match(r"\s+Doc-tests (\S+)", line)
+    # "Running unittests src/lib.rs (target/debug/deps/murmur_core-0123)", "Running tests/ffi.rs (...)"
+    m = re.match(r"\s+Running (unittests )?(\S+) \(.*/([A-Za-z0-9_]+)-[0-9a-f]+\)", line)
     if m:
-        name = m.group(1) if "Running" in line else "doc-tests " + m.group(1)
+        name = f"{m.group(3)} (unit tests)" if m.group(1) else m.group(2)
+    m = re.match(r"\s+Doc-tests (\S+)", line)
+    if m:
+        name = "doc-tests " + m.group(1)
     m = re.search(r"test result: (\w+)\. (\d+) passed; (\d+) failed.*finished in ([\d.]+)s", line)
     if m and name and int(m.group(2)) + int(m.group(3)) > 0:
         print(f"  {name}\t{float(m.group(4)):.1f}\t{m.group(1)} ({m.group(2)} passed)")

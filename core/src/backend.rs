@@ -155,8 +155,13 @@ fn mlx_version() -> String {
 
 /// A symbol of the process's global scope (libmlx.so's dependencies included).
 fn symbol(name: &CStr) -> Option<*mut c_void> {
-    // SAFETY: dlsym with RTLD_DEFAULT only looks the name up.
-    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    symbol_in(libc::RTLD_DEFAULT, name)
+}
+
+/// A symbol of one loaded library (`handle` from `dlopen`) or its dependencies.
+fn symbol_in(handle: *mut c_void, name: &CStr) -> Option<*mut c_void> {
+    // SAFETY: dlsym only looks the name up.
+    let p = unsafe { libc::dlsym(handle, name.as_ptr()) };
     (!p.is_null()).then_some(p)
 }
 
@@ -173,7 +178,20 @@ pub fn blas() -> Option<BlasInfo> {
     } else {
         PathBuf::from("unknown")
     };
-    let (name, threads) = describe_blas();
+    // Ask the library that serves cblas_sgemm itself: another BLAS may be loaded beside
+    // it (e.g. libmlx.so's own, when a reference BLAS is preloaded over it).
+    let c_path = std::ffi::CString::new(library.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: RTLD_NOLOAD only returns a handle to a library already loaded.
+    let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD) };
+    let (name, threads) = describe_blas(if handle.is_null() {
+        libc::RTLD_DEFAULT
+    } else {
+        handle
+    });
+    if !handle.is_null() {
+        // SAFETY: balances the dlopen above; the library stays loaded (others hold it).
+        unsafe { libc::dlclose(handle) };
+    }
     Some(BlasInfo {
         library,
         name,
@@ -181,7 +199,7 @@ pub fn blas() -> Option<BlasInfo> {
     })
 }
 
-fn describe_blas() -> (String, Option<usize>) {
+fn describe_blas(lib: *mut c_void) -> (String, Option<usize>) {
     type GetStr = unsafe extern "C" fn() -> *const c_char;
     type GetInt = unsafe extern "C" fn() -> c_int;
     let text = |f: *mut c_void| {
@@ -194,13 +212,13 @@ fn describe_blas() -> (String, Option<usize>) {
         let n = unsafe { std::mem::transmute::<*mut c_void, GetInt>(f)() };
         usize::try_from(n).ok().filter(|&n| n > 0)
     };
-    if let Some(f) = symbol(c"openblas_get_config") {
-        let threads = symbol(c"openblas_get_num_threads").and_then(int);
+    if let Some(f) = symbol_in(lib, c"openblas_get_config") {
+        let threads = symbol_in(lib, c"openblas_get_num_threads").and_then(int);
         let name = text(f).unwrap_or_default();
         return (format!("OpenBLAS ({})", name.trim()), threads);
     }
-    if let Some(f) = symbol(c"bli_info_get_version_str") {
-        let threads = symbol(c"bli_thread_get_num_threads").and_then(int);
+    if let Some(f) = symbol_in(lib, c"bli_info_get_version_str") {
+        let threads = symbol_in(lib, c"bli_thread_get_num_threads").and_then(int);
         return (format!("BLIS {}", text(f).unwrap_or_default()), threads);
     }
     if cfg!(target_vendor = "apple") {

@@ -64,6 +64,65 @@ pub struct ChatModel {
     info: ModelInfo,
 }
 
+/// What a model's files hold, before the model is built.
+struct Source {
+    path: PathBuf,
+    format: ModelFormat,
+    config: serde_json::Value,
+    weights: Weights,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+    eos: HashSet<u32>,
+}
+
+impl Source {
+    fn safetensors(dir: &Path) -> Result<Self> {
+        let (config, weights) = load_safetensors_dir(dir)?;
+        let mut eos = HashSet::new();
+        collect_ids(&config, &mut eos);
+        if let Ok(generation) = read_json(&dir.join("generation_config.json")) {
+            collect_ids(&generation, &mut eos);
+        }
+        Ok(Self {
+            path: dir.to_path_buf(),
+            format: ModelFormat::Safetensors,
+            tokenizer: Tokenizer::from_file(&dir.join("tokenizer.json"))?,
+            template: ChatTemplate::from_tokenizer_config(&dir.join("tokenizer_config.json"))?,
+            config,
+            weights,
+            eos,
+        })
+    }
+
+    fn gguf(file: &Path) -> Result<Self> {
+        let (config, weights, header) = load_gguf(file)?;
+        let dir = file.parent().unwrap_or(Path::new("."));
+        // A tokenizer.json next to the file wins over the GGUF's own vocabulary.
+        let (tokenizer, template) = if dir.join("tokenizer.json").is_file() {
+            (
+                Tokenizer::from_file(&dir.join("tokenizer.json"))?,
+                ChatTemplate::from_tokenizer_config(&dir.join("tokenizer_config.json"))?,
+            )
+        } else {
+            (
+                Tokenizer::from_gguf(&header)?,
+                ChatTemplate::from_gguf(&header)?,
+            )
+        };
+        let mut eos = HashSet::new();
+        gguf_eos(&header, &mut eos);
+        Ok(Self {
+            path: file.to_path_buf(),
+            format: ModelFormat::Gguf,
+            config,
+            weights,
+            tokenizer,
+            template,
+            eos,
+        })
+    }
+}
+
 /// `weights` converted as `precision` asks for this model's size on this backend, and
 /// what that resolved to.
 fn with_precision(weights: Weights, precision: Precision) -> (Weights, Precision) {
@@ -104,63 +163,20 @@ impl ChatModel {
                 std::io::Error::from(std::io::ErrorKind::NotFound),
             ));
         };
-        match gguf {
-            Some(file) => Self::load_gguf(&file, opts),
-            None => Self::load_safetensors(path, opts),
-        }
-    }
-
-    fn load_safetensors(dir: &Path, opts: &LoadOptions) -> Result<Self> {
-        let (config, weights) = load_safetensors_dir(dir)?;
-        let (mut weights, precision) = with_precision(weights, opts.precision);
-        let model = models::build(&config, &mut weights)?;
-        let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
-        let template = ChatTemplate::from_tokenizer_config(&dir.join("tokenizer_config.json"))?;
-        let mut eos = HashSet::new();
-        collect_ids(&config, &mut eos);
-        if let Ok(generation) = read_json(&dir.join("generation_config.json")) {
-            collect_ids(&generation, &mut eos);
-        }
-        let mut m = Self::assemble(
-            dir,
-            ModelFormat::Safetensors,
-            &config,
-            model,
-            tokenizer,
-            template,
-            eos,
-        )?;
-        m.info.precision = precision;
-        Ok(m)
-    }
-
-    fn load_gguf(file: &Path, opts: &LoadOptions) -> Result<Self> {
-        let (config, weights, header) = load_gguf(file)?;
-        let (mut weights, precision) = with_precision(weights, opts.precision);
-        let model = models::build(&config, &mut weights)?;
-        let dir = file.parent().unwrap_or(Path::new("."));
-        // A tokenizer.json next to the file wins over the GGUF's own vocabulary.
-        let (tokenizer, template) = if dir.join("tokenizer.json").is_file() {
-            (
-                Tokenizer::from_file(&dir.join("tokenizer.json"))?,
-                ChatTemplate::from_tokenizer_config(&dir.join("tokenizer_config.json"))?,
-            )
-        } else {
-            (
-                Tokenizer::from_gguf(&header)?,
-                ChatTemplate::from_gguf(&header)?,
-            )
+        let src = match gguf {
+            Some(file) => Source::gguf(&file)?,
+            None => Source::safetensors(path)?,
         };
-        let mut eos = HashSet::new();
-        gguf_eos(&header, &mut eos);
+        let (mut weights, precision) = with_precision(src.weights, opts.precision);
+        let model = models::build(&src.config, &mut weights)?;
         let mut m = Self::assemble(
-            file,
-            ModelFormat::Gguf,
-            &config,
+            &src.path,
+            src.format,
+            &src.config,
             model,
-            tokenizer,
-            template,
-            eos,
+            src.tokenizer,
+            src.template,
+            src.eos,
         )?;
         m.info.precision = precision;
         Ok(m)
