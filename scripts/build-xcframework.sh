@@ -53,16 +53,18 @@ HEADERS="$(mktemp -d)"
 trap 'rm -rf "$HEADERS"' EXIT
 log "checking the generated header against the macOS library"
 source "$MURMUR_ROOT/scripts/binding-tools.sh"
-"$UNIFFI_BINDGEN" generate --library \
-  "$TARGET_DIR/aarch64-apple-darwin/$profile/libmurmur_ffi.dylib" --language swift \
-  --out-dir "$HEADERS/gen" >/dev/null
+swift_bindings "$TARGET_DIR/aarch64-apple-darwin/$profile/libmurmur_ffi.dylib" "$HEADERS/gen"
 FFI="$MURMUR_ROOT/swift-package/Sources/MurmurFFI"
-cmp -s "$HEADERS/gen/MurmurFFI.h" "$FFI/MurmurFFI.h" ||
-  die "swift-package/Sources/MurmurFFI/MurmurFFI.h is stale: run scripts/test-bindings.sh --update"
-cmp -s "$HEADERS/gen/Murmur.swift" "$MURMUR_ROOT/swift-package/Sources/Murmur/Generated/Murmur.swift" ||
-  die "the generated Swift bindings are stale: run scripts/test-bindings.sh --update"
+for f in MurmurFFI.h MurmurCoreFFI.h module.modulemap; do
+  cmp -s "$HEADERS/gen/$f" "$FFI/$f" ||
+    die "swift-package/Sources/MurmurFFI/$f is stale: run scripts/test-bindings.sh --update"
+done
+for f in Murmur.swift MurmurCore.swift; do
+  cmp -s "$HEADERS/gen/$f" "$MURMUR_ROOT/swift-package/Sources/Murmur/Generated/$f" ||
+    die "the generated Swift bindings are stale: run scripts/test-bindings.sh --update"
+done
 mkdir -p "$HEADERS/include"
-cp "$FFI/MurmurFFI.h" "$FFI/module.modulemap" "$HEADERS/include/"
+cp "$FFI/MurmurFFI.h" "$FFI/MurmurCoreFFI.h" "$FFI/module.modulemap" "$HEADERS/include/"
 
 # 3. The XCFramework.
 OUT="$MURMUR_ROOT/swift-package/MurmurFFI.xcframework"

@@ -13,7 +13,7 @@ bash "$MURMUR_ROOT/scripts/setup.sh"
 if [ $# -eq 0 ]; then
   models=()
   [ "$(uname -s)" = Darwin ] ||
-    # SmolLM2-135M is tiny: greedy keeps it closest to the task (Qwen3 uses the seeds' 0.7).
+    # SmolLM2-135M is tiny: greedy keeps it closest to the task (Qwen3 uses the Python sidecars' 0.7).
     models=(--model "$MURMUR_FIXTURES/whisper-base-ct2"
       --refine-model "$MURMUR_FIXTURES/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" --refine-temperature 0)
   set -- transcribe "$MURMUR_FIXTURES/audio/jfk.wav" "${models[@]}" --verbose

@@ -11,8 +11,10 @@
 #
 # Generated files (committed, never edited by hand):
 #   bindings/include/murmur.h                       cbindgen, from bindings/src/c_api.rs
-#   swift-package/Sources/Murmur/Generated/Murmur.swift    uniffi-bindgen, library mode,
-#   swift-package/Sources/MurmurFFI/{MurmurFFI.h,module.modulemap}   from the unstripped .so
+#   swift-package/Sources/Murmur/Generated/{Murmur,MurmurCore}.swift    uniffi-bindgen,
+#   swift-package/Sources/MurmurFFI/{MurmurFFI.h,MurmurCoreFFI.h,module.modulemap}
+#                                                   library mode, from the unstripped .so
+#                                                   (binding-tools.sh: swift_bindings)
 source "$(dirname "$0")/lib.sh"
 
 update=0
@@ -67,11 +69,13 @@ cp "$MURMUR_FFI_LIB" "$LIBDIR/libmurmur_ffi.so.tmp"
 mv "$LIBDIR/libmurmur_ffi.so.tmp" "$LIBDIR/libmurmur_ffi.so"
 
 log "uniffi-bindgen: swift-package generated bindings"
-"$UNIFFI_BINDGEN" generate --library "$LIBDIR/libmurmur_ffi.so" --language swift \
-  --out-dir "$WORK/swift" >/dev/null
-fresh_or_update "$WORK/swift/Murmur.swift" swift-package/Sources/Murmur/Generated/Murmur.swift
-fresh_or_update "$WORK/swift/MurmurFFI.h" swift-package/Sources/MurmurFFI/MurmurFFI.h
-fresh_or_update "$WORK/swift/MurmurFFI.modulemap" swift-package/Sources/MurmurFFI/module.modulemap
+swift_bindings "$LIBDIR/libmurmur_ffi.so" "$WORK/swift"
+for f in Murmur.swift MurmurCore.swift; do
+  fresh_or_update "$WORK/swift/$f" "swift-package/Sources/Murmur/Generated/$f"
+done
+for f in MurmurFFI.h MurmurCoreFFI.h module.modulemap; do
+  fresh_or_update "$WORK/swift/$f" "swift-package/Sources/MurmurFFI/$f"
+done
 
 if [ "${#stale[@]}" -gt 0 ]; then
   die "generated files are stale: ${stale[*]} (run scripts/test-bindings.sh --update and commit them)"

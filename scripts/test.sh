@@ -56,6 +56,8 @@ in_background binding_tools bash "$MURMUR_ROOT/scripts/binding-tools.sh"
 
 suite "cargo fmt --check" cargo fmt --all -- --check
 suite "cargo clippy -D warnings" cargo clippy -q --workspace --all-targets -- -D warnings
+suite "no import cycles between modules" python3 "$MURMUR_ROOT/scripts/module-cycles.py" \
+  core/src bindings/src tests
 
 # One build serves every suite: the C, Swift and Raycast tests take the library and the
 # `murmur` binary from it rather than building their own.

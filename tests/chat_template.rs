@@ -1,8 +1,9 @@
 //! Chat templates of real models rendered exactly as transformers' `apply_chat_template`
 //! renders them (goldens from scripts/goldens/chat_templates.py).
 
-use murmur_core::llm::chat_template::{ChatTemplate, Message, default_chatml, strip_thinking};
+use murmur_core::llm::chat_template::{ChatTemplate, Message, default_chatml};
 use murmur_core::llm::load::gguf::GgufHeader;
+use murmur_core::llm::thinking::strip_thinking;
 use murmur_tests::{fixture, smollm2_gguf};
 use serde_json::Value as Json;
 

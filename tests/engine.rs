@@ -1,5 +1,5 @@
 //! The engine end to end on real models served by a Hub look-alike on 127.0.0.1: the
-//! seeds' state machine and events, on-demand loading with a real refine (SmolLM2-135M,
+//! state machine and events of the Python sidecars Murmur replaces (see core's crate docs), on-demand loading with a real refine (SmolLM2-135M,
 //! GGUF), one shared load for concurrent callers, busy refusals, idle unload and reload,
 //! failures that keep the previous state, offline mode; a Whisper model (CTranslate2
 //! layout, as Systran's repositories hold it) transcribing beside the text model.

@@ -248,7 +248,7 @@ fn tiny_mixed_quant_llama_matches_mlx_lm() {
 fn tiny_llama_tensor_forms() {
     let report = inspect_gguf(tiny_llama()).unwrap();
     let t = |name: &str| report.tensors.iter().find(|t| t.name == name).unwrap();
-    let requant = Some((REQUANT_BITS as u32, 32));
+    let requant = Some((REQUANT_BITS, 32));
     for (name, ggml, want) in [
         ("blk.0.attn_q.weight", "Q4_K", Some((4, 32))),
         ("blk.1.attn_q.weight", "Q5_K", Some((5, 32))),

@@ -1,7 +1,8 @@
 //! Loading real model files through MLX.
 
 use murmur_core::Error;
-use murmur_core::llm::load::{Quantization, inspect_gguf};
+use murmur_core::llm::load::inspect_gguf;
+use murmur_core::nn::QuantSpec as Quantization;
 use murmur_tests::smollm2_gguf;
 
 /// SmolLM2-135M-Instruct Q4_1: the whole file goes through MLX's GGUF loader, and the

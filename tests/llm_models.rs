@@ -54,7 +54,7 @@ fn to_vec(a: &Array) -> Vec<f32> {
 
 fn forward(
     model: &dyn LanguageModel,
-    cache: &mut [murmur_core::llm::kv_cache::KvCache],
+    cache: &mut [murmur_core::nn::KvCache],
     prompt: &[u32],
 ) -> Vec<Vec<f32>> {
     let x: Vec<i32> = prompt.iter().map(|&t| t as i32).collect();

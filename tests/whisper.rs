@@ -512,7 +512,7 @@ fn long_form_over_30_s_keeps_every_word_exactly_once() {
     }
     // Segments in order, not overlapping, inside the audio.
     for (i, s) in t.segments.iter().enumerate() {
-        assert_eq!(s.id, i);
+        assert_eq!(s.id as usize, i);
         assert!(s.start <= s.end && s.end <= seconds + 0.5, "{s:?}");
         if i > 0 {
             assert!(s.start + 0.01 >= t.segments[i - 1].end, "{s:?}");
@@ -826,7 +826,7 @@ fn quantized_mlx_community_decoder_matches_dense() {
     eprintln!("loaded in {:.2?}", t.elapsed());
     assert_eq!(
         q.info().quantization,
-        Some(murmur_core::llm::layers::QuantSpec {
+        Some(murmur_core::nn::QuantSpec {
             group_size: 64,
             bits: 8
         })

@@ -659,7 +659,7 @@ pub unsafe extern "C" fn murmur_engine_refine(
             generated_tokens: r.stats.generated_tokens as u64,
             time_to_first_token_secs: r.stats.time_to_first_token.as_secs_f64(),
             decode_tokens_per_sec: r.stats.decode_tokens_per_sec,
-            stop_reason: match types::StopReason::from(r.stats.stop_reason) {
+            stop_reason: match r.stats.stop_reason {
                 types::StopReason::Eos => MurmurStopReason::MurmurStopEos,
                 types::StopReason::MaxTokens => MurmurStopReason::MurmurStopMaxTokens,
                 types::StopReason::Stopped => MurmurStopReason::MurmurStopStopped,
@@ -708,7 +708,7 @@ unsafe fn transcribe_options(
 
 fn segment(s: &murmur_core::transcribe::Segment) -> MurmurSegment {
     MurmurSegment {
-        id: s.id as u32,
+        id: s.id,
         start: s.start,
         end: s.end,
         text: c_string(s.text.as_str()),
@@ -927,7 +927,7 @@ fn deliver(event: &Event, cb: unsafe extern "C" fn(*const MurmurEvent, *mut c_vo
             MurmurEventKind::MurmurEventLoadingCompleted
         }
         Event::Unloaded { reason, .. } => {
-            c.unload_reason = types::UnloadReason::from(*reason) as u32;
+            c.unload_reason = *reason as u32;
             MurmurEventKind::MurmurEventUnloaded
         }
         Event::Deleted { .. } => MurmurEventKind::MurmurEventDeleted,

@@ -247,7 +247,7 @@ impl Engine {
         spawn(async move {
             let on_segment = move |s: &murmur_core::transcribe::Segment| {
                 if let Some(l) = &listener {
-                    l.on_segment(s.into());
+                    l.on_segment(s.clone());
                 }
             };
             let opts = options.to_core();
@@ -260,7 +260,7 @@ impl Engine {
                     &cancel,
                 )
                 .await?;
-            Ok(t.into())
+            Ok(t)
         })
         .await
     }

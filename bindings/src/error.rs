@@ -1,7 +1,7 @@
 //! The one error type of the bindings: every variant of [`murmur_core::Error`] with its
 //! fields, as a uniffi error enum (Swift: `MurmurError`) and a C error code.
 
-use murmur_core::Error as CoreError;
+use murmur_core::{Error as CoreError, ErrorKind};
 
 /// Everything that can go wrong, with the data a caller needs to react.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
@@ -155,30 +155,69 @@ pub const MURMUR_OFFLINE: MurmurStatus = 18;
 pub const MURMUR_INTERNAL: MurmurStatus = 19;
 pub const MURMUR_PANIC: MurmurStatus = 100;
 
+// The C header's codes are core's `ErrorKind` numbers (cbindgen needs literals here).
+const _: () = {
+    use ErrorKind as K;
+    let pairs = [
+        (MURMUR_IO, K::Io),
+        (MURMUR_CORRUPT_MODEL, K::CorruptModel),
+        (MURMUR_UNSUPPORTED, K::Unsupported),
+        (MURMUR_INVALID_ARGUMENT, K::InvalidArgument),
+        (MURMUR_TOKENIZER, K::Tokenizer),
+        (MURMUR_TEMPLATE, K::Template),
+        (MURMUR_PROMPT_TOO_LONG, K::PromptTooLong),
+        (MURMUR_MLX, K::Mlx),
+        (MURMUR_DOWNLOAD, K::Download),
+        (MURMUR_UNAUTHORIZED, K::Unauthorized),
+        (MURMUR_NOT_FOUND, K::NotFound),
+        (MURMUR_INSUFFICIENT_DISK, K::InsufficientDisk),
+        (MURMUR_AUDIO, K::Audio),
+        (MURMUR_CANCELLED, K::Cancelled),
+        (MURMUR_BUSY, K::Busy),
+        (MURMUR_NOT_DOWNLOADED, K::NotDownloaded),
+        (MURMUR_UNKNOWN_MODEL, K::UnknownModel),
+        (MURMUR_OFFLINE, K::Offline),
+        (MURMUR_INTERNAL, K::Internal),
+    ];
+    let mut i = 0;
+    while i < pairs.len() {
+        assert!(
+            pairs[i].0 == pairs[i].1.code(),
+            "a C code differs from core's ErrorKind"
+        );
+        i += 1;
+    }
+};
+
 impl MurmurError {
+    /// Core's kind of this error (the variant of the same name).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Io { .. } => ErrorKind::Io,
+            Self::CorruptModel { .. } => ErrorKind::CorruptModel,
+            Self::Unsupported { .. } => ErrorKind::Unsupported,
+            Self::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Self::Tokenizer { .. } => ErrorKind::Tokenizer,
+            Self::Template { .. } => ErrorKind::Template,
+            Self::PromptTooLong { .. } => ErrorKind::PromptTooLong,
+            Self::Mlx { .. } => ErrorKind::Mlx,
+            Self::Download { .. } => ErrorKind::Download,
+            Self::Unauthorized { .. } => ErrorKind::Unauthorized,
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::InsufficientDisk { .. } => ErrorKind::InsufficientDisk,
+            Self::Audio { .. } => ErrorKind::Audio,
+            Self::Cancelled => ErrorKind::Cancelled,
+            Self::Busy { .. } => ErrorKind::Busy,
+            Self::NotDownloaded { .. } => ErrorKind::NotDownloaded,
+            Self::UnknownModel { .. } => ErrorKind::UnknownModel,
+            Self::Offline { .. } => ErrorKind::Offline,
+            Self::Internal { .. } => ErrorKind::Internal,
+        }
+    }
+
     /// The C error code of this variant.
     pub fn code(&self) -> MurmurStatus {
-        match self {
-            Self::Io { .. } => MURMUR_IO,
-            Self::CorruptModel { .. } => MURMUR_CORRUPT_MODEL,
-            Self::Unsupported { .. } => MURMUR_UNSUPPORTED,
-            Self::InvalidArgument { .. } => MURMUR_INVALID_ARGUMENT,
-            Self::Tokenizer { .. } => MURMUR_TOKENIZER,
-            Self::Template { .. } => MURMUR_TEMPLATE,
-            Self::PromptTooLong { .. } => MURMUR_PROMPT_TOO_LONG,
-            Self::Mlx { .. } => MURMUR_MLX,
-            Self::Download { .. } => MURMUR_DOWNLOAD,
-            Self::Unauthorized { .. } => MURMUR_UNAUTHORIZED,
-            Self::NotFound { .. } => MURMUR_NOT_FOUND,
-            Self::InsufficientDisk { .. } => MURMUR_INSUFFICIENT_DISK,
-            Self::Audio { .. } => MURMUR_AUDIO,
-            Self::Cancelled => MURMUR_CANCELLED,
-            Self::Busy { .. } => MURMUR_BUSY,
-            Self::NotDownloaded { .. } => MURMUR_NOT_DOWNLOADED,
-            Self::UnknownModel { .. } => MURMUR_UNKNOWN_MODEL,
-            Self::Offline { .. } => MURMUR_OFFLINE,
-            Self::Internal { .. } => MURMUR_INTERNAL,
-        }
+        self.kind().code()
     }
 }
 

@@ -1,16 +1,23 @@
-//! Records and enums of the Swift API, each a field-by-field mirror of a `murmur-core`
-//! type (paths as strings, sizes as u64, durations as seconds).
+//! Records and enums of the Swift API where a `murmur-core` type cannot cross as it is
+//! (paths as strings, sizes as u64, durations as seconds, a flatter shape). Core's plain
+//! types (`Capability`, `ModelState`, `UnloadReason`, `StopReason`, `Transcript`,
+//! `Segment`, `Word`) cross as they are: they derive uniffi's traits in core (its
+//! `uniffi` feature).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use murmur_core::audio::AudioInput;
+pub use murmur_core::catalog::Capability;
 use murmur_core::catalog::{self, ModelSource};
 use murmur_core::engine::{self, Event};
+pub use murmur_core::engine::{ModelState, UnloadReason};
 use murmur_core::hub;
-use murmur_core::llm::generate::{self, StopReason as CoreStopReason};
+use murmur_core::llm::generate;
+pub use murmur_core::llm::generate::StopReason;
 use murmur_core::refine;
 use murmur_core::transcribe;
+pub use murmur_core::transcribe::{Segment, Transcript, Word};
 
 fn path(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
@@ -81,55 +88,6 @@ impl EngineConfig {
             c.ram_bytes = self.ram_bytes;
         }
         c
-    }
-}
-
-/// What a model can be used for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum Capability {
-    /// Text refinement (a chat model).
-    Text,
-    /// Speech to text (Whisper).
-    Audio,
-}
-
-impl From<catalog::Capability> for Capability {
-    fn from(c: catalog::Capability) -> Self {
-        match c {
-            catalog::Capability::Text => Self::Text,
-            catalog::Capability::Audio => Self::Audio,
-        }
-    }
-}
-
-impl From<Capability> for catalog::Capability {
-    fn from(c: Capability) -> Self {
-        match c {
-            Capability::Text => Self::Text,
-            Capability::Audio => Self::Audio,
-        }
-    }
-}
-
-/// Where a model is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum ModelState {
-    NotDownloaded,
-    Downloading,
-    Downloaded,
-    Loading,
-    Ready,
-}
-
-impl From<engine::ModelState> for ModelState {
-    fn from(s: engine::ModelState) -> Self {
-        match s {
-            engine::ModelState::NotDownloaded => Self::NotDownloaded,
-            engine::ModelState::Downloading => Self::Downloading,
-            engine::ModelState::Downloaded => Self::Downloaded,
-            engine::ModelState::Loading => Self::Loading,
-            engine::ModelState::Ready => Self::Ready,
-        }
     }
 }
 
@@ -215,13 +173,13 @@ impl From<engine::ModelStatus> for ModelInfo {
             repo,
             revision,
             local_folder,
-            capabilities: m.capabilities.into_iter().map(Into::into).collect(),
+            capabilities: m.capabilities,
             architecture: m.architecture,
             download_bytes: m.download_bytes,
             ram_bytes: m.ram_bytes,
             description: m.description,
             builtin: m.builtin,
-            state: s.state.into(),
+            state: s.state,
             in_use: s.in_use,
             recommended: s.recommended,
             disk_bytes: s.disk_bytes,
@@ -253,7 +211,7 @@ impl From<AddModel> for catalog::AddModel {
         Self {
             source: a.source,
             id: a.id,
-            capability: a.capability.map(Into::into),
+            capability: a.capability,
             files: a.files,
         }
     }
@@ -316,29 +274,6 @@ impl From<engine::EngineStatus> for EngineStatus {
     }
 }
 
-/// Why a model was unloaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum UnloadReason {
-    Requested,
-    Idle,
-    Replaced,
-    Deleted,
-    /// Its load was cancelled before it became ready.
-    Cancelled,
-}
-
-impl From<engine::UnloadReason> for UnloadReason {
-    fn from(r: engine::UnloadReason) -> Self {
-        match r {
-            engine::UnloadReason::Requested => Self::Requested,
-            engine::UnloadReason::Idle => Self::Idle,
-            engine::UnloadReason::Replaced => Self::Replaced,
-            engine::UnloadReason::Deleted => Self::Deleted,
-            engine::UnloadReason::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
 /// What happened in the engine (downloads, loads, unloads, failures), for UIs and logs.
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum EngineEvent {
@@ -394,10 +329,7 @@ impl From<Event> for EngineEvent {
             Event::LoadingCompleted { model_id, load_ms } => {
                 Self::LoadingCompleted { model_id, load_ms }
             }
-            Event::Unloaded { model_id, reason } => Self::Unloaded {
-                model_id,
-                reason: reason.into(),
-            },
+            Event::Unloaded { model_id, reason } => Self::Unloaded { model_id, reason },
             Event::Deleted { model_id } => Self::Deleted { model_id },
             Event::Error { model_id, error } => Self::Error {
                 model_id,
@@ -497,29 +429,6 @@ impl RefineOptions {
     }
 }
 
-/// Why generation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum StopReason {
-    /// The model finished (end-of-sequence token).
-    Eos,
-    /// The token budget was reached.
-    MaxTokens,
-    Stopped,
-    /// Cancelled through the cancel handle (or Swift task cancellation).
-    Cancelled,
-}
-
-impl From<CoreStopReason> for StopReason {
-    fn from(r: CoreStopReason) -> Self {
-        match r {
-            CoreStopReason::Eos => Self::Eos,
-            CoreStopReason::MaxTokens => Self::MaxTokens,
-            CoreStopReason::Stopped => Self::Stopped,
-            CoreStopReason::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
 /// Measurements of one generation.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct GenerationStats {
@@ -539,7 +448,7 @@ impl From<&generate::GenerationStats> for GenerationStats {
             time_to_first_token_secs: s.time_to_first_token.as_secs_f64(),
             prefill_tokens_per_sec: s.prefill_tokens_per_sec,
             decode_tokens_per_sec: s.decode_tokens_per_sec,
-            stop_reason: s.stop_reason.into(),
+            stop_reason: s.stop_reason,
         }
     }
 }
@@ -668,81 +577,6 @@ impl TranscribeOptions {
             temperatures: self.temperatures.clone().unwrap_or(d.temperatures.clone()),
             without_timestamps: self.without_timestamps,
             ..d
-        }
-    }
-}
-
-/// One word with its time span (seconds) and probability.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct Word {
-    pub word: String,
-    pub start: f32,
-    pub end: f32,
-    pub probability: f32,
-}
-
-/// A stretch of speech between two timestamps (seconds).
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct Segment {
-    pub id: u32,
-    pub start: f32,
-    pub end: f32,
-    pub text: String,
-    pub tokens: Vec<u32>,
-    pub temperature: f32,
-    pub avg_logprob: f32,
-    pub compression_ratio: f32,
-    pub no_speech_prob: f32,
-    /// Present when word timestamps were asked for.
-    pub words: Option<Vec<Word>>,
-}
-
-impl From<&transcribe::Segment> for Segment {
-    fn from(s: &transcribe::Segment) -> Self {
-        Self {
-            id: s.id as u32,
-            start: s.start,
-            end: s.end,
-            text: s.text.clone(),
-            tokens: s.tokens.clone(),
-            temperature: s.temperature,
-            avg_logprob: s.avg_logprob,
-            compression_ratio: s.compression_ratio,
-            no_speech_prob: s.no_speech_prob,
-            words: s.words.as_ref().map(|w| {
-                w.iter()
-                    .map(|w| Word {
-                        word: w.word.clone(),
-                        start: w.start,
-                        end: w.end,
-                        probability: w.probability,
-                    })
-                    .collect()
-            }),
-        }
-    }
-}
-
-/// The result of a transcription.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct Transcript {
-    pub text: String,
-    /// Language code, given or detected.
-    pub language: String,
-    pub language_probability: Option<f32>,
-    pub segments: Vec<Segment>,
-    /// Seconds of audio.
-    pub duration: f32,
-}
-
-impl From<transcribe::Transcript> for Transcript {
-    fn from(t: transcribe::Transcript) -> Self {
-        Self {
-            segments: t.segments.iter().map(Into::into).collect(),
-            text: t.text,
-            language: t.language,
-            language_probability: t.language_probability,
-            duration: t.duration,
         }
     }
 }

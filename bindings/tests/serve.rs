@@ -831,7 +831,7 @@ fn sidecar_protocol_answers_the_seeds_fields() {
     let n = generated["tokens_generated"].as_u64().unwrap();
     assert!((1..=20).contains(&n), "{generated}");
     assert!(!generated["response"].as_str().unwrap().trim().is_empty());
-    // Defaults from the seeds (max_tokens 150, temperature 0.7) when left out.
+    // The Python sidecar's defaults (max_tokens 150, temperature 0.7) when left out.
     let generate = post(&tcp, "/generate", &json!({"prompt": "Say hello."}));
     assert_eq!(generate.status, 200);
     assert!(generate.json()["tokens_generated"].as_u64().unwrap() <= 150);

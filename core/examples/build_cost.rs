@@ -45,7 +45,7 @@ fn main() {
     let op = t.elapsed().as_secs_f64() * 1e6 / (n * 100) as f64;
     let t = Instant::now();
     for _ in 0..n * 10 {
-        let _ = murmur_core::llm::layers::swiglu(&logits, &logits).unwrap();
+        let _ = murmur_core::nn::swiglu(&logits, &logits).unwrap();
     }
     let sw = t.elapsed().as_secs_f64() * 1e6 / (n * 10) as f64;
     let t = Instant::now();
@@ -53,7 +53,7 @@ fn main() {
         let _ = murmur_core::mlx::fast::rms_norm(&logits, None, 1e-6).unwrap();
     }
     let rms = t.elapsed().as_secs_f64() * 1e6 / (n * 10) as f64;
-    let mut kv = murmur_core::llm::kv_cache::KvCache::new();
+    let mut kv = murmur_core::nn::KvCache::new();
     let k = Array::from_slice(&[0f32; 64], &[1, 1, 1, 64]);
     let t = Instant::now();
     for _ in 0..n * 10 {

@@ -1,11 +1,12 @@
 //! Cooperative cancellation shared by every long operation (generation, transcription,
-//! downloads): cheap to clone, safe to trigger from any thread.
+//! downloads, loads): cheap to clone, safe to trigger from any thread. Blocking work
+//! checks [`CancelToken::is_cancelled`] between steps; async code awaits
+//! [`CancelToken::cancelled`], which wakes at once (tokio-util's `CancellationToken`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken(CancellationToken);
 
 impl CancelToken {
     pub fn new() -> Self {
@@ -14,10 +15,21 @@ impl CancelToken {
 
     /// Ask the operation holding a clone of this token to stop at its next check.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.cancel();
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.is_cancelled()
+    }
+
+    /// Completes as soon as the token is cancelled (at once when it already is).
+    pub async fn cancelled(&self) {
+        self.0.cancelled().await
+    }
+
+    /// A guard that cancels the token when dropped, unless [`DropGuard::disarm`]ed: a
+    /// request handler holds one so that a client going away cancels its work.
+    pub fn drop_guard(&self) -> DropGuard {
+        self.0.clone().drop_guard()
     }
 }

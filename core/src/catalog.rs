@@ -1,4 +1,4 @@
-//! The models Murmur knows: the seeds' table of 4-bit mlx-community chat models, the
+//! The models Murmur knows: the Python sidecars' table of 4-bit mlx-community chat models, the
 //! mlx-community Whisper models, and models the user added by repository id or local
 //! folder (kept in a small JSON file so they survive restarts).
 //!
@@ -19,6 +19,7 @@ use crate::system::RamTier;
 /// What a model can be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Capability {
     /// A chat model: refinement of text.
     Text,
@@ -33,7 +34,8 @@ pub enum ModelSource {
     /// A Hugging Face repository at a revision (a branch, tag or commit hash). A commit
     /// hash pins the exact files; a branch follows the repository.
     Hub { repo: String, revision: String },
-    /// A folder on disk the user pointed at; Murmur never downloads or deletes it.
+    /// A folder or model file on disk the user pointed at; Murmur never downloads or
+    /// deletes it.
     Local { path: PathBuf },
 }
 
@@ -74,9 +76,66 @@ pub struct CatalogModel {
     /// `false` for models the user added.
     #[serde(default)]
     pub builtin: bool,
+    /// A model file or folder named by its path in a call, known for this run only
+    /// (never saved with the user's models).
+    #[serde(default)]
+    pub transient: bool,
 }
 
 impl CatalogModel {
+    /// What the model is for, as the engine slots it: speech when it can only
+    /// transcribe, else text.
+    pub fn kind(&self) -> Capability {
+        if self.has(Capability::Audio) && !self.has(Capability::Text) {
+            Capability::Audio
+        } else {
+            Capability::Text
+        }
+    }
+
+    /// A model the user named rather than a built-in one: no catalog figures, and the
+    /// files of its capability unless `files` says which.
+    fn user(
+        id: String,
+        name: String,
+        source: ModelSource,
+        capability: Capability,
+        files: Option<Vec<String>>,
+        transient: bool,
+    ) -> Self {
+        let (files, required) = match files {
+            Some(files) => (files.clone(), files),
+            None => default_files(capability),
+        };
+        let architecture = match &source {
+            ModelSource::Local { path } => {
+                let dir = if path.is_file() {
+                    path.parent().unwrap_or(path)
+                } else {
+                    path
+                };
+                read_model_type(dir).unwrap_or_default()
+            }
+            ModelSource::Hub { .. } => String::new(),
+        };
+        CatalogModel {
+            id,
+            name,
+            aliases: Vec::new(),
+            source,
+            capabilities: vec![capability],
+            architecture,
+            download_bytes: None,
+            ram_bytes: None,
+            recommended_tier: None,
+            description: String::new(),
+            files,
+            required,
+            builtin: false,
+            transient,
+        }
+    }
+
     /// Whether the model can do `capability`.
     pub fn has(&self, capability: Capability) -> bool {
         self.capabilities.contains(&capability)
@@ -158,7 +217,7 @@ struct Builtin {
     description: &'static str,
 }
 
-/// The seeds' model table (download and RAM figures from it) plus Whisper. Revisions are
+/// The Python sidecars' model table (download and RAM figures from it) plus Whisper. Revisions are
 /// `main`: pin a commit hash here to freeze a model's files.
 const BUILTINS: &[Builtin] = &[
     Builtin {
@@ -320,6 +379,7 @@ impl Builtin {
             files: strings(files),
             required: strings(required),
             builtin: true,
+            transient: false,
         }
     }
 }
@@ -480,41 +540,62 @@ impl Catalog {
                 reason: format!("{id:?} is a built-in model's name"),
             });
         }
-        let capability = add.capability.unwrap_or_else(|| {
-            if source.to_lowercase().contains("whisper") {
+        let capability = add.capability.unwrap_or_else(|| match &source_kind {
+            // A folder says what it holds; a repository not downloaded yet cannot, so its
+            // name decides until then.
+            ModelSource::Local { path } => detect_capability(path).unwrap_or(Capability::Text),
+            ModelSource::Hub { .. } if source.to_lowercase().contains("whisper") => {
                 Capability::Audio
-            } else {
-                Capability::Text
             }
+            ModelSource::Hub { .. } => Capability::Text,
         });
-        let (files, required) = match (&add.files, capability) {
-            (Some(files), _) => (files.clone(), files.clone()),
-            (None, Capability::Text) => (strings(TEXT_FILES), strings(TEXT_REQUIRED)),
-            (None, Capability::Audio) => (strings(AUDIO_FILES), strings(AUDIO_REQUIRED)),
-        };
-        let architecture = match &source_kind {
-            ModelSource::Local { path } => read_model_type(path).unwrap_or_default(),
-            ModelSource::Hub { .. } => String::new(),
-        };
-        let model = CatalogModel {
-            id: id.clone(),
-            name: default_id,
-            aliases: Vec::new(),
-            source: source_kind,
-            capabilities: vec![capability],
-            architecture,
-            download_bytes: None,
-            ram_bytes: None,
-            recommended_tier: None,
-            description: String::new(),
-            files,
-            required,
-            builtin: false,
-        };
+        let model = CatalogModel::user(
+            id.clone(),
+            default_id,
+            source_kind,
+            capability,
+            add.files.clone(),
+            false,
+        );
         self.models
             .retain(|m| m.builtin || (m.id != id && m.source != model.source));
         self.models.push(model.clone());
         self.save()?;
+        Ok(model)
+    }
+
+    /// The model at `path` (a model file or folder on disk): the known one with that
+    /// source, else a new entry for this run only ([`CatalogModel::transient`]; its id is
+    /// the canonical path). What it is for comes from its own files, never its name.
+    pub fn local(&mut self, path: &Path) -> Result<CatalogModel> {
+        let path = path.canonicalize().map_err(|e| Error::io(path, e))?;
+        if let Some(m) = self
+            .models
+            .iter()
+            .find(|m| matches!(&m.source, ModelSource::Local { path: p } if *p == path))
+        {
+            return Ok(m.clone());
+        }
+        let capability = detect_capability(&path).ok_or_else(|| Error::InvalidArgument {
+            name: "model".into(),
+            reason: format!(
+                "{} is neither a model file (.gguf, model.bin) nor a folder holding one",
+                path.display()
+            ),
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let model = CatalogModel::user(
+            path.display().to_string(),
+            name,
+            ModelSource::Local { path },
+            capability,
+            None,
+            true,
+        );
+        self.models.push(model.clone());
         Ok(model)
     }
 
@@ -547,7 +628,12 @@ impl Catalog {
             return Ok(());
         };
         let file = UserFile {
-            models: self.models.iter().filter(|m| !m.builtin).cloned().collect(),
+            models: self
+                .models
+                .iter()
+                .filter(|m| !m.builtin && !m.transient)
+                .cloned()
+                .collect(),
         };
         let json = serde_json::to_vec_pretty(&file).expect("catalog entries serialize");
         if let Some(dir) = path.parent() {
@@ -557,6 +643,14 @@ impl Catalog {
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, json).map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    }
+}
+
+/// The files a model of `capability` downloads, and those it cannot do without.
+fn default_files(capability: Capability) -> (Vec<String>, Vec<String>) {
+    match capability {
+        Capability::Text => (strings(TEXT_FILES), strings(TEXT_REQUIRED)),
+        Capability::Audio => (strings(AUDIO_FILES), strings(AUDIO_REQUIRED)),
     }
 }
 
@@ -572,6 +666,43 @@ fn looks_like_repo(s: &str) -> bool {
         })
     };
     ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+}
+
+/// What the model at `path` (a file or a folder) is for, from its files: a `.gguf` file
+/// is a chat model; CTranslate2's `model.bin` and a `config.json` with Whisper's
+/// dimensions (`n_mels`, or `model_type` "whisper") are speech models; another
+/// `config.json` with a `model_type`, or a folder with one `.gguf`, is a chat model.
+/// `None` when nothing there is a model.
+pub fn detect_capability(path: &Path) -> Option<Capability> {
+    if path.is_file() {
+        let name = path.file_name()?.to_string_lossy().to_lowercase();
+        return if name.ends_with(".gguf") {
+            Some(Capability::Text)
+        } else if name == "model.bin" {
+            Some(Capability::Audio)
+        } else {
+            path.parent().and_then(detect_capability)
+        };
+    }
+    let config = crate::files::read_json(&path.join("config.json")).ok();
+    if let Some(c) = &config {
+        let model_type = c.get("model_type").and_then(|v| v.as_str()).unwrap_or("");
+        if c.get("n_mels").is_some() || model_type.contains("whisper") {
+            return Some(Capability::Audio);
+        }
+    }
+    if path.join("model.bin").is_file() {
+        return Some(Capability::Audio);
+    }
+    let has_gguf = std::fs::read_dir(path).ok()?.flatten().any(|e| {
+        e.path()
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("gguf"))
+    });
+    if has_gguf || config.is_some_and(|c| c.get("model_type").is_some()) {
+        return Some(Capability::Text);
+    }
+    None
 }
 
 /// `model_type` from a folder's `config.json`, if it has one.

@@ -93,7 +93,91 @@ pub enum Error {
     Internal { what: String, reason: String },
 }
 
+/// What kind of failure an [`Error`] is: one name and one number per variant (new
+/// kinds go last, so numbers never change), the
+/// same on every face — the daemon's `error.kind`, the C status codes (`MURMUR_IO` =
+/// 1, …) and the Raycast client's `MurmurError.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Io,
+    CorruptModel,
+    Unsupported,
+    InvalidArgument,
+    Tokenizer,
+    Template,
+    PromptTooLong,
+    Mlx,
+    Download,
+    Unauthorized,
+    NotFound,
+    InsufficientDisk,
+    Audio,
+    Cancelled,
+    Busy,
+    NotDownloaded,
+    UnknownModel,
+    Offline,
+    Internal,
+}
+
+impl ErrorKind {
+    /// The stable name, e.g. `not_downloaded` (what JSON shows).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Io => "io",
+            ErrorKind::CorruptModel => "corrupt_model",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Tokenizer => "tokenizer",
+            ErrorKind::Template => "template",
+            ErrorKind::PromptTooLong => "prompt_too_long",
+            ErrorKind::Mlx => "mlx",
+            ErrorKind::Download => "download",
+            ErrorKind::Unauthorized => "hub_unauthorized",
+            ErrorKind::NotFound => "hub_not_found",
+            ErrorKind::InsufficientDisk => "insufficient_disk",
+            ErrorKind::Audio => "audio",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Busy => "busy",
+            ErrorKind::NotDownloaded => "not_downloaded",
+            ErrorKind::UnknownModel => "unknown_model",
+            ErrorKind::Offline => "offline",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The stable number, 1 up in declaration order (the C status code; 0 is success).
+    pub const fn code(self) -> i32 {
+        self as i32 + 1
+    }
+}
+
 impl Error {
+    /// This error's kind (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { .. } => ErrorKind::Io,
+            Error::CorruptModel { .. } => ErrorKind::CorruptModel,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Error::Tokenizer(_) => ErrorKind::Tokenizer,
+            Error::Template { .. } => ErrorKind::Template,
+            Error::PromptTooLong { .. } => ErrorKind::PromptTooLong,
+            Error::Mlx(_) => ErrorKind::Mlx,
+            Error::Download { .. } => ErrorKind::Download,
+            Error::Unauthorized { .. } => ErrorKind::Unauthorized,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::InsufficientDisk { .. } => ErrorKind::InsufficientDisk,
+            Error::Audio { .. } => ErrorKind::Audio,
+            Error::Cancelled => ErrorKind::Cancelled,
+            Error::Busy { .. } => ErrorKind::Busy,
+            Error::NotDownloaded { .. } => ErrorKind::NotDownloaded,
+            Error::UnknownModel { .. } => ErrorKind::UnknownModel,
+            Error::Offline { .. } => ErrorKind::Offline,
+            Error::Internal { .. } => ErrorKind::Internal,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

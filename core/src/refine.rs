@@ -1,4 +1,4 @@
-//! Refining a transcript with a chat model: built-in modes, the seeds' generation
+//! Refining a transcript with a chat model: built-in modes, the Python sidecars' generation
 //! settings, and a token budget sized to the input and the machine's RAM.
 
 use serde::{Deserialize, Serialize};
@@ -11,9 +11,12 @@ use crate::llm::generate::{GenerateOptions, GenerationStats};
 use crate::llm::sampler::SamplerConfig;
 use crate::system::RamTier;
 
-/// What to do with the text.
+/// What to do with the text. In JSON (and the daemon's requests) a mode is written flat
+/// beside the other options: `"mode": "clean"` (or `grammar`, `concise`, `custom` with
+/// `"prompt": "..."`; the long names `clean_up_transcript`, `fix_grammar`,
+/// `make_concise` too).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "mode", content = "prompt")]
+#[serde(try_from = "ModeFields", into = "ModeFields")]
 pub enum RefineMode {
     /// Punctuation, capitalization, filler words and false starts of dictated speech.
     CleanUpTranscript,
@@ -26,7 +29,65 @@ pub enum RefineMode {
     Custom(String),
 }
 
+/// How a mode is written in JSON: its name and, for `custom`, the prompt.
+#[derive(Serialize, Deserialize)]
+struct ModeFields {
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prompt: Option<String>,
+}
+
+impl TryFrom<ModeFields> for RefineMode {
+    type Error = Error;
+
+    fn try_from(f: ModeFields) -> Result<Self> {
+        RefineMode::parse(f.mode.as_deref(), f.prompt)
+    }
+}
+
+impl From<RefineMode> for ModeFields {
+    fn from(m: RefineMode) -> Self {
+        let (mode, prompt) = match m {
+            RefineMode::CleanUpTranscript => ("clean", None),
+            RefineMode::FixGrammar => ("grammar", None),
+            RefineMode::MakeConcise => ("concise", None),
+            RefineMode::Custom(p) => ("custom", Some(p)),
+        };
+        ModeFields {
+            mode: Some(mode.into()),
+            prompt,
+        }
+    }
+}
+
 impl RefineMode {
+    /// The mode called `mode` (default `clean`); `custom` takes its system prompt from
+    /// `prompt`, which must not be blank (a blank custom prompt is built directly, as
+    /// `RefineMode::Custom(String::new())`, by a caller that means "no system message").
+    pub fn parse(mode: Option<&str>, prompt: Option<String>) -> Result<Self> {
+        Ok(match mode.map(str::trim).unwrap_or("clean") {
+            "" | "clean" | "clean_up_transcript" => RefineMode::CleanUpTranscript,
+            "grammar" | "fix_grammar" | "fix_spelling_and_grammar" => RefineMode::FixGrammar,
+            "concise" | "make_concise" => RefineMode::MakeConcise,
+            "custom" => match prompt.filter(|p| !p.trim().is_empty()) {
+                Some(p) => RefineMode::Custom(p),
+                None => {
+                    return Err(Error::InvalidArgument {
+                        name: "prompt".into(),
+                        reason: "mode `custom` needs a `prompt`".into(),
+                    });
+                }
+            },
+            other => {
+                return Err(Error::InvalidArgument {
+                    name: "mode".into(),
+                    reason: format!("{other:?} is not one of clean, grammar, concise, custom"),
+                });
+            }
+        })
+    }
+
     /// The system prompt for this mode.
     pub fn system_prompt(&self) -> &str {
         match self {
@@ -63,11 +124,12 @@ impl RefineMode {
     }
 }
 
-/// Refine settings; defaults are the seeds' (temperature 0.7, top-p 0.8, repetition
+/// Refine settings; defaults are the Python sidecars' (temperature 0.7, top-p 0.8, repetition
 /// penalty 1.15, thinking off, dynamic token budget).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RefineOptions {
+    #[serde(flatten)]
     pub mode: RefineMode,
     pub temperature: f32,
     pub top_p: f32,
@@ -110,7 +172,7 @@ pub struct RefineResult {
 /// Smallest budget: very short inputs still need room for punctuation and casing.
 const MIN_TOKENS: usize = 32;
 
-/// The seeds' dynamic budget: `input × 1.3`, at least [`MIN_TOKENS`], at most the
+/// The Python sidecars' dynamic budget: `input × 1.3`, at least [`MIN_TOKENS`], at most the
 /// RAM tier's ceiling.
 pub fn dynamic_max_tokens(input_tokens: usize, tier: RamTier) -> usize {
     (input_tokens * 13)
@@ -141,7 +203,7 @@ pub fn refine(
         .max_tokens
         .unwrap_or_else(|| dynamic_max_tokens(input_tokens, tier));
     // A custom mode with a blank prompt sends the text alone, as a plain chat turn (what
-    // the predecessors' sidecar `/generate` did); the template may add its own default.
+    // the Python sidecar's `/generate` did); the template may add its own default.
     let system = opts.mode.system_prompt().trim();
     let mut messages = Vec::with_capacity(2);
     if !system.is_empty() {
@@ -196,5 +258,53 @@ mod tests {
             (0.7, 0.8, 1.15, false)
         );
         assert_eq!(o.max_tokens, None);
+    }
+
+    #[test]
+    fn options_read_flat_json_with_mode_names() {
+        let o: RefineOptions = serde_json::from_str("{}").unwrap();
+        assert_eq!(o, RefineOptions::default());
+        let o: RefineOptions =
+            serde_json::from_str(r#"{"mode": "custom", "prompt": "Be brief.", "temperature": 0}"#)
+                .unwrap();
+        assert_eq!(o.mode, RefineMode::Custom("Be brief.".into()));
+        assert_eq!(o.temperature, 0.0);
+        for (name, mode) in [
+            ("grammar", RefineMode::FixGrammar),
+            ("fix_grammar", RefineMode::FixGrammar),
+            ("concise", RefineMode::MakeConcise),
+            ("clean_up_transcript", RefineMode::CleanUpTranscript),
+        ] {
+            let o: RefineOptions =
+                serde_json::from_value(serde_json::json!({"mode": name})).unwrap();
+            assert_eq!(o.mode, mode, "{name}");
+        }
+        for bad in [
+            r#"{"mode": "custom"}"#,
+            r#"{"mode": "custom", "prompt": " "}"#,
+            r#"{"mode": "poem"}"#,
+        ] {
+            let e = serde_json::from_str::<RefineOptions>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("prompt") || e.contains("not one of"),
+                "{bad}: {e}"
+            );
+        }
+        // Written the same way back.
+        let v = serde_json::to_value(RefineOptions {
+            mode: RefineMode::Custom("p".into()),
+            ..RefineOptions::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (v["mode"].as_str(), v["prompt"].as_str()),
+            (Some("custom"), Some("p"))
+        );
+        assert_eq!(
+            RefineMode::parse(Some("clean"), None).unwrap(),
+            RefineMode::CleanUpTranscript
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Facts about the machine that shape defaults: physical memory, and the RAM tier the
-//! seeds' apps used to pick models and token budgets.
+//! Python sidecars' apps used to pick models and token budgets.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +31,7 @@ pub fn total_memory_bytes() -> Option<u64> {
     }
 }
 
-/// The seeds' three memory classes: ≤ 8 GB, 9–16 GB, > 16 GB.
+/// The Python sidecars' three memory classes: ≤ 8 GB, 9–16 GB, > 16 GB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RamTier {
@@ -58,7 +58,7 @@ impl RamTier {
         total_memory_bytes().map_or(RamTier::Small, Self::from_bytes)
     }
 
-    /// Ceiling on generated tokens for a refine (the seeds' table).
+    /// Ceiling on generated tokens for a refine (the Python sidecars' table).
     pub fn max_refine_tokens(self) -> usize {
         match self {
             RamTier::Small => 1536,

@@ -155,7 +155,7 @@ impl RepoCache {
     /// Bytes this repository takes on disk (blobs, partial downloads included; symlinks
     /// are not followed, so shared blobs count once).
     pub fn size_on_disk(&self) -> u64 {
-        dir_size(&self.dir)
+        crate::files::dir_size(&self.dir)
     }
 
     /// Delete the repository's folder and its lock files.
@@ -219,20 +219,6 @@ fn symlink(target: &Path, dst: &Path) -> io::Result<()> {
     // Without symlinks huggingface_hub copies the blob; do the same.
     let blob = dst.parent().unwrap_or(Path::new(".")).join(target);
     std::fs::copy(blob, dst).map(|_| ())
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => dir_size(&e.path()),
-            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
-            _ => 0,
-        })
-        .sum()
 }
 
 /// Every file of a snapshot folder, as repository paths with `/` separators, symlinks

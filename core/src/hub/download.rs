@@ -52,16 +52,10 @@ impl From<Error> for Failure {
 }
 
 /// Resolves when `token` is cancelled (checked every 20 ms: `CancelToken` is a flag).
-pub(crate) async fn cancelled(token: &CancelToken) {
-    while !token.is_cancelled() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn sleep_or_cancel(d: Duration, cancel: &CancelToken) -> Result<()> {
     tokio::select! {
         _ = tokio::time::sleep(d) => Ok(()),
-        _ = cancelled(cancel) => Err(Error::Cancelled),
+        _ = cancel.cancelled() => Err(Error::Cancelled),
     }
 }
 
@@ -117,7 +111,7 @@ pub(crate) async fn send(
 ) -> Result<reqwest::Response, Failure> {
     tokio::select! {
         r = req.send() => r.map_err(classify),
-        _ = cancelled(cancel) => Err(Failure::Fatal(Error::Cancelled)),
+        _ = cancel.cancelled() => Err(Failure::Fatal(Error::Cancelled)),
     }
 }
 
@@ -170,7 +164,7 @@ pub(crate) async fn read_body(
     loop {
         let chunk = tokio::select! {
             c = resp.chunk() => c.map_err(classify)?,
-            _ = cancelled(cancel) => return Err(Failure::Fatal(Error::Cancelled)),
+            _ = cancel.cancelled() => return Err(Failure::Fatal(Error::Cancelled)),
         };
         match chunk {
             Some(c) => body.extend_from_slice(&c),
@@ -508,7 +502,7 @@ impl<'a> Transfer<'a> {
             loop {
                 let chunk = tokio::select! {
                     c = resp.chunk() => c.map_err(classify)?,
-                    _ = cancelled(self.cancel) => return Err(Failure::Fatal(Error::Cancelled)),
+                    _ = self.cancel.cancelled() => return Err(Failure::Fatal(Error::Cancelled)),
                 };
                 let Some(chunk) = chunk else { return Ok(()) };
                 if offset + chunk.len() as u64 > f.size {

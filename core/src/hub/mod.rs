@@ -25,7 +25,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use cache::{HubCache, RepoCache, hf_home};
-pub(crate) use download::cancelled;
 pub use progress::DownloadProgress;
 
 use crate::cancel::CancelToken;
@@ -35,7 +34,7 @@ use crate::error::{Error, Result};
 /// The public Hub.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
-/// Free space a download must leave on the disk, as in the seeds.
+/// Free space a download must leave on the disk, as in the Python sidecars Murmur replaces.
 pub const DISK_MARGIN: u64 = 100 * 1_000_000;
 
 /// A probe for the free bytes of the file system holding a path (a test or embedding

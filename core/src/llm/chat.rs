@@ -8,14 +8,14 @@ use serde::Serialize;
 
 use super::chat_template::{ChatTemplate, Message};
 use super::generate::{Flow, GenerateOptions, GenerationStats, generate};
-use super::layers::Weights;
-use super::load::gguf::GgufHeader;
 use super::load::{load_gguf, load_safetensors_dir};
 use super::models::{self, LanguageModel};
+use super::thinking::ThinkFilter;
 use super::tokenizer::{StreamDecoder, Tokenizer};
 use crate::backend::Precision;
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
+use crate::nn::Weights;
 
 /// The on-disk format a model came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,11 +78,10 @@ struct Source {
 impl Source {
     fn safetensors(dir: &Path) -> Result<Self> {
         let (config, weights) = load_safetensors_dir(dir)?;
+        // The tokenizer reads tokenizer_config.json and generation_config.json; config.json
+        // may name end tokens of its own.
         let mut eos = HashSet::new();
         collect_ids(&config, &mut eos);
-        if let Ok(generation) = read_json(&dir.join("generation_config.json")) {
-            collect_ids(&generation, &mut eos);
-        }
         Ok(Self {
             path: dir.to_path_buf(),
             format: ModelFormat::Safetensors,
@@ -99,8 +98,11 @@ impl Source {
         let dir = file.parent().unwrap_or(Path::new("."));
         // A tokenizer.json next to the file wins over the GGUF's own vocabulary.
         let (tokenizer, template) = if dir.join("tokenizer.json").is_file() {
+            let mut tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))?;
+            // The file's own end tokens still end generation.
+            tokenizer.add_gguf_end_tokens(&header, tokenizer.vocab_size() as u64)?;
             (
-                Tokenizer::from_file(&dir.join("tokenizer.json"))?,
+                tokenizer,
                 ChatTemplate::from_tokenizer_config(&dir.join("tokenizer_config.json"))?,
             )
         } else {
@@ -109,8 +111,7 @@ impl Source {
                 ChatTemplate::from_gguf(&header)?,
             )
         };
-        let mut eos = HashSet::new();
-        gguf_eos(&header, &mut eos);
+        let eos = HashSet::new();
         Ok(Self {
             path: file.to_path_buf(),
             format: ModelFormat::Gguf,
@@ -324,60 +325,6 @@ impl ChatModel {
     }
 }
 
-/// Hides `<think>…</think>` blocks from a text stream, holding back only what could
-/// still turn out to be the start of a tag.
-#[derive(Default)]
-struct ThinkFilter {
-    pending: String,
-    thinking: bool,
-}
-
-impl ThinkFilter {
-    const OPEN: &'static str = "<think>";
-    const CLOSE: &'static str = "</think>";
-
-    fn push(&mut self, chunk: &str) -> String {
-        self.pending.push_str(chunk);
-        let mut out = String::new();
-        loop {
-            let tag = if self.thinking {
-                Self::CLOSE
-            } else {
-                Self::OPEN
-            };
-            if let Some(i) = self.pending.find(tag) {
-                if !self.thinking {
-                    out.push_str(&self.pending[..i]);
-                }
-                self.pending.drain(..i + tag.len());
-                self.thinking = !self.thinking;
-                if !self.thinking {
-                    // Drop the blank lines that follow a thinking block.
-                    let trimmed = self.pending.trim_start_matches('\n').len();
-                    self.pending.drain(..self.pending.len() - trimmed);
-                }
-                continue;
-            }
-            // Keep a suffix that may be a partial tag; release the rest.
-            let keep = (1..tag.len())
-                .rev()
-                .find(|&n| self.pending.ends_with(&tag[..n]))
-                .unwrap_or(0);
-            let cut = self.pending.len() - keep;
-            if !self.thinking {
-                out.push_str(&self.pending[..cut]);
-            }
-            self.pending.drain(..cut);
-            return out;
-        }
-    }
-
-    fn finish(&mut self) -> String {
-        let rest = std::mem::take(&mut self.pending);
-        if self.thinking { String::new() } else { rest }
-    }
-}
-
 fn single_gguf(dir: &Path) -> Result<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
@@ -397,11 +344,6 @@ fn single_gguf(dir: &Path) -> Result<PathBuf> {
     }
 }
 
-fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::corrupt(path, format!("invalid JSON: {e}")))
-}
-
 /// `eos_token_id` as an integer or a list of integers.
 fn collect_ids(config: &serde_json::Value, into: &mut HashSet<u32>) {
     match config.get("eos_token_id") {
@@ -410,37 +352,5 @@ fn collect_ids(config: &serde_json::Value, into: &mut HashSet<u32>) {
             into.extend(a.iter().filter_map(|v| v.as_u64()).map(|v| v as u32))
         }
         _ => {}
-    }
-}
-
-fn gguf_eos(h: &GgufHeader, into: &mut HashSet<u32>) {
-    for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"] {
-        if let Some(id) = h.get(key).and_then(|v| v.as_u64()) {
-            into.insert(id as u32);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ThinkFilter;
-
-    fn run(chunks: &[&str]) -> String {
-        let mut f = ThinkFilter::default();
-        let mut out: String = chunks.iter().map(|c| f.push(c)).collect();
-        out.push_str(&f.finish());
-        out
-    }
-
-    #[test]
-    fn think_blocks_are_hidden_across_chunk_boundaries() {
-        assert_eq!(
-            run(&["<thi", "nk>\nplan</th", "ink>\n\nHello", " world"]),
-            "Hello world"
-        );
-        assert_eq!(run(&["Hi <", "b>there</b>"]), "Hi <b>there</b>");
-        assert_eq!(run(&["a <think>x</think>b"]), "a b");
-        assert_eq!(run(&["<think>never closed"]), "");
-        assert_eq!(run(&["ends with <"]), "ends with <");
     }
 }

@@ -46,6 +46,7 @@ impl Default for GenerateOptions {
 /// Why generation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum StopReason {
     /// The model produced an end-of-sequence token.
     Eos,

@@ -136,6 +136,23 @@ impl fmt::Debug for Tokenizer {
     }
 }
 
+/// A token id stored under `key` in GGUF metadata: `None` when absent or `-1` (llama.cpp's
+/// "none", written as `u32::MAX` or a signed -1); an error when not below `n_tokens`.
+fn gguf_token_id(header: &GgufHeader, key: &str, n_tokens: u64) -> Result<Option<u32>> {
+    match header.get(key) {
+        None => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(id) if id < n_tokens => Ok(Some(id as u32)),
+            Some(id) if id == u64::from(u32::MAX) => Ok(None),
+            None if matches!(v, Value::I32(-1) | Value::I64(-1)) => Ok(None),
+            _ => Err(Error::corrupt(
+                &header.path,
+                format!("{key} = {v:?} is not a token id below {n_tokens}"),
+            )),
+        },
+    }
+}
+
 fn tok_err(context: impl fmt::Display, e: impl fmt::Display) -> Error {
     Error::Tokenizer(format!("{context}: {e}"))
 }
@@ -162,12 +179,6 @@ impl Tokenizer {
         Ok(tok)
     }
 
-    /// Wrap an already built HF tokenizer. BOS/EOS are unknown until set with
-    /// [`Tokenizer::with_bos_token_id`] / [`Tokenizer::with_eos_token_ids`].
-    pub fn from_hf(inner: tokenizers::Tokenizer) -> Self {
-        Self::wrap(inner)
-    }
-
     fn wrap(inner: tokenizers::Tokenizer) -> Self {
         let special: BTreeSet<u32> = inner
             .get_added_tokens_decoder()
@@ -189,16 +200,7 @@ impl Tokenizer {
     /// Missing files are fine; unreadable or malformed ones are errors, since they mean a
     /// broken download rather than a model without the information.
     fn read_sibling_configs(&mut self, dir: &Path) -> Result<()> {
-        let read_json = |name: &str| -> Result<Option<serde_json::Value>> {
-            let path = dir.join(name);
-            match std::fs::read(&path) {
-                Ok(bytes) => serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| tok_err(format_args!("{} is not valid JSON", path.display()), e)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Error::io(path, e)),
-            }
-        };
+        let read_json = |name: &str| crate::files::read_json_opt(&dir.join(name));
         if let Some(cfg) = read_json("tokenizer_config.json")? {
             let token = |key: &str| token_content(cfg.get(key)?).and_then(|t| self.token_to_id(t));
             let (bos, eos) = (token("bos_token"), token("eos_token"));
@@ -363,32 +365,9 @@ impl Tokenizer {
 
         let mut tok = Self::wrap(inner);
         let n_tokens = tokens.len() as u64;
-        let id_key = |key: &str| -> Result<Option<u32>> {
-            match header.get(key) {
-                None => Ok(None),
-                Some(v) => match v.as_u64() {
-                    Some(id) if id < n_tokens => Ok(Some(id as u32)),
-                    // llama.cpp writes -1 (as u32::MAX or i32 -1) for "none".
-                    Some(id) if id == u64::from(u32::MAX) => Ok(None),
-                    None if matches!(v, Value::I32(-1) | Value::I64(-1)) => Ok(None),
-                    _ => Err(corrupt(format!(
-                        "{key} = {v:?} is not a token id below {n_tokens}"
-                    ))),
-                },
-            }
-        };
+        tok.bos = gguf_token_id(header, "tokenizer.ggml.bos_token_id", n_tokens)?;
+        tok.add_gguf_end_tokens(header, n_tokens)?;
         let flag = |key: &str| header.get(key).and_then(Value::as_bool);
-        tok.bos = id_key("tokenizer.ggml.bos_token_id")?;
-        // End of generation: EOS, plus end-of-turn / end-of-message tokens where the model
-        // has separate ones (Llama 3's <|eot_id|>, <|eom_id|>).
-        for key in [
-            "tokenizer.ggml.eos_token_id",
-            "tokenizer.ggml.eot_token_id",
-            "tokenizer.ggml.eom_token_id",
-        ] {
-            tok.eos.extend(id_key(key)?);
-        }
-        tok.dedup_eos();
         // llama.cpp's default for BPE vocabularies is to add no BOS unless told to.
         tok.prepend_bos =
             flag("tokenizer.ggml.add_bos_token").unwrap_or(false) && tok.bos.is_some();
@@ -397,18 +376,20 @@ impl Tokenizer {
         Ok(tok)
     }
 
-    /// Override the BOS id (e.g. from a model's `config.json`).
-    pub fn with_bos_token_id(mut self, id: Option<u32>) -> Self {
-        self.bos = id;
-        self
-    }
-
-    /// Add end-of-generation ids (e.g. a model's `config.json` `eos_token_id`, which may
-    /// name tokens the tokenizer files do not), keeping the ones already known.
-    pub fn with_eos_token_ids(mut self, ids: impl IntoIterator<Item = u32>) -> Self {
-        self.eos.extend(ids);
+    /// Add the end-of-generation ids a GGUF file names (EOS, plus end-of-turn and
+    /// end-of-message where the model has separate ones: Llama 3's `<|eot_id|>`,
+    /// `<|eom_id|>`), for a tokenizer of `n_tokens` ids. GGUF models whose tokenizer comes
+    /// from a `tokenizer.json` beside the file use this too.
+    pub fn add_gguf_end_tokens(&mut self, header: &GgufHeader, n_tokens: u64) -> Result<()> {
+        for key in [
+            "tokenizer.ggml.eos_token_id",
+            "tokenizer.ggml.eot_token_id",
+            "tokenizer.ggml.eom_token_id",
+        ] {
+            self.eos.extend(gguf_token_id(header, key, n_tokens)?);
+        }
         self.dedup_eos();
-        self
+        Ok(())
     }
 
     /// Token ids of `text`. With `add_special_tokens`, the tokens the model expects around
@@ -464,11 +445,6 @@ impl Tokenizer {
     /// Ids that end a generation (EOS and end-of-turn tokens); empty when unknown.
     pub fn eos_token_ids(&self) -> &[u32] {
         &self.eos
-    }
-
-    /// Whether `id` ends a generation.
-    pub fn is_eos(&self, id: u32) -> bool {
-        self.eos.contains(&id)
     }
 
     /// Ids of the special (control) tokens, sorted: what `skip_special_tokens` removes.
@@ -585,8 +561,8 @@ impl StreamDecoder {
         (!chunk.is_empty()).then_some(chunk)
     }
 
-    /// Forget all state, e.g. before decoding an unrelated sequence.
-    pub fn reset(&mut self) {
+    /// Forget all state, ready for a new sequence.
+    fn reset(&mut self) {
         self.ids.clear();
         self.read = 0;
         self.prefix_text.clear();

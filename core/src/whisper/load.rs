@@ -10,20 +10,21 @@
 //!   layout `[out, in, k]`, fused projections, fp16/fp32 or int8 with per-row scales.
 //!
 //! Both end up with the names [`super::model`] reads. The layouts differ in which
-//! projections are fused; the common form fuses self-attention Q/K/V into `attn.qkv`
-//! and cross-attention K/V into `cross_attn.kv` (CTranslate2 stores them so), which
-//! also saves two matrix multiplications per layer and step. OpenAI's key projection
-//! has no bias; the fused bias carries zeros there, as CTranslate2's does.
+//! projections are stored fused: CTranslate2 stores self-attention Q/K/V as one layer
+//! (`attn.qkv`) and cross-attention K/V as another (`cross_attn.kv`); mlx-community keeps
+//! OpenAI's separate layers, which the model fuses as it loads them
+//! ([`crate::nn::Projections`]).
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use mlx_rs::{Array, Dtype, ops};
+use mlx_rs::{Array, Dtype};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::llm::layers::QuantSpec;
+use crate::nn::QuantSpec;
+use crate::nn::weights::is_float;
 
 /// OpenAI's `ModelDimensions`, the keys of an mlx-community `config.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,93 +102,21 @@ fn has_mlx_weights(dir: &Path) -> bool {
         && (dir.join("weights.safetensors").is_file() || dir.join("weights.npz").is_file())
 }
 
-fn is_float(d: Dtype) -> bool {
-    matches!(
-        d,
-        Dtype::Float16 | Dtype::Float32 | Dtype::Bfloat16 | Dtype::Float64
-    )
-}
-
 // ---------------------------------------------------------------------------------
 // mlx-community
 
 fn load_mlx_community(dir: &Path) -> Result<Checkpoint> {
     let config_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
-    let config: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::corrupt(&config_path, format!("invalid JSON: {e}")))?;
+    let config = crate::files::read_json(&config_path)?;
     let dims = Dims::deserialize(&config)
         .map_err(|e| Error::corrupt(&config_path, format!("config.json: {e}")))?;
     let st = dir.join("weights.safetensors");
-    let (file, mut arrays) = if st.is_file() {
-        let a = Array::load_safetensors(&st).map_err(|e| Error::corrupt(&st, e.to_string()))?;
-        (st, a)
+    let arrays = if st.is_file() {
+        Array::load_safetensors(&st).map_err(|e| Error::corrupt(&st, e.to_string()))?
     } else {
-        let npz = dir.join("weights.npz");
-        let a = read_npz(&npz)?;
-        (npz, a)
+        read_npz(&dir.join("weights.npz"))?
     };
-    let mut quant_overrides = HashMap::new();
-    let quant = match config.get("quantization") {
-        None => None,
-        Some(q) => {
-            let spec = |v: &serde_json::Value| -> Option<QuantSpec> {
-                Some(QuantSpec {
-                    group_size: v.get("group_size")?.as_i64()? as i32,
-                    bits: v.get("bits")?.as_i64()? as i32,
-                })
-            };
-            if let Some(o) = q.as_object() {
-                for (k, v) in o {
-                    if let Some(s) = spec(v) {
-                        quant_overrides.insert(k.clone(), s);
-                    }
-                }
-            }
-            Some(spec(q).ok_or_else(|| {
-                Error::corrupt(&config_path, "quantization lacks group_size or bits")
-            })?)
-        }
-    };
-    // Fuse the projections the model runs as one matrix multiplication.
-    for (side, layers) in [
-        ("encoder", dims.n_audio_layer),
-        ("decoder", dims.n_text_layer),
-    ] {
-        for i in 0..layers {
-            let p = format!("{side}.blocks.{i}");
-            fuse(
-                &file,
-                &mut arrays,
-                &format!("{p}.attn"),
-                &["query", "key", "value"],
-                "qkv",
-            )?;
-            if side == "decoder" {
-                fuse(
-                    &file,
-                    &mut arrays,
-                    &format!("{p}.cross_attn"),
-                    &["key", "value"],
-                    "kv",
-                )?;
-            }
-        }
-    }
-    // Fused layers inherit their parts' quantization overrides.
-    let fused: Vec<(String, QuantSpec)> = quant_overrides
-        .iter()
-        .filter_map(|(k, v)| {
-            let (base, last) = k.rsplit_once('.')?;
-            let name = match last {
-                "query" | "key" | "value" if base.ends_with(".attn") => "qkv",
-                "key" | "value" if base.ends_with(".cross_attn") => "kv",
-                _ => return None,
-            };
-            Some((format!("{base}.{name}"), *v))
-        })
-        .collect();
-    quant_overrides.extend(fused);
+    let (quant, quant_overrides) = QuantSpec::from_config(&config, &config_path)?;
     let alignment_heads = config
         .get("alignment_heads")
         .and_then(|v| serde_json::from_value::<Vec<(usize, usize)>>(v.clone()).ok());
@@ -200,66 +129,6 @@ fn load_mlx_community(dir: &Path) -> Result<Checkpoint> {
         quant_overrides,
         alignment_heads,
     })
-}
-
-/// Concatenate `prefix.{parts}.{weight,scales,biases}` along the output axis into
-/// `prefix.{into}`, with `.bias` from the parts (zeros where a part has none).
-fn fuse(
-    file: &Path,
-    arrays: &mut HashMap<String, Array>,
-    prefix: &str,
-    parts: &[&str],
-    into: &str,
-) -> Result<()> {
-    for suffix in ["weight", "scales", "biases"] {
-        let names: Vec<String> = parts
-            .iter()
-            .map(|p| format!("{prefix}.{p}.{suffix}"))
-            .collect();
-        if suffix != "weight" && !arrays.contains_key(&names[0]) {
-            continue;
-        }
-        let mut tensors = Vec::new();
-        for n in &names {
-            tensors.push(
-                arrays
-                    .remove(n)
-                    .ok_or_else(|| Error::corrupt(file, format!("missing tensor {n}")))?,
-            );
-        }
-        arrays.insert(
-            format!("{prefix}.{into}.{suffix}"),
-            ops::concatenate(&tensors, 0)?,
-        );
-    }
-    // Output rows of one part: the fused weight's rows divided evenly.
-    let rows = arrays[&format!("{prefix}.{into}.weight")].shape()[0] / parts.len() as i32;
-    let mut biases = Vec::new();
-    let mut any = false;
-    let mut dtype = Dtype::Float32;
-    for p in parts {
-        if let Some(b) = arrays.remove(&format!("{prefix}.{p}.bias")) {
-            any = true;
-            dtype = b.dtype();
-            biases.push(Some(b));
-        } else {
-            biases.push(None);
-        }
-    }
-    if any {
-        let filled: Vec<Array> = biases
-            .into_iter()
-            .map(|b| match b {
-                Some(b) => Ok(b),
-                None => ops::zeros_dtype(&[rows], dtype),
-            })
-            .collect::<std::result::Result<_, _>>()?;
-        arrays.insert(
-            format!("{prefix}.{into}.bias"),
-            ops::concatenate(&filled, 0)?,
-        );
-    }
-    Ok(())
 }
 
 /// Arrays of an `.npz` archive (what `mx.savez` / `np.savez` write): a zip of `.npy`

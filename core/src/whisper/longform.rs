@@ -15,9 +15,9 @@ use super::WhisperModel;
 use super::decode::{DecodeOptions, DecodingResult, decode, detect_language};
 use super::mel::{self, FRAMES_PER_SECOND, HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE};
 use super::timestamps::add_word_timestamps;
+use super::types::{Segment, Task, TranscribeOptions, Transcript};
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
-use crate::transcribe::{Segment, Task, TranscribeOptions, Transcript};
 
 /// Transcribe 16 kHz mono `samples`, calling `on_segment` for each segment as soon as
 /// its window is done.
@@ -164,7 +164,7 @@ pub fn transcribe_samples(
             let text_tokens: Vec<u32> = toks.iter().copied().filter(|&t| t < sp.eot).collect();
             Segment {
                 id: 0,
-                seek: previous_seek,
+                seek: previous_seek as u32,
                 start,
                 end,
                 text: tok.decode(&text_tokens),
@@ -221,6 +221,7 @@ pub fn transcribe_samples(
                 segment_size,
                 time_offset,
                 last_speech_timestamp,
+                opts,
             )?;
             if !single_timestamp_ending
                 && let Some(end) = last_word_end(&current)
@@ -248,7 +249,7 @@ pub fn transcribe_samples(
             }
         }
         for mut s in current {
-            s.id = segments.len();
+            s.id = segments.len() as u32;
             all_tokens.extend_from_slice(&s.tokens);
             on_segment(&s);
             segments.push(s);

@@ -10,6 +10,7 @@ pub mod mel;
 pub mod model;
 pub mod timestamps;
 pub mod tokenizer;
+pub mod types;
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,7 @@ use self::model::Whisper;
 use self::tokenizer::WhisperTokenizer;
 use crate::backend::{DeviceKind, Precision};
 use crate::error::{Error, Result};
-use crate::llm::layers::{QuantSpec, Weights};
+use crate::nn::{QuantSpec, Weights};
 
 /// Element type the model computes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

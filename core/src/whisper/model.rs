@@ -12,20 +12,21 @@ use mlx_rs::{Array, Dtype, fast, ops};
 
 use super::load::Dims;
 use crate::error::Result;
-use crate::llm::kv_cache::KvCache;
-use crate::llm::layers::{AttnMask, Embedding, LayerNorm, Linear, Weights, attention, gelu};
+use crate::nn::{
+    AttnMask, Embedding, KvCache, LayerNorm, Linear, Projections, Weights, attention, gelu,
+};
 
 /// MLX's LayerNorm default.
 const LN_EPS: f32 = 1e-5;
 
 struct SelfAttention {
-    qkv: Linear,
+    qkv: Projections,
     out: Linear,
 }
 
 struct CrossAttention {
     query: Linear,
-    kv: Linear,
+    kv: Projections,
     out: Linear,
 }
 
@@ -38,13 +39,25 @@ struct Block {
     mlp_ln: LayerNorm,
 }
 
+/// `prefix.{parts}` as one fused projection: CTranslate2 checkpoints store them fused
+/// already (`prefix.{fused}`), mlx-community ones apart (OpenAI's names; the key
+/// projection has no bias, so the fused bias carries zeros there, as CTranslate2's does).
+fn projections(w: &mut Weights, prefix: &str, parts: &[&str], fused: &str) -> Result<Projections> {
+    let stored = format!("{prefix}.{fused}");
+    if w.contains(&format!("{stored}.weight")) {
+        return Projections::load_stored(w, &stored, parts.len() as i32);
+    }
+    let names: Vec<String> = parts.iter().map(|p| format!("{prefix}.{p}")).collect();
+    Projections::load(w, &names)
+}
+
 impl Block {
     fn load(w: &mut Weights, p: &str, cross: bool) -> Result<Self> {
         let cross = if cross {
             Some((
                 CrossAttention {
                     query: w.linear(&format!("{p}.cross_attn.query"))?,
-                    kv: w.linear(&format!("{p}.cross_attn.kv"))?,
+                    kv: projections(w, &format!("{p}.cross_attn"), &["key", "value"], "kv")?,
                     out: w.linear(&format!("{p}.cross_attn.out"))?,
                 },
                 w.layer_norm(&format!("{p}.cross_attn_ln"), LN_EPS)?,
@@ -54,7 +67,7 @@ impl Block {
         };
         Ok(Self {
             attn: SelfAttention {
-                qkv: w.linear(&format!("{p}.attn.qkv"))?,
+                qkv: projections(w, &format!("{p}.attn"), &["query", "key", "value"], "qkv")?,
                 out: w.linear(&format!("{p}.attn.out"))?,
             },
             attn_ln: w.layer_norm(&format!("{p}.attn_ln"), LN_EPS)?,
@@ -83,11 +96,6 @@ fn merge_heads(x: &Array) -> Result<Array> {
     let s = x.shape();
     Ok(x.transpose_axes(&[0, 2, 1, 3])?
         .reshape(&[s[0], s[2], -1])?)
-}
-
-/// Split a fused projection `[B, L, n·state]` into `n` parts along the last axis.
-fn split_last(x: &Array, n: i32) -> Result<Vec<Array>> {
-    Ok(x.split_equal(n, -1)?)
 }
 
 pub struct Encoder {
@@ -131,8 +139,7 @@ impl Encoder {
         let x = ops::conv1d(&x, &self.conv2_w, 2, 1, 1, 1)?.add(&self.conv2_b)?;
         let mut x = gelu(&x)?.add(&self.positional)?;
         for b in &self.blocks {
-            let qkv = b.attn.qkv.forward(&b.attn_ln.forward(&x)?)?;
-            let parts = split_last(&qkv, 3)?;
+            let parts = b.attn.qkv.forward(&b.attn_ln.forward(&x)?)?;
             let (q, k, v) = (
                 split_heads(&parts[0], self.heads)?,
                 split_heads(&parts[1], self.heads)?,
@@ -210,8 +217,7 @@ impl Decoder {
                 .cross
                 .as_ref()
                 .expect("decoder blocks have cross-attention");
-            let kv = c.kv.forward(features)?;
-            let parts = split_last(&kv, 2)?;
+            let parts = c.kv.forward(features)?;
             cross.push((
                 split_heads(&parts[0], self.heads)?,
                 split_heads(&parts[1], self.heads)?,
@@ -239,8 +245,7 @@ impl Decoder {
         let mut x = self.token_embedding.forward(tokens)?.add(&pos)?;
         let mut qks = Vec::new();
         for (i, b) in self.blocks.iter().enumerate() {
-            let qkv = b.attn.qkv.forward(&b.attn_ln.forward(&x)?)?;
-            let parts = split_last(&qkv, 3)?;
+            let parts = b.attn.qkv.forward(&b.attn_ln.forward(&x)?)?;
             let q = split_heads(&parts[0], self.heads)?;
             let k = split_heads(&parts[1], self.heads)?;
             let v = split_heads(&parts[2], self.heads)?;

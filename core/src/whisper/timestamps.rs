@@ -12,8 +12,8 @@ use mlx_rs::transforms::eval;
 use mlx_rs::{Array, Dtype, ops};
 
 use super::WhisperModel;
+use super::types::{Segment, TranscribeOptions, Word};
 use crate::error::Result;
-use crate::transcribe::{Segment, Word};
 
 /// Audio-feature positions per second (20 ms each).
 const TOKENS_PER_SECOND: f32 = 50.0;
@@ -251,17 +251,13 @@ pub fn merge_punctuations(alignment: &mut [WordTiming], prepended: &str, appende
     }
 }
 
-/// Punctuation merged into the following word.
-pub const PREPEND_PUNCTUATIONS: &str = "\"'“¿([{-";
-/// Punctuation merged into the preceding word.
-pub const APPEND_PUNCTUATIONS: &str = "\"'.。,，!！?？:：”)]}、";
-
 fn round2(x: f32) -> f32 {
     (x * 100.0).round() / 100.0
 }
 
 /// Give `segments` (all from one window starting at `time_offset` seconds) their words,
-/// adjusting segment bounds to them. Returns the new last-speech time.
+/// adjusting segment bounds to them; punctuation is merged into words as `opts` says.
+/// Returns the new last-speech time.
 #[allow(clippy::too_many_arguments)]
 pub fn add_word_timestamps(
     segments: &mut [Segment],
@@ -272,6 +268,7 @@ pub fn add_word_timestamps(
     num_frames: usize,
     time_offset: f32,
     mut last_speech_timestamp: f32,
+    opts: &TranscribeOptions,
 ) -> Result<f32> {
     if segments.is_empty() {
         return Ok(last_speech_timestamp);
@@ -319,7 +316,11 @@ pub fn add_word_timestamps(
             }
         }
     }
-    merge_punctuations(&mut alignment, PREPEND_PUNCTUATIONS, APPEND_PUNCTUATIONS);
+    merge_punctuations(
+        &mut alignment,
+        &opts.prepend_punctuations,
+        &opts.append_punctuations,
+    );
 
     let mut word_index = 0;
     for (segment, text_tokens) in segments.iter_mut().zip(&per_segment) {
@@ -373,6 +374,7 @@ pub fn add_word_timestamps(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::whisper::types::{APPEND_PUNCTUATIONS, PREPEND_PUNCTUATIONS};
 
     #[test]
     fn dtw_follows_the_cheap_diagonal() {

@@ -241,8 +241,7 @@ impl WhisperTokenizer {
                 .map(|(i, t)| (byte_level_decode(t), i as u32))
                 .collect()
         } else {
-            let json: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::corrupt(path, format!("invalid JSON: {e}")))?;
+            let json = crate::files::parse_json(path, text.as_bytes())?;
             parse_json_vocab(path, &json)?
         };
         Self::from_ranks(path, ranked, n_vocab)

@@ -27,13 +27,10 @@ extension Engine {
         options: RefineOptions = RefineOptions(),
         onToken: (@Sendable (String) -> Void)? = nil
     ) async throws -> RefineResult {
-        let handle = CancelHandle()
-        return try await withTaskCancellationHandler {
+        try await cancellable { handle in
             try await self.refine(
                 text: text, options: options, listener: onToken.map(TokenSink.init),
                 cancel: handle)
-        } onCancel: {
-            handle.cancel()
         }
     }
 
@@ -57,13 +54,10 @@ extension Engine {
         options: TranscribeOptions = TranscribeOptions(),
         onSegment: (@Sendable (Segment) -> Void)? = nil
     ) async throws -> Transcript {
-        let handle = CancelHandle()
-        return try await withTaskCancellationHandler {
+        try await cancellable { handle in
             try await self.transcribe(
                 audio: audio, options: options, listener: onSegment.map(SegmentSink.init),
                 cancel: handle)
-        } onCancel: {
-            handle.cancel()
         }
     }
 
@@ -84,12 +78,9 @@ extension Engine {
     public func download(
         _ model: String, onProgress: (@Sendable (DownloadProgress) -> Void)? = nil
     ) async throws -> ModelInfo {
-        let handle = CancelHandle()
-        return try await withTaskCancellationHandler {
+        try await cancellable { handle in
             try await self.download(
                 model: model, listener: onProgress.map(ProgressSink.init), cancel: handle)
-        } onCancel: {
-            handle.cancel()
         }
     }
 
@@ -97,11 +88,8 @@ extension Engine {
     /// task throws `MurmurError.Cancelled` at once; what was being read is dropped and the
     /// model stays downloaded.
     public func load(_ model: String) async throws {
-        let handle = CancelHandle()
-        try await withTaskCancellationHandler {
+        try await cancellable { handle in
             try await self.load(model: model, cancel: handle)
-        } onCancel: {
-            handle.cancel()
         }
     }
 
@@ -119,6 +107,19 @@ extension Engine {
         AsyncStream { continuation in
             let subscription = self.subscribe(listener: EventSink { continuation.yield($0) })
             continuation.onTermination = { _ in subscription.cancel() }
+        }
+    }
+
+    /// Runs `call` with a fresh `CancelHandle` that cancelling the calling task trips:
+    /// every Rust call here honours Swift task cancellation through it.
+    private func cancellable<T: Sendable>(
+        _ call: (CancelHandle) async throws -> T
+    ) async throws -> T {
+        let handle = CancelHandle()
+        return try await withTaskCancellationHandler {
+            try await call(handle)
+        } onCancel: {
+            handle.cancel()
         }
     }
 

@@ -2,17 +2,14 @@
 
 mod bench;
 mod models;
+mod refine;
 mod serve;
 mod transcribe;
 
-use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use murmur_core::CancelToken;
-use murmur_core::llm::chat::ChatModel;
-use murmur_core::refine::{RefineMode, RefineOptions, refine};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -31,34 +28,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Refine text (punctuation, grammar, fillers...) with a local LLM, streaming the
     /// result to stdout. Reads the text from the argument or, without one, stdin.
-    Refine {
-        /// The text; read from stdin when absent.
-        text: Option<String>,
-        /// Model id or alias (`murmur models`), folder (mlx-community layout) or .gguf
-        /// file. Default: $MURMUR_MODEL, else the configured default, else the model
-        /// recommended for this machine's RAM (downloaded on first use).
-        #[arg(long, env = "MURMUR_MODEL")]
-        model: Option<String>,
-        #[arg(long, value_enum, default_value_t = Mode::Clean)]
-        mode: Mode,
-        /// System prompt for `--mode custom`.
-        #[arg(long, required_if_eq("mode", "custom"))]
-        prompt: Option<String>,
-        #[arg(long, default_value_t = 0.7)]
-        temperature: f32,
-        #[arg(long, default_value_t = 0.8)]
-        top_p: f32,
-        #[arg(long, default_value_t = 1.15)]
-        repetition_penalty: f32,
-        /// Default: input tokens × 1.3, capped by this machine's RAM tier.
-        #[arg(long)]
-        max_tokens: Option<usize>,
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Print generation statistics to stderr.
-        #[arg(long)]
-        stats: bool,
-    },
+    Refine(refine::RefineArgs),
     /// List the models (state, sizes, RAM, the recommended one), or add/remove your own.
     Models(models::ModelsArgs),
     /// Download a model from Hugging Face into the shared cache (Ctrl-C cancels; run it
@@ -104,36 +74,7 @@ fn main() -> ExitCode {
         Command::Download(args) => models::download(args),
         Command::Delete(args) => models::delete(args),
         Command::Serve(args) => serve::run(args),
-        Command::Refine {
-            text,
-            model,
-            mode,
-            prompt,
-            temperature,
-            top_p,
-            repetition_penalty,
-            max_tokens,
-            seed,
-            stats,
-        } => {
-            let mode = match mode {
-                Mode::Clean => RefineMode::CleanUpTranscript,
-                Mode::Grammar => RefineMode::FixGrammar,
-                Mode::Concise => RefineMode::MakeConcise,
-                Mode::Custom => RefineMode::Custom(prompt.unwrap_or_default()),
-            };
-            let opts = RefineOptions {
-                mode,
-                temperature,
-                top_p,
-                repetition_penalty,
-                max_tokens,
-                seed,
-                ..RefineOptions::default()
-            };
-            models::model_path(model.as_deref())
-                .and_then(|path| run_refine(text, &path, &opts, stats))
-        }
+        Command::Refine(args) => refine::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -142,63 +83,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Mode {
-    /// Clean up a dictated transcript.
-    Clean,
-    /// Fix spelling and grammar.
-    Grammar,
-    /// Make it concise.
-    Concise,
-    /// Use --prompt as the system prompt.
-    Custom,
-}
-
-fn run_refine(
-    text: Option<String>,
-    model: &std::path::Path,
-    opts: &RefineOptions,
-    stats: bool,
-) -> murmur_core::Result<()> {
-    let text = match text {
-        Some(t) => t,
-        None => {
-            if std::io::stdin().is_terminal() {
-                eprintln!("murmur: reading the text to refine from stdin (end with Ctrl-D)");
-            }
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| murmur_core::Error::Io {
-                    path: "<stdin>".into(),
-                    source: e,
-                })?;
-            s
-        }
-    };
-    let model = ChatModel::load(model)?;
-    let mut out = std::io::stdout().lock();
-    let result = refine(&model, &text, opts, &CancelToken::new(), &mut |chunk| {
-        let _ = out.write_all(chunk.as_bytes());
-        let _ = out.flush();
-    })?;
-    let _ = writeln!(out);
-    if stats {
-        let s = &result.stats;
-        eprintln!(
-            "murmur: {} prompt tokens, {} generated (budget {}), first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s, stop: {:?}",
-            s.prompt_tokens,
-            s.generated_tokens,
-            result.max_tokens,
-            s.time_to_first_token.as_secs_f64() * 1000.0,
-            s.prefill_tokens_per_sec,
-            s.decode_tokens_per_sec,
-            s.stop_reason
-        );
-    }
-    Ok(())
 }
 
 fn doctor(json: bool) {

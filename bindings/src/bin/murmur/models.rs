@@ -52,11 +52,11 @@ pub struct DeleteArgs {
     id: String,
 }
 
-fn engine() -> Result<Engine> {
+pub fn engine() -> Result<Engine> {
     Engine::new(EngineConfig::from_env())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -196,38 +196,15 @@ pub fn download(args: DownloadArgs) -> Result<()> {
     Ok(())
 }
 
-/// The local folder of a model given as a path, a catalog id or alias, or nothing (the
-/// configured default, else the one recommended for this Mac's RAM), downloading it
-/// with progress on stderr when it is not complete yet.
-pub fn model_path(model: Option<&str>) -> Result<std::path::PathBuf> {
-    local_or_fetched(model, Engine::default_model)
-}
-
-/// [`model_path`] for a speech model (default: `$MURMUR_DEFAULT_AUDIO_MODEL`, else the
-/// Whisper model recommended for this machine's RAM).
-pub fn audio_model_path(model: Option<&str>) -> Result<std::path::PathBuf> {
-    local_or_fetched(model, Engine::default_audio_model)
-}
-
-fn local_or_fetched(
-    model: Option<&str>,
-    default: impl FnOnce(&Engine) -> Result<CatalogModel>,
-) -> Result<std::path::PathBuf> {
-    if let Some(m) = model
-        && std::path::Path::new(m).exists()
-    {
-        return Ok(m.into());
+/// The model a command names (an id, alias, repository or path; `None`: the engine's
+/// choice for `kind`), downloaded first with progress on stderr when it is a Hub model
+/// not complete yet.
+pub fn ready_model(engine: &Engine, model: Option<&str>, kind: Capability) -> Result<CatalogModel> {
+    let m = engine.choose(model, kind)?;
+    if engine.model_path(&m.id).is_err() {
+        fetch(engine, &m.id)?;
     }
-    let engine = engine()?;
-    let id = match model {
-        Some(m) => engine.resolve(m)?.id,
-        None => default(&engine)?.id,
-    };
-    if let Ok(path) = engine.model_path(&id) {
-        return Ok(path);
-    }
-    fetch(&engine, &id)?;
-    engine.model_path(&id)
+    Ok(m)
 }
 
 /// Download `id` with a progress display; Ctrl-C cancels cleanly.

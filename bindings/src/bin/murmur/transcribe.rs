@@ -1,19 +1,20 @@
-//! `murmur transcribe`: speech to text with a Whisper model, segments streamed as they
-//! are decoded, optionally refined by a chat model.
+//! `murmur transcribe`: speech to text with a Whisper model through the engine, segments
+//! streamed as they are decoded (core's writers), optionally refined by a chat model.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use murmur_core::audio::AudioInput;
-use murmur_core::llm::chat::ChatModel;
+use murmur_core::catalog::Capability;
+use murmur_core::engine::{Event, ModelPrecision};
 use murmur_core::refine::{RefineMode, RefineOptions};
-use murmur_core::transcribe::{
-    Segment, Task, TranscribeOptions, format_timestamp, to_json, to_srt, to_txt, to_vtt,
-    transcribe, transcribe_and_refine,
-};
-use murmur_core::whisper::{ComputeDtype, WhisperLoadOptions, WhisperModel};
-use murmur_core::{CancelToken, Error, Result};
+use murmur_core::transcribe::{Format, Segment, Task, TranscribeOptions, Writer, format_timestamp};
+use murmur_core::whisper::ComputeDtype;
+use murmur_core::{Engine, EngineConfig, Error, Result};
+
+use crate::models::{ready_model, runtime};
+use crate::refine::cancel_on_ctrl_c;
 
 #[derive(Args)]
 pub struct TranscribeArgs {
@@ -25,7 +26,8 @@ pub struct TranscribeArgs {
     /// else $MURMUR_DEFAULT_AUDIO_MODEL, else the one recommended for this machine's RAM.
     #[arg(long, env = "MURMUR_WHISPER_MODEL")]
     model: Option<String>,
-    #[arg(long, value_enum, default_value_t = Format::Txt)]
+    /// `txt`, `srt`, `vtt` or `json`.
+    #[arg(long, default_value = "txt")]
     format: Format,
     /// Write the result here instead of stdout.
     #[arg(long, short)]
@@ -33,8 +35,9 @@ pub struct TranscribeArgs {
     /// Spoken language (code or name); detected when absent.
     #[arg(long)]
     language: Option<String>,
-    #[arg(long, value_enum, default_value_t = TaskArg::Transcribe)]
-    task: TaskArg,
+    /// `transcribe`, or `translate` (to English).
+    #[arg(long, default_value = "transcribe")]
+    task: Task,
     /// Beam search with this many beams (default: greedy).
     #[arg(long)]
     beam_size: Option<usize>,
@@ -67,7 +70,7 @@ pub struct TranscribeArgs {
     /// folder or a .gguf file).
     #[arg(long)]
     refine_model: Option<String>,
-    /// Sampling temperature of the refinement (default: the seeds' 0.7; 0 is greedy).
+    /// Sampling temperature of the refinement (default: the Python sidecars' 0.7; 0 is greedy).
     #[arg(long, value_name = "T")]
     refine_temperature: Option<f32>,
     /// Print progress and timing to stderr.
@@ -75,36 +78,34 @@ pub struct TranscribeArgs {
     verbose: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Txt,
-    Srt,
-    Vtt,
-    Json,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum TaskArg {
-    Transcribe,
-    Translate,
-}
-
 pub fn run(args: TranscribeArgs) -> Result<()> {
-    let path = crate::models::audio_model_path(args.model.as_deref())?;
-    let started = std::time::Instant::now();
-    let model = WhisperModel::load_with(
-        &path,
-        &WhisperLoadOptions {
-            dtype: match (args.fp16, args.fp32) {
-                (true, _) => Some(ComputeDtype::Float16),
-                (_, true) => Some(ComputeDtype::Float32),
-                _ => None,
-            },
-            ..WhisperLoadOptions::default()
+    let mut config = EngineConfig::from_env();
+    config.precision = ModelPrecision {
+        speech_dtype: match (args.fp16, args.fp32) {
+            (true, _) => Some(ComputeDtype::Float16),
+            (_, true) => Some(ComputeDtype::Float32),
+            _ => None,
         },
-    )?;
+        ..ModelPrecision::default()
+    };
+    let engine = Engine::new(config)?;
+    let started = std::time::Instant::now();
+    let model = ready_model(&engine, args.model.as_deref(), Capability::Audio)?;
+    let refine_model = args
+        .refine_model
+        .as_deref()
+        .map(|id| ready_model(&engine, Some(id), Capability::Text))
+        .transpose()?;
+    let rt = runtime()?;
     if args.verbose {
-        eprintln!("murmur: model loaded in {:.2?}", started.elapsed());
+        let mut events = engine.subscribe();
+        rt.spawn(async move {
+            while let Ok(e) = events.recv().await {
+                if let Event::LoadingCompleted { model_id, load_ms } = e {
+                    eprintln!("murmur: {model_id} loaded in {load_ms} ms");
+                }
+            }
+        });
     }
     let audio = match args.raw_s16le {
         Some(rate) => {
@@ -125,10 +126,7 @@ pub fn run(args: TranscribeArgs) -> Result<()> {
     };
     let mut opts = TranscribeOptions {
         language: args.language.clone(),
-        task: match args.task {
-            TaskArg::Transcribe => Task::Transcribe,
-            TaskArg::Translate => Task::Translate,
-        },
+        task: args.task,
         beam_size: args.beam_size,
         best_of: args.best_of,
         word_timestamps: args.word_timestamps,
@@ -139,35 +137,17 @@ pub fn run(args: TranscribeArgs) -> Result<()> {
     if let Some(t) = args.temperature {
         opts.temperatures = vec![t];
     }
+    let cancel = cancel_on_ctrl_c();
 
-    let cancel = CancelToken::new();
-    {
-        let cancel = cancel.clone();
-        std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                rt.block_on(async {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        cancel.cancel();
-                    }
-                });
-            }
-        });
-    }
-
-    // Stream what can be streamed to stdout; files and JSON are written at the end.
-    let streaming =
-        args.output.is_none() && args.format != Format::Json && args.refine_model.is_none();
-    let mut out = std::io::stdout().lock();
-    let mut cue = 0usize;
-    if streaming && args.format == Format::Vtt {
-        let _ = write!(out, "WEBVTT\n\n");
+    // Stream what can be streamed to stdout; files, JSON and refined text are written
+    // at the end.
+    let streaming = args.output.is_none() && args.format != Format::Json && refine_model.is_none();
+    let mut writer = Writer::new(args.format);
+    if streaming {
+        print!("{}", writer.header());
     }
     let verbose = args.verbose;
-    let format = args.format;
-    let mut on_segment = |s: &Segment| {
+    let on_segment = move |s: &Segment| {
         if verbose || !streaming {
             eprintln!(
                 "[{} --> {}] {}",
@@ -176,57 +156,34 @@ pub fn run(args: TranscribeArgs) -> Result<()> {
                 s.text.trim()
             );
         }
-        if !streaming || s.text.trim().is_empty() {
-            return;
+        if streaming {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(writer.segment(s).as_bytes());
+            let _ = out.flush();
         }
-        cue += 1;
-        let text = s.text.trim();
-        let _ = match format {
-            Format::Txt => writeln!(out, "{text}"),
-            Format::Srt => write!(
-                out,
-                "{cue}\n{} --> {}\n{text}\n\n",
-                format_timestamp(s.start, ','),
-                format_timestamp(s.end, ',')
-            ),
-            Format::Vtt => write!(
-                out,
-                "{} --> {}\n{text}\n\n",
-                format_timestamp(s.start, '.'),
-                format_timestamp(s.end, '.')
-            ),
-            Format::Json => Ok(()),
-        };
-        let _ = out.flush();
     };
-
-    let (transcript, refined) = match &args.refine_model {
-        None => (
-            transcribe(&model, &audio, &opts, &cancel, &mut on_segment)?,
-            None,
-        ),
-        Some(id) => {
-            let chat = ChatModel::load(&crate::models::model_path(Some(id))?)?;
+    let transcript =
+        rt.block_on(engine.transcribe(Some(&model.id), audio, &opts, on_segment, &cancel))?;
+    let refined = match &refine_model {
+        Some(m) if !transcript.text.trim().is_empty() => {
             let defaults = RefineOptions::default();
             let refine_opts = RefineOptions {
                 mode: RefineMode::CleanUpTranscript,
                 temperature: args.refine_temperature.unwrap_or(defaults.temperature),
                 ..defaults
             };
-            let r = transcribe_and_refine(
-                &model,
-                &audio,
-                &opts,
-                &chat,
+            let r = rt.block_on(engine.refine(
+                Some(&m.id),
+                &transcript.text,
                 &refine_opts,
+                |_| {},
                 &cancel,
-                &mut on_segment,
-                &mut |_| {},
-            )?;
-            (r.transcript, r.refined.map(|r| r.text))
+            ))?;
+            Some(r.text)
         }
+        _ => None,
     };
-    if verbose {
+    if args.verbose {
         eprintln!(
             "murmur: {:.1} s of audio ({}{}) in {:.2?}",
             transcript.duration,
@@ -241,30 +198,23 @@ pub fn run(args: TranscribeArgs) -> Result<()> {
     if streaming {
         return Ok(());
     }
-    let mut text = match args.format {
-        Format::Txt => to_txt(&transcript),
-        Format::Srt => to_srt(&transcript),
-        Format::Vtt => to_vtt(&transcript),
-        Format::Json => {
+    let text = match (&refined, args.format) {
+        (Some(r), Format::Txt) => format!("{r}\n"),
+        (Some(r), Format::Json) => {
             let mut v = serde_json::to_value(&transcript).unwrap_or_default();
-            if let Some(r) = &refined {
-                v["refined_text"] = serde_json::Value::String(r.clone());
-            }
-            serde_json::to_string_pretty(&v).unwrap_or_else(|_| to_json(&transcript)) + "\n"
+            v["refined_text"] = serde_json::Value::String(r.clone());
+            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
         }
+        (_, Format::Json) => Writer::new(Format::Json).finish(&transcript) + "\n",
+        _ => Writer::new(args.format).finish(&transcript),
     };
-    if args.format == Format::Txt
-        && let Some(r) = &refined
-    {
-        text = format!("{r}\n");
-    }
     match &args.output {
         Some(path) => std::fs::write(path, text).map_err(|e| Error::Io {
             path: path.clone(),
             source: e,
         })?,
         None => {
-            let _ = out.write_all(text.as_bytes());
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
         }
     }
     Ok(())

@@ -14,7 +14,6 @@
 //! offset), then tensor data aligned to `general.alignment` (default 32).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -22,6 +21,7 @@ use std::path::{Path, PathBuf};
 use half::{bf16, f16};
 use mlx_rs::{Array, ArrayElement, ops, transforms};
 
+pub use super::gguf_quants::GgmlType;
 use super::gguf_quants::{self, AFFINE_GROUP_SIZE};
 use crate::error::{Error, Result};
 
@@ -87,122 +87,6 @@ impl Value {
             Value::Array(a) => Some(a),
             _ => None,
         }
-    }
-}
-
-/// GGML tensor types, as numbered in the GGUF specification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GgmlType {
-    F32,
-    F16,
-    Q4_0,
-    Q4_1,
-    Q5_0,
-    Q5_1,
-    Q8_0,
-    Q8_1,
-    Q2K,
-    Q3K,
-    Q4K,
-    Q5K,
-    Q6K,
-    Q8K,
-    BF16,
-    /// A type this reader does not name (i-quants and newer): kept by number.
-    Other(u32),
-}
-
-impl GgmlType {
-    fn from_u32(v: u32) -> Self {
-        match v {
-            0 => Self::F32,
-            1 => Self::F16,
-            2 => Self::Q4_0,
-            3 => Self::Q4_1,
-            6 => Self::Q5_0,
-            7 => Self::Q5_1,
-            8 => Self::Q8_0,
-            9 => Self::Q8_1,
-            10 => Self::Q2K,
-            11 => Self::Q3K,
-            12 => Self::Q4K,
-            13 => Self::Q5K,
-            14 => Self::Q6K,
-            15 => Self::Q8K,
-            30 => Self::BF16,
-            n => Self::Other(n),
-        }
-    }
-
-    /// (elements per block, bytes per block), for computing a tensor's byte size.
-    pub fn block(self) -> Option<(u64, u64)> {
-        Some(match self {
-            Self::F32 => (1, 4),
-            Self::F16 | Self::BF16 => (1, 2),
-            Self::Q4_0 => (32, 18),
-            Self::Q4_1 => (32, 20),
-            Self::Q5_0 => (32, 22),
-            Self::Q5_1 => (32, 24),
-            Self::Q8_0 => (32, 34),
-            Self::Q8_1 => (32, 40),
-            Self::Q2K => (256, 84),
-            Self::Q3K => (256, 110),
-            Self::Q4K => (256, 144),
-            Self::Q5K => (256, 176),
-            Self::Q6K => (256, 210),
-            Self::Q8K => (256, 292),
-            Self::Other(_) => return None,
-        })
-    }
-
-    /// Whether [`GgufHeader::read_tensor`] reads this type.
-    pub fn supported(self) -> bool {
-        !matches!(self, Self::Q8_1 | Self::Other(_))
-    }
-}
-
-impl fmt::Display for GgmlType {
-    /// The type's name as llama.cpp spells it, e.g. `Q4_K` or `IQ2_XS`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match *self {
-            Self::F32 => "F32",
-            Self::F16 => "F16",
-            Self::Q4_0 => "Q4_0",
-            Self::Q4_1 => "Q4_1",
-            Self::Q5_0 => "Q5_0",
-            Self::Q5_1 => "Q5_1",
-            Self::Q8_0 => "Q8_0",
-            Self::Q8_1 => "Q8_1",
-            Self::Q2K => "Q2_K",
-            Self::Q3K => "Q3_K",
-            Self::Q4K => "Q4_K",
-            Self::Q5K => "Q5_K",
-            Self::Q6K => "Q6_K",
-            Self::Q8K => "Q8_K",
-            Self::BF16 => "BF16",
-            Self::Other(n) => match n {
-                16 => "IQ2_XXS",
-                17 => "IQ2_XS",
-                18 => "IQ3_XXS",
-                19 => "IQ1_S",
-                20 => "IQ4_NL",
-                21 => "IQ3_S",
-                22 => "IQ2_S",
-                23 => "IQ4_XS",
-                24 => "I8",
-                25 => "I16",
-                26 => "I32",
-                27 => "I64",
-                28 => "F64",
-                29 => "IQ1_M",
-                34 => "TQ1_0",
-                35 => "TQ2_0",
-                39 => "MXFP4",
-                40 => "NVFP4",
-                _ => return write!(f, "GGML type {n}"),
-            },
-        };
-        f.write_str(name)
     }
 }
 

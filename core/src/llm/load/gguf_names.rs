@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::gguf::GgufHeader;
+use super::gguf_config::ModelConfig;
 use crate::error::{Error, Result};
-use crate::llm::config::ModelConfig;
 
 /// HF name of a GGUF tensor (or of its `.scales`/`.biases` companions from MLX's
 /// loader), or `None` for tensors we recompute (`rope_freqs`).

@@ -3,15 +3,14 @@
 //! scaled by √hidden, and local sliding-window layers interleaved with global ones
 //! (every `sliding_window_pattern`-th layer is global).
 
-use mlx_rs::ops::indexing::TryIndexOp;
 use mlx_rs::{Array, Dtype};
 use serde::Deserialize;
 
-use super::{LanguageModel, parse_args};
+use super::{LanguageModel, output_logits, parse_args};
 use crate::error::Result;
-use crate::llm::kv_cache::KvCache;
-use crate::llm::layers::{
-    AttnMask, Embedding, Linear, RmsNorm, Rope, Weights, attention, gelu_approx,
+use crate::nn::{
+    AttnMask, Embedding, KvCache, Linear, Projections, RmsNorm, Rope, Weights, attention,
+    gelu_approx,
 };
 
 #[derive(Debug, Deserialize)]
@@ -71,16 +70,13 @@ fn d_pattern() -> usize {
 }
 
 struct Block {
-    q: Linear,
-    k: Linear,
-    v: Linear,
+    qkv: Projections,
     o: Linear,
     q_norm: RmsNorm,
     k_norm: RmsNorm,
     rope: Rope,
     mask: AttnMask,
-    gate: Linear,
-    up: Linear,
+    gate_up: Projections,
     down: Linear,
     input_norm: RmsNorm,
     post_attn_norm: RmsNorm,
@@ -121,9 +117,10 @@ pub fn build(config: &serde_json::Value, w: &mut Weights) -> Result<Box<dyn Lang
                 .with_scaling(a.rope_scaling.as_ref(), w.path())?
         };
         blocks.push(Block {
-            q: w.linear(&format!("{p}.self_attn.q_proj"))?,
-            k: w.linear(&format!("{p}.self_attn.k_proj"))?,
-            v: w.linear(&format!("{p}.self_attn.v_proj"))?,
+            qkv: Projections::load(
+                w,
+                &["q_proj", "k_proj", "v_proj"].map(|n| format!("{p}.self_attn.{n}")),
+            )?,
             o: w.linear(&format!("{p}.self_attn.o_proj"))?,
             q_norm: norm(w, &format!("{p}.self_attn.q_norm"))?,
             k_norm: norm(w, &format!("{p}.self_attn.k_norm"))?,
@@ -133,8 +130,10 @@ pub fn build(config: &serde_json::Value, w: &mut Weights) -> Result<Box<dyn Lang
             } else {
                 AttnMask::Causal
             },
-            gate: w.linear(&format!("{p}.mlp.gate_proj"))?,
-            up: w.linear(&format!("{p}.mlp.up_proj"))?,
+            gate_up: Projections::load(
+                w,
+                &["gate_proj", "up_proj"].map(|n| format!("{p}.mlp.{n}")),
+            )?,
             down: w.linear(&format!("{p}.mlp.down_proj"))?,
             input_norm: norm(w, &format!("{p}.input_layernorm"))?,
             post_attn_norm: norm(w, &format!("{p}.post_attention_layernorm"))?,
@@ -184,20 +183,20 @@ fn residual(x: &Array, y: &Array) -> Result<Array> {
 impl Gemma3 {
     fn attention(&self, blk: &Block, x: &Array, cache: &mut KvCache) -> Result<Array> {
         let (b, l) = (x.shape()[0], x.shape()[1]);
-        let heads = |proj: &Linear, n: i32| -> Result<Array> {
-            Ok(proj
-                .forward(x)?
-                .reshape(&[b, l, n, self.head_dim])?
+        let qkv = blk.qkv.forward(x)?;
+        let heads = |y: &Array, n: i32| -> Result<Array> {
+            Ok(y.reshape(&[b, l, n, self.head_dim])?
                 .transpose_axes(&[0, 2, 1, 3])?)
         };
         let offset = cache.offset();
         let q = blk
             .rope
-            .forward(&blk.q_norm.forward(&heads(&blk.q, self.heads)?)?, offset)?;
-        let k = blk
-            .rope
-            .forward(&blk.k_norm.forward(&heads(&blk.k, self.kv_heads)?)?, offset)?;
-        let v = heads(&blk.v, self.kv_heads)?;
+            .forward(&blk.q_norm.forward(&heads(&qkv[0], self.heads)?)?, offset)?;
+        let k = blk.rope.forward(
+            &blk.k_norm.forward(&heads(&qkv[1], self.kv_heads)?)?,
+            offset,
+        )?;
+        let v = heads(&qkv[2], self.kv_heads)?;
         let o = attention(&q, k, v, cache, self.scale, blk.mask)?;
         blk.o.forward(&o.transpose_axes(&[0, 2, 1, 3])?.reshape(&[
             b,
@@ -215,19 +214,19 @@ impl LanguageModel for Gemma3 {
             let r = self.attention(blk, &blk.input_norm.forward(&h)?, cache)?;
             h = residual(&h, &blk.post_attn_norm.forward(&r)?)?;
             let x = blk.pre_ffn_norm.forward(&h)?;
+            let gate_up = blk.gate_up.forward(&x)?;
             let r = blk
                 .down
-                .forward(&gelu_approx(&blk.gate.forward(&x)?)?.multiply(blk.up.forward(&x)?)?)?;
+                .forward(&gelu_approx(&gate_up[0])?.multiply(&gate_up[1])?)?;
             h = residual(&h, &blk.post_ffn_norm.forward(&r)?)?;
         }
-        if !all_positions {
-            h = h.try_index((.., -1.., ..))?;
-        }
-        let h = self.norm.forward(&h)?;
-        match &self.lm_head {
-            Some(head) => head.forward(&h),
-            None => self.embed.as_linear(&h),
-        }
+        output_logits(
+            h,
+            all_positions,
+            &self.norm,
+            self.lm_head.as_ref(),
+            &self.embed,
+        )
     }
 
     fn new_cache(&self) -> Vec<KvCache> {

@@ -5,13 +5,13 @@
 //! Q/K RMSNorm): those files only translate their configs into a [`DecoderSpec`].
 
 use mlx_rs::Array;
-use mlx_rs::ops::indexing::TryIndexOp;
 use serde::Deserialize;
 
-use super::{LanguageModel, parse_args};
+use super::{LanguageModel, output_logits, parse_args};
 use crate::error::Result;
-use crate::llm::kv_cache::KvCache;
-use crate::llm::layers::{AttnMask, Embedding, Linear, RmsNorm, Rope, Weights, attention, swiglu};
+use crate::nn::{
+    AttnMask, Embedding, KvCache, Linear, Projections, RmsNorm, Rope, Weights, attention, swiglu,
+};
 
 #[derive(Debug, Deserialize)]
 struct Args {
@@ -73,48 +73,6 @@ pub struct DecoderSpec {
     pub qk_norm: bool,
     /// `None`: tie when the checkpoint has no `lm_head`.
     pub tie_word_embeddings: Option<bool>,
-}
-
-/// Layers that read the same input, fused into one matmul when their quantization
-/// matches (one kernel launch per token instead of several; decode is launch-bound).
-enum Projections {
-    Fused { proj: Linear, splits: Vec<i32> },
-    Separate(Vec<Linear>),
-}
-
-impl Projections {
-    fn load(w: &mut Weights, prefixes: &[String]) -> Result<Self> {
-        let mark = w.mark();
-        let parts = prefixes
-            .iter()
-            .map(|p| w.linear(p))
-            .collect::<Result<Vec<_>>>()?;
-        let refs: Vec<&Linear> = parts.iter().collect();
-        Ok(match Linear::fuse(&refs)? {
-            Some(proj) => {
-                w.replace_since(mark, proj.arrays());
-                let splits = parts
-                    .iter()
-                    .scan(0, |end, p| {
-                        *end += p.out_features();
-                        Some(*end)
-                    })
-                    .take(parts.len() - 1)
-                    .collect();
-                Projections::Fused { proj, splits }
-            }
-            None => Projections::Separate(parts),
-        })
-    }
-
-    fn forward(&self, x: &Array) -> Result<Vec<Array>> {
-        match self {
-            Projections::Fused { proj, splits } => {
-                Ok(proj.forward(x)?.split_at_indices(splits, -1)?)
-            }
-            Projections::Separate(parts) => parts.iter().map(|p| p.forward(x)).collect(),
-        }
-    }
 }
 
 struct Attention {
@@ -232,14 +190,13 @@ impl LanguageModel for Decoder {
             let r = block.down.forward(&swiglu(&gate_up[0], &gate_up[1])?)?;
             h = h.add(&r)?;
         }
-        if !all_positions && h.shape()[1] > 1 {
-            h = h.try_index((.., -1.., ..))?;
-        }
-        let h = self.norm.forward(&h)?;
-        match &self.lm_head {
-            Some(head) => head.forward(&h),
-            None => self.embed.as_linear(&h),
-        }
+        output_logits(
+            h,
+            all_positions,
+            &self.norm,
+            self.lm_head.as_ref(),
+            &self.embed,
+        )
     }
 
     fn new_cache(&self) -> Vec<KvCache> {

@@ -9,9 +9,11 @@ use std::path::Path;
 
 use mlx_rs::Array;
 
-use super::kv_cache::KvCache;
-use super::layers::Weights;
 use crate::error::{Error, Result};
+use crate::nn::KvCache;
+use mlx_rs::ops::indexing::TryIndexOp;
+
+use crate::nn::{Embedding, Linear, RmsNorm, Weights};
 
 /// A decoder-only language model ready to run.
 pub trait LanguageModel: Send {
@@ -74,6 +76,25 @@ pub fn build(config: &serde_json::Value, weights: &mut Weights) -> Result<Box<dy
         ));
     }
     Ok(model)
+}
+
+/// The decoders' last step: keep the last position unless all are wanted, the final
+/// norm, then the output projection (the embedding table when tied).
+pub(crate) fn output_logits(
+    mut h: Array,
+    all_positions: bool,
+    norm: &RmsNorm,
+    lm_head: Option<&Linear>,
+    embed: &Embedding,
+) -> Result<Array> {
+    if !all_positions && h.shape()[1] > 1 {
+        h = h.try_index((.., -1.., ..))?;
+    }
+    let h = norm.forward(&h)?;
+    match lm_head {
+        Some(head) => head.forward(&h),
+        None => embed.as_linear(&h),
+    }
 }
 
 /// Parse an architecture's arguments from `config.json`.

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::llama::{Decoder, DecoderSpec};
 use super::{LanguageModel, parse_args};
 use crate::error::Result;
-use crate::llm::layers::{Rope, Weights};
+use crate::nn::{Rope, Weights};
 
 #[derive(Debug, Deserialize)]
 struct Args {

@@ -3177,101 +3177,6 @@ public func FfiConverterTypeRefineResult_lower(_ value: RefineResult) -> RustBuf
 
 
 /**
- * A stretch of speech between two timestamps (seconds).
- */
-public struct Segment: Equatable, Hashable {
-    public var id: UInt32
-    public var start: Float
-    public var end: Float
-    public var text: String
-    public var tokens: [UInt32]
-    public var temperature: Float
-    public var avgLogprob: Float
-    public var compressionRatio: Float
-    public var noSpeechProb: Float
-    /**
-     * Present when word timestamps were asked for.
-     */
-    public var words: [Word]?
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(id: UInt32, start: Float, end: Float, text: String, tokens: [UInt32], temperature: Float, avgLogprob: Float, compressionRatio: Float, noSpeechProb: Float, 
-        /**
-         * Present when word timestamps were asked for.
-         */words: [Word]?) {
-        self.id = id
-        self.start = start
-        self.end = end
-        self.text = text
-        self.tokens = tokens
-        self.temperature = temperature
-        self.avgLogprob = avgLogprob
-        self.compressionRatio = compressionRatio
-        self.noSpeechProb = noSpeechProb
-        self.words = words
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension Segment: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeSegment: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Segment {
-        return
-            try Segment(
-                id: FfiConverterUInt32.read(from: &buf), 
-                start: FfiConverterFloat.read(from: &buf), 
-                end: FfiConverterFloat.read(from: &buf), 
-                text: FfiConverterString.read(from: &buf), 
-                tokens: FfiConverterSequenceUInt32.read(from: &buf), 
-                temperature: FfiConverterFloat.read(from: &buf), 
-                avgLogprob: FfiConverterFloat.read(from: &buf), 
-                compressionRatio: FfiConverterFloat.read(from: &buf), 
-                noSpeechProb: FfiConverterFloat.read(from: &buf), 
-                words: FfiConverterOptionSequenceTypeWord.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: Segment, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.id, into: &buf)
-        FfiConverterFloat.write(value.start, into: &buf)
-        FfiConverterFloat.write(value.end, into: &buf)
-        FfiConverterString.write(value.text, into: &buf)
-        FfiConverterSequenceUInt32.write(value.tokens, into: &buf)
-        FfiConverterFloat.write(value.temperature, into: &buf)
-        FfiConverterFloat.write(value.avgLogprob, into: &buf)
-        FfiConverterFloat.write(value.compressionRatio, into: &buf)
-        FfiConverterFloat.write(value.noSpeechProb, into: &buf)
-        FfiConverterOptionSequenceTypeWord.write(value.words, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSegment_lift(_ buf: RustBuffer) throws -> Segment {
-    return try FfiConverterTypeSegment.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSegment_lower(_ value: Segment) -> RustBuffer {
-    return FfiConverterTypeSegment.lower(value)
-}
-
-
-/**
  * Transcription settings; the defaults are mlx-whisper's.
  */
 public struct TranscribeOptions: Equatable, Hashable {
@@ -3401,152 +3306,6 @@ public func FfiConverterTypeTranscribeOptions_lower(_ value: TranscribeOptions) 
 
 
 /**
- * The result of a transcription.
- */
-public struct Transcript: Equatable, Hashable {
-    public var text: String
-    /**
-     * Language code, given or detected.
-     */
-    public var language: String
-    public var languageProbability: Float?
-    public var segments: [Segment]
-    /**
-     * Seconds of audio.
-     */
-    public var duration: Float
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(text: String, 
-        /**
-         * Language code, given or detected.
-         */language: String, languageProbability: Float?, segments: [Segment], 
-        /**
-         * Seconds of audio.
-         */duration: Float) {
-        self.text = text
-        self.language = language
-        self.languageProbability = languageProbability
-        self.segments = segments
-        self.duration = duration
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension Transcript: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeTranscript: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Transcript {
-        return
-            try Transcript(
-                text: FfiConverterString.read(from: &buf), 
-                language: FfiConverterString.read(from: &buf), 
-                languageProbability: FfiConverterOptionFloat.read(from: &buf), 
-                segments: FfiConverterSequenceTypeSegment.read(from: &buf), 
-                duration: FfiConverterFloat.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: Transcript, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.text, into: &buf)
-        FfiConverterString.write(value.language, into: &buf)
-        FfiConverterOptionFloat.write(value.languageProbability, into: &buf)
-        FfiConverterSequenceTypeSegment.write(value.segments, into: &buf)
-        FfiConverterFloat.write(value.duration, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeTranscript_lift(_ buf: RustBuffer) throws -> Transcript {
-    return try FfiConverterTypeTranscript.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeTranscript_lower(_ value: Transcript) -> RustBuffer {
-    return FfiConverterTypeTranscript.lower(value)
-}
-
-
-/**
- * One word with its time span (seconds) and probability.
- */
-public struct Word: Equatable, Hashable {
-    public var word: String
-    public var start: Float
-    public var end: Float
-    public var probability: Float
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(word: String, start: Float, end: Float, probability: Float) {
-        self.word = word
-        self.start = start
-        self.end = end
-        self.probability = probability
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension Word: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeWord: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Word {
-        return
-            try Word(
-                word: FfiConverterString.read(from: &buf), 
-                start: FfiConverterFloat.read(from: &buf), 
-                end: FfiConverterFloat.read(from: &buf), 
-                probability: FfiConverterFloat.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: Word, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.word, into: &buf)
-        FfiConverterFloat.write(value.start, into: &buf)
-        FfiConverterFloat.write(value.end, into: &buf)
-        FfiConverterFloat.write(value.probability, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeWord_lift(_ buf: RustBuffer) throws -> Word {
-    return try FfiConverterTypeWord.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeWord_lower(_ value: Word) -> RustBuffer {
-    return FfiConverterTypeWord.lower(value)
-}
-
-
-/**
  * Audio to transcribe: a file, an encoded file in memory, or raw PCM.
  */
 
@@ -3666,81 +3425,6 @@ public func FfiConverterTypeAudioSource_lift(_ buf: RustBuffer) throws -> AudioS
 #endif
 public func FfiConverterTypeAudioSource_lower(_ value: AudioSource) -> RustBuffer {
     return FfiConverterTypeAudioSource.lower(value)
-}
-
-
-
-/**
- * What a model can be used for.
- */
-
-public enum Capability: Equatable, Hashable {
-    
-    /**
-     * Text refinement (a chat model).
-     */
-    case text
-    /**
-     * Speech to text (Whisper).
-     */
-    case audio
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension Capability: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeCapability: FfiConverterRustBuffer {
-    typealias SwiftType = Capability
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Capability {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .text
-        
-        case 2: return .audio
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: Capability, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .text:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .audio:
-            writeInt(&buf, Int32(2))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeCapability_lift(_ buf: RustBuffer) throws -> Capability {
-    return try FfiConverterTypeCapability.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeCapability_lower(_ value: Capability) -> RustBuffer {
-    return FfiConverterTypeCapability.lower(value)
 }
 
 
@@ -3891,96 +3575,6 @@ public func FfiConverterTypeEngineEvent_lift(_ buf: RustBuffer) throws -> Engine
 #endif
 public func FfiConverterTypeEngineEvent_lower(_ value: EngineEvent) -> RustBuffer {
     return FfiConverterTypeEngineEvent.lower(value)
-}
-
-
-
-/**
- * Where a model is in its life.
- */
-
-public enum ModelState: Equatable, Hashable {
-    
-    case notDownloaded
-    case downloading
-    case downloaded
-    case loading
-    case ready
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension ModelState: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeModelState: FfiConverterRustBuffer {
-    typealias SwiftType = ModelState
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ModelState {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .notDownloaded
-        
-        case 2: return .downloading
-        
-        case 3: return .downloaded
-        
-        case 4: return .loading
-        
-        case 5: return .ready
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: ModelState, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .notDownloaded:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .downloading:
-            writeInt(&buf, Int32(2))
-        
-        
-        case .downloaded:
-            writeInt(&buf, Int32(3))
-        
-        
-        case .loading:
-            writeInt(&buf, Int32(4))
-        
-        
-        case .ready:
-            writeInt(&buf, Int32(5))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeModelState_lift(_ buf: RustBuffer) throws -> ModelState {
-    return try FfiConverterTypeModelState.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeModelState_lower(_ value: ModelState) -> RustBuffer {
-    return FfiConverterTypeModelState.lower(value)
 }
 
 
@@ -4438,98 +4032,6 @@ public func FfiConverterTypeRefineMode_lower(_ value: RefineMode) -> RustBuffer 
 
 
 /**
- * Why generation ended.
- */
-
-public enum StopReason: Equatable, Hashable {
-    
-    /**
-     * The model finished (end-of-sequence token).
-     */
-    case eos
-    /**
-     * The token budget was reached.
-     */
-    case maxTokens
-    case stopped
-    /**
-     * Cancelled through the cancel handle (or Swift task cancellation).
-     */
-    case cancelled
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension StopReason: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeStopReason: FfiConverterRustBuffer {
-    typealias SwiftType = StopReason
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StopReason {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .eos
-        
-        case 2: return .maxTokens
-        
-        case 3: return .stopped
-        
-        case 4: return .cancelled
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: StopReason, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .eos:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .maxTokens:
-            writeInt(&buf, Int32(2))
-        
-        
-        case .stopped:
-            writeInt(&buf, Int32(3))
-        
-        
-        case .cancelled:
-            writeInt(&buf, Int32(4))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeStopReason_lift(_ buf: RustBuffer) throws -> StopReason {
-    return try FfiConverterTypeStopReason.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeStopReason_lower(_ value: StopReason) -> RustBuffer {
-    return FfiConverterTypeStopReason.lower(value)
-}
-
-
-
-/**
  * What to produce from speech.
  */
 
@@ -4603,99 +4105,6 @@ public func FfiConverterTypeTranscribeTask_lower(_ value: TranscribeTask) -> Rus
 }
 
 
-
-/**
- * Why a model was unloaded.
- */
-
-public enum UnloadReason: Equatable, Hashable {
-    
-    case requested
-    case idle
-    case replaced
-    case deleted
-    /**
-     * Its load was cancelled before it became ready.
-     */
-    case cancelled
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension UnloadReason: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeUnloadReason: FfiConverterRustBuffer {
-    typealias SwiftType = UnloadReason
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UnloadReason {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .requested
-        
-        case 2: return .idle
-        
-        case 3: return .replaced
-        
-        case 4: return .deleted
-        
-        case 5: return .cancelled
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: UnloadReason, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .requested:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .idle:
-            writeInt(&buf, Int32(2))
-        
-        
-        case .replaced:
-            writeInt(&buf, Int32(3))
-        
-        
-        case .deleted:
-            writeInt(&buf, Int32(4))
-        
-        
-        case .cancelled:
-            writeInt(&buf, Int32(5))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeUnloadReason_lift(_ buf: RustBuffer) throws -> UnloadReason {
-    return try FfiConverterTypeUnloadReason.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeUnloadReason_lower(_ value: UnloadReason) -> RustBuffer {
-    return FfiConverterTypeUnloadReason.lower(value)
-}
-
-
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -4739,30 +4148,6 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterUInt64.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionFloat: FfiConverterRustBuffer {
-    typealias SwiftType = Float?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterFloat.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterFloat.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5083,30 +4468,6 @@ fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionSequenceTypeWord: FfiConverterRustBuffer {
-    typealias SwiftType = [Word]?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterSequenceTypeWord.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterSequenceTypeWord.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
 fileprivate struct FfiConverterSequenceInt16: FfiConverterRustBuffer {
     typealias SwiftType = [Int16]
 
@@ -5124,31 +4485,6 @@ fileprivate struct FfiConverterSequenceInt16: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterInt16.read(from: &buf))
-        }
-        return seq
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
-    typealias SwiftType = [UInt32]
-
-    public static func write(_ value: [UInt32], into buf: inout [UInt8]) {
-        let len = Int32(value.count)
-        writeInt(&buf, len)
-        for item in value {
-            FfiConverterUInt32.write(item, into: &buf)
-        }
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt32] {
-        let len: Int32 = try readInt(&buf)
-        var seq = [UInt32]()
-        seq.reserveCapacity(Int(len))
-        for _ in 0 ..< len {
-            seq.append(try FfiConverterUInt32.read(from: &buf))
         }
         return seq
     }
@@ -5249,56 +4585,6 @@ fileprivate struct FfiConverterSequenceTypeModelInfo: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeModelInfo.read(from: &buf))
-        }
-        return seq
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterSequenceTypeSegment: FfiConverterRustBuffer {
-    typealias SwiftType = [Segment]
-
-    public static func write(_ value: [Segment], into buf: inout [UInt8]) {
-        let len = Int32(value.count)
-        writeInt(&buf, len)
-        for item in value {
-            FfiConverterTypeSegment.write(item, into: &buf)
-        }
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Segment] {
-        let len: Int32 = try readInt(&buf)
-        var seq = [Segment]()
-        seq.reserveCapacity(Int(len))
-        for _ in 0 ..< len {
-            seq.append(try FfiConverterTypeSegment.read(from: &buf))
-        }
-        return seq
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterSequenceTypeWord: FfiConverterRustBuffer {
-    typealias SwiftType = [Word]
-
-    public static func write(_ value: [Word], into buf: inout [UInt8]) {
-        let len = Int32(value.count)
-        writeInt(&buf, len)
-        for item in value {
-            FfiConverterTypeWord.write(item, into: &buf)
-        }
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Word] {
-        let len: Int32 = try readInt(&buf)
-        var seq = [Word]()
-        seq.reserveCapacity(Int(len))
-        for _ in 0 ..< len {
-            seq.append(try FfiConverterTypeWord.read(from: &buf))
         }
         return seq
     }
@@ -5453,7 +4739,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_murmur_ffi_checksum_method_engine_subscribe() != 33) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_murmur_ffi_checksum_method_engine_transcribe() != 60481) {
+    if (uniffi_murmur_ffi_checksum_method_engine_transcribe() != 23364) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_murmur_ffi_checksum_method_engine_unload() != 17297) {
@@ -5462,7 +4748,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_murmur_ffi_checksum_method_eventlistener_on_event() != 8154) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_murmur_ffi_checksum_method_segmentlistener_on_segment() != 64741) {
+    if (uniffi_murmur_ffi_checksum_method_segmentlistener_on_segment() != 6726) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_murmur_ffi_checksum_method_subscription_cancel() != 60756) {
@@ -5482,6 +4768,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitEventListener()
     uniffiCallbackInitSegmentListener()
     uniffiCallbackInitTokenListener()
+    uniffiEnsureMurmurCoreInitialized()
     return InitializationResult.ok
 }()
 

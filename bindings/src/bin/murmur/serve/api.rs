@@ -32,7 +32,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use murmur_core::audio::AudioInput;
 use murmur_core::catalog::{AddModel, Capability};
-use murmur_core::engine::{ModelState, ModelStatus};
+use murmur_core::engine::ModelState;
 use murmur_core::llm::generate::StopReason;
 use murmur_core::refine::{RefineMode, RefineOptions};
 use murmur_core::transcribe::{Task, TranscribeOptions};
@@ -40,7 +40,7 @@ use murmur_core::{CancelToken, Error};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::stream::{self, CancelOnDrop, Lines};
+use super::stream::{self, Lines};
 use super::{ApiError, AppState, JsonBody, body_bytes};
 
 type Shared = Arc<AppState>;
@@ -241,10 +241,11 @@ async fn delete(State(st): State<Shared>, JsonBody(req): JsonBody<ModelRequest>)
 }
 
 async fn load(State(st): State<Shared>, JsonBody(req): JsonBody<ModelRequest>) -> ApiResult {
-    let id = match req.model.as_deref().filter(|m| !m.trim().is_empty()) {
-        Some(id) => ready(st.engine.model(id)?, None)?,
-        None => pick(&st, None, Capability::Text)?,
+    let kind = match req.model.as_deref().filter(|m| !m.trim().is_empty()) {
+        Some(id) => st.engine.resolve(id)?.kind(),
+        None => Capability::Text,
     };
+    let id = st.engine.choose_downloaded(req.model.as_deref(), kind)?.id;
     load_model(&st.engine, &id).await?;
     Ok(to_json(st.engine.model(&id)?))
 }
@@ -253,7 +254,7 @@ async fn load(State(st): State<Shared>, JsonBody(req): JsonBody<ModelRequest>) -
 /// client goes away) cancels the load.
 pub(super) async fn load_model(engine: &murmur_core::Engine, id: &str) -> Result<(), Error> {
     let cancel = CancelToken::new();
-    let guard = CancelOnDrop::new(&cancel);
+    let guard = cancel.drop_guard();
     let loaded = engine.load(id, &cancel).await;
     guard.disarm();
     loaded
@@ -269,119 +270,28 @@ async fn shutdown(State(st): State<Shared>) -> Json<Value> {
     Json(json!({"status": "shutting_down"}))
 }
 
-/// The model to use: the one named, else the loaded one of that kind, else the
-/// configured default, else the recommendation. Refused before anything streams when
-/// it is of the wrong kind or not downloaded, so the client gets a status to act on.
-fn pick(st: &AppState, id: Option<&str>, kind: Capability) -> Result<String, ApiError> {
-    let engine = &st.engine;
-    let status = match id.filter(|m| !m.trim().is_empty()) {
-        Some(id) => engine.model(id)?,
-        None => {
-            let s = engine.status();
-            let config = engine.config();
-            let (loaded, default) = match kind {
-                Capability::Text => (s.loaded, config.default_model.clone()),
-                Capability::Audio => (s.loaded_audio, config.default_audio_model.clone()),
-            };
-            match loaded.or(default) {
-                Some(id) => engine.model(&id)?,
-                None => engine.model(&match kind {
-                    Capability::Text => engine.recommended_model().id,
-                    Capability::Audio => engine.recommended_audio_model().id,
-                })?,
-            }
-        }
-    };
-    ready(status, Some(kind))
-}
-
-fn ready(status: ModelStatus, kind: Option<Capability>) -> Result<String, ApiError> {
-    let m = &status.model;
-    if let Some(kind) = kind
-        && !m.has(kind)
-    {
-        let (what, needs) = match kind {
-            Capability::Text => ("a speech model", "refining needs a text model"),
-            Capability::Audio => ("a text model", "transcribing needs a speech model"),
-        };
-        return Err(Error::InvalidArgument {
-            name: "model".into(),
-            reason: format!("{} is {what}; {needs}", m.id),
-        }
-        .into());
-    }
-    if matches!(
-        status.state,
-        ModelState::NotDownloaded | ModelState::Downloading
-    ) {
-        return Err(Error::NotDownloaded {
-            model: m.id.clone(),
-        }
-        .into());
-    }
-    Ok(m.id.clone())
-}
-
 #[derive(Deserialize)]
 struct RefineRequest {
     text: String,
     model: Option<String>,
-    /// `clean` (default), `grammar`, `concise` or `custom` (with `prompt`).
+    /// `clean` (default), `grammar`, `concise` or `custom` (with `prompt`): read here so
+    /// a bad one is a typed error (`RefineMode::parse`), not a JSON one.
     mode: Option<String>,
     prompt: Option<String>,
-    temperature: Option<f32>,
-    top_p: Option<f32>,
-    top_k: Option<usize>,
-    min_p: Option<f32>,
-    repetition_penalty: Option<f32>,
-    max_tokens: Option<usize>,
-    seed: Option<u64>,
+    /// `temperature`, `top_p`, `max_tokens`, `seed`...: core's `RefineOptions`, flat.
+    #[serde(flatten)]
+    options: RefineOptions,
     /// `false`: one JSON answer instead of a stream.
     stream: Option<bool>,
-}
-
-pub fn refine_mode(mode: Option<&str>, prompt: Option<String>) -> Result<RefineMode, ApiError> {
-    Ok(match mode.unwrap_or("clean") {
-        "clean" | "clean_up_transcript" => RefineMode::CleanUpTranscript,
-        "grammar" | "fix_grammar" | "fix_spelling_and_grammar" => RefineMode::FixGrammar,
-        "concise" | "make_concise" => RefineMode::MakeConcise,
-        "custom" => match prompt.filter(|p| !p.trim().is_empty()) {
-            Some(p) => RefineMode::Custom(p),
-            None => {
-                return Err(Error::InvalidArgument {
-                    name: "prompt".into(),
-                    reason: "mode `custom` needs a `prompt`".into(),
-                }
-                .into());
-            }
-        },
-        other => {
-            return Err(Error::InvalidArgument {
-                name: "mode".into(),
-                reason: format!("{other:?} is not one of clean, grammar, concise, custom"),
-            }
-            .into());
-        }
-    })
 }
 
 async fn refine(
     State(st): State<Shared>,
     JsonBody(req): JsonBody<RefineRequest>,
 ) -> ApiResult<Response> {
-    let defaults = RefineOptions::default();
     let opts = RefineOptions {
-        mode: refine_mode(req.mode.as_deref(), req.prompt)?,
-        temperature: req.temperature.unwrap_or(defaults.temperature),
-        top_p: req.top_p.unwrap_or(defaults.top_p),
-        top_k: req.top_k.unwrap_or(defaults.top_k),
-        min_p: req.min_p.unwrap_or(defaults.min_p),
-        repetition_penalty: req
-            .repetition_penalty
-            .unwrap_or(defaults.repetition_penalty),
-        max_tokens: req.max_tokens,
-        seed: req.seed,
-        ..defaults
+        mode: RefineMode::parse(req.mode.as_deref(), req.prompt)?,
+        ..req.options
     };
     if req.text.trim().is_empty() {
         return Err(Error::InvalidArgument {
@@ -390,12 +300,15 @@ async fn refine(
         }
         .into());
     }
-    let model = pick(&st, req.model.as_deref(), Capability::Text)?;
+    let model = st
+        .engine
+        .choose_downloaded(req.model.as_deref(), Capability::Text)?
+        .id;
     let cancel = CancelToken::new();
     let engine = st.engine.clone();
     if req.stream == Some(false) {
         // The handler is dropped when the client goes away: that cancels too.
-        let guard = CancelOnDrop::new(&cancel);
+        let guard = cancel.drop_guard();
         let result = engine
             .refine(Some(&model), &req.text, &opts, |_| {}, &cancel)
             .await;
@@ -497,11 +410,14 @@ async fn transcribe(
     if let Some(t) = params.temperature {
         opts.temperatures = vec![t];
     }
-    let model = pick(&st, params.model.as_deref(), Capability::Audio)?;
+    let model = st
+        .engine
+        .choose_downloaded(params.model.as_deref(), Capability::Audio)?
+        .id;
     let cancel = CancelToken::new();
     let engine = st.engine.clone();
     if params.stream == Some(false) {
-        let guard = CancelOnDrop::new(&cancel);
+        let guard = cancel.drop_guard();
         let result = engine
             .transcribe(Some(&model), audio, &opts, |_| {}, &cancel)
             .await;

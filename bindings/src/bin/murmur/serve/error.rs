@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use murmur_core::Error;
+use murmur_core::{Error, ErrorKind};
 use serde_json::{Map, Value, json};
 
 #[derive(Debug)]
@@ -63,68 +63,60 @@ impl IntoResponse for ApiError {
 const CLIENT_CLOSED: u16 = 499;
 
 impl From<Error> for ApiError {
+    /// The error's kind (core's `ErrorKind` name), an HTTP status for it, and the
+    /// variant's fields beside the message.
     fn from(e: Error) -> Self {
         use StatusCode as S;
-        let message = e.to_string();
-        let status = |s: S, kind| Self::new(s, kind, message.clone());
+        let kind = e.kind();
+        let status = match kind {
+            ErrorKind::InvalidArgument => S::BAD_REQUEST,
+            ErrorKind::CorruptModel
+            | ErrorKind::Unsupported
+            | ErrorKind::PromptTooLong
+            | ErrorKind::Audio => S::UNPROCESSABLE_ENTITY,
+            ErrorKind::Download | ErrorKind::Unauthorized => S::BAD_GATEWAY,
+            ErrorKind::NotFound | ErrorKind::UnknownModel => S::NOT_FOUND,
+            ErrorKind::InsufficientDisk => S::INSUFFICIENT_STORAGE,
+            ErrorKind::Cancelled => S::from_u16(CLIENT_CLOSED).expect("valid status"),
+            ErrorKind::Busy | ErrorKind::NotDownloaded => S::CONFLICT,
+            ErrorKind::Offline => S::SERVICE_UNAVAILABLE,
+            ErrorKind::Io
+            | ErrorKind::Tokenizer
+            | ErrorKind::Template
+            | ErrorKind::Mlx
+            | ErrorKind::Internal => S::INTERNAL_SERVER_ERROR,
+        };
+        let api = Self::new(status, kind.name(), e.to_string());
         match &e {
-            Error::Io { path, .. } => {
-                status(S::INTERNAL_SERVER_ERROR, "io").with("path", path_str(path))
-            }
-            Error::CorruptModel { path, reason } => {
-                status(S::UNPROCESSABLE_ENTITY, "corrupt_model")
-                    .with("path", path_str(path))
-                    .with("reason", reason.as_str())
-            }
-            Error::Unsupported { path, what } => status(S::UNPROCESSABLE_ENTITY, "unsupported")
+            Error::Io { path, .. } => api.with("path", path_str(path)),
+            Error::CorruptModel { path, reason } => api
                 .with("path", path_str(path))
-                .with("what", what.as_str()),
-            Error::InvalidArgument { name, reason } => status(S::BAD_REQUEST, "invalid_argument")
+                .with("reason", reason.as_str()),
+            Error::Unsupported { path, what } => {
+                api.with("path", path_str(path)).with("what", what.as_str())
+            }
+            Error::InvalidArgument { name, reason } => api
                 .with("name", name.as_str())
                 .with("reason", reason.as_str()),
-            Error::Tokenizer(_) => status(S::INTERNAL_SERVER_ERROR, "tokenizer"),
-            Error::Template { .. } => status(S::INTERNAL_SERVER_ERROR, "template"),
             Error::PromptTooLong { tokens, limit } => {
-                status(S::UNPROCESSABLE_ENTITY, "prompt_too_long")
-                    .with("tokens", *tokens)
-                    .with("limit", *limit)
+                api.with("tokens", *tokens).with("limit", *limit)
             }
-            Error::Mlx(_) => status(S::INTERNAL_SERVER_ERROR, "mlx"),
-            Error::Download { repo, file, .. } => status(S::BAD_GATEWAY, "download")
-                .with("repo", repo.as_str())
-                .with("file", file.as_str()),
-            Error::Unauthorized { repo } => {
-                status(S::BAD_GATEWAY, "hub_unauthorized").with("repo", repo.as_str())
+            Error::Download { repo, file, .. } | Error::NotFound { repo, file } => {
+                api.with("repo", repo.as_str()).with("file", file.as_str())
             }
-            Error::NotFound { repo, file } => status(S::NOT_FOUND, "hub_not_found")
-                .with("repo", repo.as_str())
-                .with("file", file.as_str()),
+            Error::Unauthorized { repo } | Error::Offline { repo } => {
+                api.with("repo", repo.as_str())
+            }
             Error::InsufficientDisk { needed, available } => {
-                status(S::INSUFFICIENT_STORAGE, "insufficient_disk")
-                    .with("needed", *needed)
-                    .with("available", *available)
+                api.with("needed", *needed).with("available", *available)
             }
-            Error::Audio { path, .. } => {
-                status(S::UNPROCESSABLE_ENTITY, "audio").with("path", path.as_deref().map(path_str))
-            }
-            Error::Cancelled => status(
-                S::from_u16(CLIENT_CLOSED).expect("valid status"),
-                "cancelled",
-            ),
-            Error::Busy { model, state } => status(S::CONFLICT, "busy")
+            Error::Audio { path, .. } => api.with("path", path.as_deref().map(path_str)),
+            Error::Busy { model, state } => api
                 .with("model", model.as_str())
                 .with("state", state.as_str()),
-            Error::NotDownloaded { model } => {
-                status(S::CONFLICT, "not_downloaded").with("model", model.as_str())
-            }
-            Error::UnknownModel { id } => {
-                status(S::NOT_FOUND, "unknown_model").with("model", id.as_str())
-            }
-            Error::Offline { repo } => {
-                status(S::SERVICE_UNAVAILABLE, "offline").with("repo", repo.as_str())
-            }
-            Error::Internal { .. } => status(S::INTERNAL_SERVER_ERROR, "internal"),
-            _ => status(S::INTERNAL_SERVER_ERROR, "internal"),
+            Error::NotDownloaded { model } => api.with("model", model.as_str()),
+            Error::UnknownModel { id } => api.with("model", id.as_str()),
+            _ => api,
         }
     }
 }

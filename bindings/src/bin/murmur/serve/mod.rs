@@ -5,7 +5,7 @@
 //! folder 0700, the socket 0600: only this user can connect). With `--tcp` it also
 //! listens on loopback TCP, where every `/v1` call needs the random bearer token written
 //! to a 0600 file; `--sidecar` adds the Python sidecar's routes there (`GET /status`,
-//! `POST /load`, `POST /generate`, `POST /unload`, bodies as the seeds define them).
+//! `POST /load`, `POST /generate`, `POST /unload`, bodies as the Python mlx-lm sidecar defined them).
 //! Long calls stream newline-delimited JSON; a client that disconnects cancels its call.
 //!
 //! Mapping only: every decision (queueing, loading, idle unload, busy refusals) is the

@@ -1,5 +1,5 @@
 //! The predecessors' Python sidecar protocol (FastAPI + mlx-lm), bodies and fields as
-//! the seeds define them, so apps built for it switch without code changes:
+//! the Python mlx-lm sidecar defined them, so apps built for it switch without code changes:
 //!
 //! ```text
 //! GET  /status   → {"status": "running", "model_loaded": bool, "model_path": str|null}
@@ -22,14 +22,13 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use murmur_core::catalog::{AddModel, Capability, ModelSource};
+use murmur_core::catalog::Capability;
 use murmur_core::engine::ModelState;
 use murmur_core::refine::{RefineMode, RefineOptions};
-use murmur_core::{CancelToken, Engine, Error};
+use murmur_core::{CancelToken, Engine};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::stream::CancelOnDrop;
 use super::{ApiError, AppState, JsonBody};
 
 type Shared = Arc<AppState>;
@@ -99,73 +98,20 @@ async fn load(
     Ok(Json(json!({"status": "loaded", "model_path": model_path})))
 }
 
-/// The catalog id for a sidecar `model_path`, registering a local folder or a
-/// repository the first time and downloading a repository that is not complete.
+/// The catalog id for a sidecar `model_path` (a model file or folder, a catalog id or a
+/// repository, added the first time), downloading a repository that is not complete.
 async fn model_id(engine: &Engine, given: &str) -> Result<String, ApiError> {
-    let path = std::path::Path::new(given);
     if given.trim().is_empty() {
         return Err(ApiError::bad_request("`model_path` is empty"));
     }
-    if path.exists() {
-        let folder = if path.is_file() {
-            path.parent().unwrap_or(path)
-        } else {
-            path
-        };
-        let folder = folder.canonicalize().map_err(|e| Error::Io {
-            path: folder.to_path_buf(),
-            source: e,
-        })?;
-        let known = engine
-            .models()
-            .into_iter()
-            .find(|s| matches!(&s.model.source, ModelSource::Local { path } if *path == folder));
-        if let Some(s) = known {
-            return Ok(s.model.id);
-        }
-        let mut add = AddModel {
-            source: folder.display().to_string(),
-            id: None,
-            capability: Some(Capability::Text),
-            files: None,
-        };
-        return match engine.add_model(&add) {
-            Ok(s) => Ok(s.model.id),
-            // The folder is named like a built-in model: keep it apart.
-            Err(Error::InvalidArgument { name, .. }) if name == "id" => {
-                let base = folder
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_lowercase())
-                    .unwrap_or_default()
-                    .replace(char::is_whitespace, "-");
-                add.id = Some(format!("local-{base}"));
-                Ok(engine.add_model(&add)?.model.id)
-            }
-            Err(e) => Err(e.into()),
-        };
-    }
-    let id = match engine.resolve(given) {
-        Ok(m) => m.id,
-        Err(Error::UnknownModel { .. }) if given.contains('/') => {
-            engine
-                .add_model(&AddModel {
-                    source: given.to_string(),
-                    id: None,
-                    capability: Some(Capability::Text),
-                    files: None,
-                })?
-                .model
-                .id
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if engine.model(&id)?.state == ModelState::NotDownloaded {
+    let m = engine.find_or_add(given, Capability::Text)?;
+    if engine.model(&m.id)?.state == ModelState::NotDownloaded {
         let cancel = CancelToken::new();
-        let guard = CancelOnDrop::new(&cancel);
-        engine.download(&id, |_| {}, &cancel).await?;
+        let guard = cancel.drop_guard();
+        engine.download(&m.id, |_| {}, &cancel).await?;
         guard.disarm();
     }
-    Ok(id)
+    Ok(m.id)
 }
 
 #[derive(Deserialize)]
@@ -212,7 +158,7 @@ async fn generate(
     };
     let cancel = CancelToken::new();
     // Dropped with this handler when the client disconnects: generation stops.
-    let guard = CancelOnDrop::new(&cancel);
+    let guard = cancel.drop_guard();
     let result = st
         .engine
         .refine(Some(&model), &req.prompt, &opts, |_| {}, &cancel)

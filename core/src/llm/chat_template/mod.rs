@@ -20,11 +20,14 @@
 //!   only when given (Qwen3's template tests `enable_thinking is defined`);
 //! - `{% generation %}` blocks (transformers' assistant-mask extension) render their body.
 
+mod strftime;
+mod tojson;
+
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, ValueKind};
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};
 
@@ -150,14 +153,7 @@ impl ChatTemplate {
     /// [`ChatTemplate::is_fallback`]). A missing `tokenizer_config.json` is not an error;
     /// an unreadable or malformed one is.
     pub fn from_tokenizer_config(path: &Path) -> Result<Self> {
-        let config: Option<serde_json::Value> = match std::fs::read(path) {
-            Ok(bytes) => Some(
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| Error::corrupt(path, format!("invalid JSON: {e}")))?,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io(path, e)),
-        };
+        let config = crate::files::read_json_opt(path)?;
         let token = |key: &str| -> Option<String> {
             match config.as_ref()?.get(key)? {
                 serde_json::Value::String(s) => Some(s.clone()),
@@ -312,37 +308,6 @@ pub fn default_chatml() -> ChatTemplate {
     t
 }
 
-/// `text` without `<think>…</think>` blocks, trimmed: the answer of a reasoning model.
-///
-/// Also removes an unterminated `<think>` block (generation stopped while thinking: all of
-/// it is thinking), everything before a `</think>` that has no opening tag (templates that
-/// open the block in the prompt, so the output starts inside it), and the empty
-/// `<think>\n\n</think>\n\n` Qwen3 writes when thinking is off.
-pub fn strip_thinking(text: &str) -> String {
-    const OPEN: &str = "<think>";
-    const CLOSE: &str = "</think>";
-    let mut rest = text;
-    if let Some(close) = rest.find(CLOSE)
-        && !rest[..close].contains(OPEN)
-    {
-        rest = &rest[close + CLOSE.len()..];
-    }
-    let mut out = String::with_capacity(rest.len());
-    while let Some(open) = rest.find(OPEN) {
-        out.push_str(&rest[..open]);
-        let inside = &rest[open + OPEN.len()..];
-        match inside.find(CLOSE) {
-            Some(close) => rest = &inside[close + CLOSE.len()..],
-            None => {
-                rest = "";
-                break;
-            }
-        }
-    }
-    out.push_str(rest);
-    out.trim().to_string()
-}
-
 /// The environment transformers renders chat templates in (see the module docs).
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -352,7 +317,7 @@ fn environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Lenient);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     minijinja_contrib::add_to_environment(&mut env);
-    env.add_filter("tojson", tojson);
+    env.add_filter("tojson", tojson::tojson);
     env.add_function("raise_exception", raise_exception);
     env.add_function("strftime_now", strftime_now);
     env
@@ -362,11 +327,14 @@ fn raise_exception(message: String) -> std::result::Result<Value, minijinja::Err
     Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
 }
 
-fn strftime_now(format: String) -> Value {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    Value::from(strftime(&format, secs))
+/// transformers' `strftime_now`: Python's `datetime.now().strftime(format)`, which is
+/// the C library's `strftime` on local time.
+fn strftime_now(format: String) -> std::result::Result<Value, minijinja::Error> {
+    strftime::now_local(&format)
+        .map(Value::from)
+        .ok_or_else(|| {
+            minijinja::Error::new(ErrorKind::InvalidOperation, "invalid strftime format")
+        })
 }
 
 /// Rewrite transformers' `{% generation %}…{% endgeneration %}` (which only marks the
@@ -403,342 +371,6 @@ fn rewrite_generation_tags(source: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// transformers' `tojson`: `json.dumps(x, ensure_ascii=False, indent=indent,
-/// separators=separators, sort_keys=sort_keys)`.
-fn tojson(value: &Value, kwargs: Kwargs) -> std::result::Result<Value, minijinja::Error> {
-    let indent: Option<Value> = kwargs.get("indent")?;
-    let separators: Option<Value> = kwargs.get("separators")?;
-    let sort_keys: Option<bool> = kwargs.get("sort_keys")?;
-    let ensure_ascii: Option<bool> = kwargs.get("ensure_ascii")?;
-    kwargs.assert_all_used()?;
-    let indent = match indent {
-        None => None,
-        Some(v) if v.is_none() => None,
-        Some(v) => match v.as_str() {
-            Some(s) => Some(s.to_string()),
-            None => {
-                let n = i64::try_from(v)?;
-                Some(" ".repeat(n.max(0) as usize))
-            }
-        },
-    };
-    // Python's defaults: (', ', ': ') compact, (',', ': ') when indenting.
-    let (item_sep, key_sep) = match separators {
-        Some(v) if !v.is_none() => {
-            let parts: Vec<String> = v
-                .try_iter()?
-                .map(|p| p.as_str().map(str::to_string))
-                .collect::<Option<_>>()
-                .ok_or_else(|| {
-                    minijinja::Error::new(
-                        ErrorKind::InvalidOperation,
-                        "separators must be two strings",
-                    )
-                })?;
-            match <[String; 2]>::try_from(parts) {
-                Ok([a, b]) => (a, b),
-                Err(_) => {
-                    return Err(minijinja::Error::new(
-                        ErrorKind::InvalidOperation,
-                        "separators must be two strings",
-                    ));
-                }
-            }
-        }
-        _ if indent.is_some() => (",".to_string(), ": ".to_string()),
-        _ => (", ".to_string(), ": ".to_string()),
-    };
-    let w = JsonWriter {
-        indent,
-        item_sep,
-        key_sep,
-        sort_keys: sort_keys.unwrap_or(false),
-        ensure_ascii: ensure_ascii.unwrap_or(false),
-    };
-    let mut out = String::new();
-    w.write(&mut out, value, 0)?;
-    Ok(Value::from(out))
-}
-
-struct JsonWriter {
-    indent: Option<String>,
-    item_sep: String,
-    key_sep: String,
-    sort_keys: bool,
-    ensure_ascii: bool,
-}
-
-impl JsonWriter {
-    fn write(
-        &self,
-        out: &mut String,
-        v: &Value,
-        depth: usize,
-    ) -> std::result::Result<(), minijinja::Error> {
-        if depth > 256 {
-            return Err(minijinja::Error::new(
-                ErrorKind::InvalidOperation,
-                "tojson: value nested too deeply",
-            ));
-        }
-        match v.kind() {
-            ValueKind::Undefined | ValueKind::None => out.push_str("null"),
-            ValueKind::Bool => out.push_str(if v.is_true() { "true" } else { "false" }),
-            ValueKind::Number => out.push_str(&python_number(v)),
-            ValueKind::String => self.string(out, v.as_str().unwrap_or_default()),
-            ValueKind::Map => {
-                let mut keys: Vec<Value> = v.try_iter()?.collect();
-                if self.sort_keys {
-                    keys.sort();
-                }
-                let items = keys
-                    .into_iter()
-                    .map(|k| v.get_item(&k).map(|item| (k, item)))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                self.container(out, '{', '}', &items, depth, |out, (k, item)| {
-                    let key = match k.kind() {
-                        ValueKind::String => k.as_str().unwrap_or_default().to_string(),
-                        ValueKind::Number => python_number(k),
-                        ValueKind::Bool => if k.is_true() { "true" } else { "false" }.to_string(),
-                        ValueKind::None | ValueKind::Undefined => "null".to_string(),
-                        _ => {
-                            return Err(minijinja::Error::new(
-                                ErrorKind::InvalidOperation,
-                                "tojson: keys must be str, int, float, bool or None",
-                            ));
-                        }
-                    };
-                    self.string(out, &key);
-                    out.push_str(&self.key_sep);
-                    self.write(out, item, depth + 1)
-                })?;
-            }
-            ValueKind::Seq | ValueKind::Iterable => {
-                let items: Vec<Value> = v.try_iter()?.collect();
-                self.container(out, '[', ']', &items, depth, |out, item| {
-                    self.write(out, item, depth + 1)
-                })?;
-            }
-            _ => {
-                return Err(minijinja::Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("tojson: cannot serialize a {} value", v.kind()),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn container<T>(
-        &self,
-        out: &mut String,
-        open: char,
-        close: char,
-        items: &[T],
-        depth: usize,
-        mut each: impl FnMut(&mut String, &T) -> std::result::Result<(), minijinja::Error>,
-    ) -> std::result::Result<(), minijinja::Error> {
-        out.push(open);
-        if items.is_empty() {
-            out.push(close);
-            return Ok(());
-        }
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                out.push_str(&self.item_sep);
-            }
-            if let Some(indent) = &self.indent {
-                out.push('\n');
-                out.push_str(&indent.repeat(depth + 1));
-            }
-            each(out, item)?;
-        }
-        if let Some(indent) = &self.indent {
-            out.push('\n');
-            out.push_str(&indent.repeat(depth));
-        }
-        out.push(close);
-        Ok(())
-    }
-
-    /// A JSON string as Python writes it: `"`, `\` and control characters escaped (the
-    /// common ones by name, others as lowercase `\u00XX`), everything else literal unless
-    /// `ensure_ascii`.
-    fn string(&self, out: &mut String, s: &str) {
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c if self.ensure_ascii && !c.is_ascii() => {
-                    let mut buf = [0u16; 2];
-                    for unit in c.encode_utf16(&mut buf) {
-                        out.push_str(&format!("\\u{unit:04x}"));
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-    }
-}
-
-/// A number as Python's `json.dumps` writes it: integers plainly, floats by `repr`
-/// (`1.0`, `0.1`, `1e+16`, `NaN`, `Infinity`).
-fn python_number(v: &Value) -> String {
-    if v.is_integer() {
-        return v.to_string();
-    }
-    let Ok(f) = f64::try_from(v.clone()) else {
-        return v.to_string();
-    };
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    // Python's repr: the shortest round-tripping digits, positional for exponents in
-    // [-4, 16), scientific otherwise.
-    let sci = format!("{f:e}"); // e.g. "1.5e-7", shortest round-trip digits
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..16).contains(&exp) {
-        let s = format!("{f}");
-        if s.contains('.') { s } else { format!("{s}.0") }
-    } else {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exp.abs())
-    }
-}
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const WEEKDAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-
-/// Civil date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// C `strftime` for the directives chat templates use (`%d %b %Y`, `%B %d, %Y`, …), in
-/// UTC: the standard library has no time zones, and a template only needs today's date.
-/// glibc's `%-d`-style unpadded forms are supported; unknown directives are kept as is.
-fn strftime(format: &str, unix_secs: i64) -> String {
-    let days = unix_secs.div_euclid(86_400);
-    let secs = unix_secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    let (hour, minute, second) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let weekday = (days + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
-    let yday = days - days_from_civil(year, 1, 1) + 1;
-    let hour12 = if hour % 12 == 0 { 12 } else { hour % 12 };
-
-    let mut out = String::new();
-    let mut chars = format.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let unpadded = chars.next_if_eq(&'-').is_some();
-        let num = |n: i64, width: usize| {
-            if unpadded {
-                n.to_string()
-            } else {
-                format!("{n:0width$}")
-            }
-        };
-        match chars.next() {
-            Some('Y') => out.push_str(&year.to_string()),
-            Some('y') => out.push_str(&num(year.rem_euclid(100), 2)),
-            Some('m') => out.push_str(&num(month.into(), 2)),
-            Some('d') => out.push_str(&num(day.into(), 2)),
-            Some('e') => out.push_str(&format!("{day:>2}")),
-            Some('H') => out.push_str(&num(hour, 2)),
-            Some('I') => out.push_str(&num(hour12, 2)),
-            Some('M') => out.push_str(&num(minute, 2)),
-            Some('S') => out.push_str(&num(second, 2)),
-            Some('j') => out.push_str(&num(yday, 3)),
-            Some('p') => out.push_str(if hour < 12 { "AM" } else { "PM" }),
-            Some('B') => out.push_str(MONTHS[month as usize - 1]),
-            Some('b' | 'h') => out.push_str(&MONTHS[month as usize - 1][..3]),
-            Some('A') => out.push_str(WEEKDAYS[weekday]),
-            Some('a') => out.push_str(&WEEKDAYS[weekday][..3]),
-            Some('u') => out.push_str(&(weekday + 1).to_string()),
-            Some('w') => out.push_str(&((weekday + 1) % 7).to_string()),
-            Some('F') => out.push_str(&format!("{year}-{month:02}-{day:02}")),
-            Some('D') => out.push_str(&format!("{month:02}/{day:02}/{:02}", year.rem_euclid(100))),
-            Some('T') => out.push_str(&format!("{hour:02}:{minute:02}:{second:02}")),
-            Some('R') => out.push_str(&format!("{hour:02}:{minute:02}")),
-            Some('c') => out.push_str(&format!(
-                "{} {} {day:>2} {hour:02}:{minute:02}:{second:02} {year}",
-                &WEEKDAYS[weekday][..3],
-                &MONTHS[month as usize - 1][..3]
-            )),
-            Some('Z') => out.push_str("UTC"),
-            Some('z') => out.push_str("+0000"),
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                if unpadded {
-                    out.push('-');
-                }
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    out
-}
-
-/// Days since 1970-01-01 of a civil date (inverse of [`civil_from_days`]).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -850,16 +482,7 @@ mod tests {
     }
 
     #[test]
-    fn strftime_formats_dates() {
-        // 2024-07-26 13:05:09 UTC, a Friday.
-        let t = 19_930 * 86_400 + 13 * 3600 + 5 * 60 + 9;
-        assert_eq!(strftime("%d %b %Y", t), "26 Jul 2024");
-        assert_eq!(
-            strftime("%B %-d, %Y %H:%M:%S %A %j %%", t),
-            "July 26, 2024 13:05:09 Friday 208 %"
-        );
-        assert_eq!(strftime("%F %I%p %q", 0), "1970-01-01 12AM %q");
-        assert_eq!(days_from_civil(2024, 7, 26), 19_930);
+    fn strftime_now_renders_this_year() {
         let t = ChatTemplate::new("{{ strftime_now('%Y') }}".into(), None, None).unwrap();
         let year: i64 = t.render(&[], false, None).unwrap().parse().unwrap();
         assert!(year >= 2024);
@@ -869,29 +492,6 @@ mod tests {
     fn chat_template_can_cross_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<ChatTemplate>();
-    }
-
-    #[test]
-    fn strip_thinking_removes_reasoning() {
-        assert_eq!(strip_thinking("<think>\n\n</think>\n\nParis."), "Paris.");
-        assert_eq!(
-            strip_thinking("<think>plan\nmore</think>\nAnswer"),
-            "Answer"
-        );
-        assert_eq!(
-            strip_thinking("A <think>x</think>B<think>y</think> C"),
-            "A B C"
-        );
-        assert_eq!(strip_thinking("<think>cut off mid-thought"), "");
-        assert_eq!(
-            strip_thinking("reasoning opened by the prompt</think>\n\nAnswer"),
-            "Answer"
-        );
-        assert_eq!(
-            strip_thinking("  no thinking at all \n"),
-            "no thinking at all"
-        );
-        assert_eq!(strip_thinking("Before <think>unterminated"), "Before");
     }
 
     #[test]

@@ -1,22 +1,14 @@
-//! Speech to text: the public entry point over [`crate::whisper`] and [`crate::audio`].
-//!
-//! [`transcribe`] takes any [`AudioInput`] (a file in any common container, or raw PCM
-//! from a microphone), streams [`Segment`]s to a callback as each 30 s window is
-//! decoded, and returns the whole [`Transcript`]. Options and defaults are
-//! mlx-whisper's `transcribe()`. [`transcribe_and_refine`] runs a chat model over the
-//! text afterwards, as the apps' "dictate and clean up" flow does. The writers turn a
-//! transcript into plain text, SRT, WebVTT or JSON.
+//! What a transcription takes and gives: its options (mlx-whisper's `transcribe()`
+//! arguments and defaults) and its result (segments, words, the transcript). Owned here,
+//! beside the decoder, as mlx-whisper's `decoding.py` owns `DecodingOptions`;
+//! [`crate::transcribe`] re-exports them.
 
 use serde::{Deserialize, Serialize};
 
-use crate::audio::{self, AudioInput};
-use crate::cancel::CancelToken;
-use crate::error::Result;
-use crate::llm::chat::ChatModel;
-use crate::refine::{RefineOptions, RefineResult, refine};
-use crate::whisper::WhisperModel;
-use crate::whisper::longform::transcribe_samples;
-use crate::whisper::timestamps::{APPEND_PUNCTUATIONS, PREPEND_PUNCTUATIONS};
+/// Punctuation merged into the following word (word timestamps).
+pub const PREPEND_PUNCTUATIONS: &str = "\"'“¿([{-";
+/// Punctuation merged into the preceding word.
+pub const APPEND_PUNCTUATIONS: &str = "\"'.。,，!！?？:：”)]}、";
 
 /// What to produce from the speech.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +19,21 @@ pub enum Task {
     Transcribe,
     /// English text, whatever the spoken language.
     Translate,
+}
+
+impl std::str::FromStr for Task {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "transcribe" => Ok(Task::Transcribe),
+            "translate" => Ok(Task::Translate),
+            other => Err(crate::Error::InvalidArgument {
+                name: "task".into(),
+                reason: format!("{other:?} is not transcribe or translate"),
+            }),
+        }
+    }
 }
 
 /// Transcription settings; the defaults are mlx-whisper's.
@@ -106,6 +113,7 @@ impl Default for TranscribeOptions {
 
 /// One word with its time span (seconds) and the model's confidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Word {
     /// The word as decoded, with its leading space and attached punctuation.
     pub word: String,
@@ -116,10 +124,11 @@ pub struct Word {
 
 /// A stretch of speech between two timestamps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Segment {
-    pub id: usize,
+    pub id: u32,
     /// Mel frame (10 ms) where its window started.
-    pub seek: usize,
+    pub seek: u32,
     /// Seconds from the start of the audio.
     pub start: f32,
     pub end: f32,
@@ -138,6 +147,7 @@ pub struct Segment {
 
 /// The result of a transcription.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Transcript {
     pub text: String,
     /// Language code, given or detected.
@@ -148,124 +158,4 @@ pub struct Transcript {
     pub segments: Vec<Segment>,
     /// Seconds of audio.
     pub duration: f32,
-}
-
-/// Transcribe `audio` with `model`, calling `on_segment` with each segment as soon as
-/// its window is decoded. `cancel` stops within one decoding step
-/// ([`crate::Error::Cancelled`]).
-pub fn transcribe(
-    model: &WhisperModel,
-    audio: &AudioInput,
-    opts: &TranscribeOptions,
-    cancel: &CancelToken,
-    on_segment: &mut dyn FnMut(&Segment),
-) -> Result<Transcript> {
-    let samples = audio::load_16k_mono(audio)?;
-    transcribe_samples(model, &samples, opts, cancel, on_segment)
-}
-
-/// A transcript and its refined text.
-#[derive(Debug, Clone, Serialize)]
-pub struct RefinedTranscript {
-    pub transcript: Transcript,
-    /// `None` when the transcript was empty (nothing to refine).
-    pub refined: Option<RefineResult>,
-}
-
-/// Transcribe, then refine the text with a chat model (punctuation, fillers, grammar,
-/// per `refine_opts.mode`), streaming segments and then refined text.
-#[allow(clippy::too_many_arguments)]
-pub fn transcribe_and_refine(
-    model: &WhisperModel,
-    audio: &AudioInput,
-    opts: &TranscribeOptions,
-    chat: &ChatModel,
-    refine_opts: &RefineOptions,
-    cancel: &CancelToken,
-    on_segment: &mut dyn FnMut(&Segment),
-    on_text: &mut dyn FnMut(&str),
-) -> Result<RefinedTranscript> {
-    let transcript = transcribe(model, audio, opts, cancel, on_segment)?;
-    let refined = if transcript.text.trim().is_empty() {
-        None
-    } else {
-        Some(refine(
-            chat,
-            &transcript.text,
-            refine_opts,
-            cancel,
-            on_text,
-        )?)
-    };
-    Ok(RefinedTranscript {
-        transcript,
-        refined,
-    })
-}
-
-// ---------------------------------------------------------------------------------
-// Writers
-
-/// `HH:MM:SS,mmm` (SRT) or `HH:MM:SS.mmm` (WebVTT).
-pub fn format_timestamp(seconds: f32, decimal_marker: char) -> String {
-    let ms = (seconds.max(0.0) as f64 * 1000.0).round() as u64;
-    let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
-    format!("{h:02}:{m:02}:{s:02}{decimal_marker}{ms:03}")
-}
-
-fn cues(t: &Transcript) -> impl Iterator<Item = &Segment> {
-    t.segments.iter().filter(|s| !s.text.trim().is_empty())
-}
-
-/// Plain text, one segment per line.
-pub fn to_txt(t: &Transcript) -> String {
-    cues(t).map(|s| format!("{}\n", s.text.trim())).collect()
-}
-
-/// SubRip subtitles.
-pub fn to_srt(t: &Transcript) -> String {
-    cues(t)
-        .enumerate()
-        .map(|(i, s)| {
-            format!(
-                "{}\n{} --> {}\n{}\n\n",
-                i + 1,
-                format_timestamp(s.start, ','),
-                format_timestamp(s.end, ','),
-                s.text.trim().replace("-->", "->")
-            )
-        })
-        .collect()
-}
-
-/// WebVTT subtitles.
-pub fn to_vtt(t: &Transcript) -> String {
-    let mut out = String::from("WEBVTT\n\n");
-    for s in cues(t) {
-        out.push_str(&format!(
-            "{} --> {}\n{}\n\n",
-            format_timestamp(s.start, '.'),
-            format_timestamp(s.end, '.'),
-            s.text.trim().replace("-->", "->")
-        ));
-    }
-    out
-}
-
-/// The whole transcript as JSON (mlx-whisper's result shape: text, segments, language).
-pub fn to_json(t: &Transcript) -> String {
-    serde_json::to_string_pretty(t).unwrap_or_else(|_| "{}".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_round_to_milliseconds() {
-        assert_eq!(format_timestamp(0.0, ','), "00:00:00,000");
-        assert_eq!(format_timestamp(3.0, '.'), "00:00:03.000");
-        assert_eq!(format_timestamp(61.0016, ','), "00:01:01,002");
-        assert_eq!(format_timestamp(3725.25, ','), "01:02:05,250");
-    }
 }

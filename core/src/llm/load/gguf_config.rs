@@ -1,12 +1,15 @@
-//! The transformer hyper-parameters shared by the decoder-only architectures we run.
+//! The transformer hyper-parameters a GGUF file's metadata states, as llama.cpp's
+//! converter writes them (`<arch>.block_count`, ...): the basis of the `config.json`
+//! equivalent GGUF models load with (`gguf_names`) and of `inspect_gguf`'s report.
 
 use serde::{Deserialize, Serialize};
 
-use super::load::gguf::{GgufHeader, Value};
+use super::gguf::{GgufHeader, Value};
 use crate::error::{Error, Result};
 
-/// Hyper-parameters of a decoder-only transformer, named as in Hugging Face
-/// `config.json` so both GGUF metadata and mlx-community configs map onto it.
+/// Hyper-parameters of a decoder-only transformer from GGUF metadata, named as in
+/// Hugging Face `config.json` (mlx-community folders are read from their own
+/// `config.json` by each architecture's file, not through this type).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     pub model_type: String,

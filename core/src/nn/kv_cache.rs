@@ -82,11 +82,6 @@ impl KvCache {
         }
         Ok(())
     }
-
-    /// Forget everything (keeps nothing allocated).
-    pub fn reset(&mut self) {
-        *self = Self::default();
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,77 @@
+//! Speech to text: the public entry point over [`crate::whisper`] and [`crate::audio`].
+//!
+//! [`transcribe`] takes any [`AudioInput`] (a file in any common container, or raw PCM
+//! from a microphone), streams [`Segment`]s to a callback as each 30 s window is
+//! decoded, and returns the whole [`Transcript`]. Options and defaults are
+//! mlx-whisper's `transcribe()` (the option and result types live with the decoder, in
+//! [`crate::whisper::types`], as mlx-whisper's `decoding.py` owns them).
+//! [`transcribe_and_refine`] runs a chat model over the text afterwards, as the apps'
+//! "dictate and clean up" flow does. The writers turn a transcript into plain text, SRT,
+//! WebVTT or JSON, whole or segment by segment ([`Writer`]).
+
+mod writers;
+
+use serde::Serialize;
+
+pub use self::writers::{Format, Writer, format_timestamp, to_json, to_srt, to_txt, to_vtt};
+use crate::audio::{self, AudioInput};
+use crate::cancel::CancelToken;
+use crate::error::Result;
+use crate::llm::chat::ChatModel;
+use crate::refine::{RefineOptions, RefineResult, refine};
+use crate::whisper::WhisperModel;
+use crate::whisper::longform::transcribe_samples;
+pub use crate::whisper::types::{Segment, Task, TranscribeOptions, Transcript, Word};
+
+/// Transcribe `audio` with `model`, calling `on_segment` with each segment as soon as
+/// its window is decoded. `cancel` stops within one decoding step
+/// ([`crate::Error::Cancelled`]).
+pub fn transcribe(
+    model: &WhisperModel,
+    audio: &AudioInput,
+    opts: &TranscribeOptions,
+    cancel: &CancelToken,
+    on_segment: &mut dyn FnMut(&Segment),
+) -> Result<Transcript> {
+    let samples = audio::load_16k_mono(audio)?;
+    transcribe_samples(model, &samples, opts, cancel, on_segment)
+}
+
+/// A transcript and its refined text.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefinedTranscript {
+    pub transcript: Transcript,
+    /// `None` when the transcript was empty (nothing to refine).
+    pub refined: Option<RefineResult>,
+}
+
+/// Transcribe, then refine the text with a chat model (punctuation, fillers, grammar,
+/// per `refine_opts.mode`), streaming segments and then refined text.
+#[allow(clippy::too_many_arguments)]
+pub fn transcribe_and_refine(
+    model: &WhisperModel,
+    audio: &AudioInput,
+    opts: &TranscribeOptions,
+    chat: &ChatModel,
+    refine_opts: &RefineOptions,
+    cancel: &CancelToken,
+    on_segment: &mut dyn FnMut(&Segment),
+    on_text: &mut dyn FnMut(&str),
+) -> Result<RefinedTranscript> {
+    let transcript = transcribe(model, audio, opts, cancel, on_segment)?;
+    let refined = if transcript.text.trim().is_empty() {
+        None
+    } else {
+        Some(refine(
+            chat,
+            &transcript.text,
+            refine_opts,
+            cancel,
+            on_text,
+        )?)
+    };
+    Ok(RefinedTranscript {
+        transcript,
+        refined,
+    })
+}
