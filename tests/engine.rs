@@ -878,11 +878,11 @@ async fn transcribe_loads_a_speech_model_beside_the_text_model() {
             .collect::<Vec<_>>()
     };
     assert_eq!(words(&t.text), words(JFK), "{:?}", t.text);
-    assert_eq!(t.language, "en");
+    assert_eq!((t.language.as_str(), t.model.as_str()), ("en", "whisper"));
     assert_eq!(
-        segments.lock().unwrap().concat(),
+        segments.lock().unwrap().concat().trim(),
         t.text,
-        "segments streamed as decoded"
+        "segments streamed as decoded, the text trimmed"
     );
     let seen = drain(&mut events);
     assert!(
@@ -933,4 +933,100 @@ async fn transcribe_loads_a_speech_model_beside_the_text_model() {
     assert_eq!(engine.unload().await.unwrap(), ["smol", "whisper"]);
     let status = engine.status();
     assert_eq!((status.loaded, status.loaded_audio), (None, None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_naming_no_model_takes_the_default_then_the_loaded_then_one_on_disk() {
+    let world = World::new();
+    let engine = world.engine(world.config());
+    // Nothing on disk: the recommendation for 8 GB (downloaded on first use).
+    assert_eq!(
+        engine.default_for(Capability::Text).unwrap().id,
+        "qwen3-1.7b"
+    );
+    assert_eq!(
+        engine.default_for(Capability::Audio).unwrap().id,
+        "whisper-base"
+    );
+    for id in ["smol", "qwen-tiny", "whisper"] {
+        engine
+            .download(id, |_| {}, &CancelToken::new())
+            .await
+            .unwrap();
+    }
+    // On disk, nothing loaded, no default: a downloaded model of the right kind, not
+    // the recommendation the user never downloaded.
+    let on_disk = engine.default_for(Capability::Text).unwrap().id;
+    assert!(
+        ["smol", "qwen-tiny"].contains(&on_disk.as_str()),
+        "{on_disk}"
+    );
+    assert_eq!(engine.default_for(Capability::Audio).unwrap().id, "whisper");
+    // Loaded wins over on disk, and the result names the model that answered.
+    let r = engine
+        .refine(
+            Some("smol"),
+            "hello there",
+            &opts(4),
+            |_| {},
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.model, "smol");
+    let r = engine
+        .refine(None, "hello there", &opts(4), |_| {}, &CancelToken::new())
+        .await
+        .unwrap();
+    assert_eq!(r.model, "smol");
+    assert_eq!(engine.default_for(Capability::Text).unwrap().id, "smol");
+    // A configured default wins over the loaded model.
+    let mut config = world.config();
+    config.default_model = Some("qwen-tiny".into());
+    config.default_audio_model = Some("whisper".into());
+    let configured = world.engine(config);
+    assert_eq!(
+        configured.default_for(Capability::Text).unwrap().id,
+        "qwen-tiny"
+    );
+    configured.load("smol", &CancelToken::new()).await.unwrap();
+    assert_eq!(
+        configured.default_for(Capability::Text).unwrap().id,
+        "qwen-tiny"
+    );
+    assert_eq!(
+        configured.choose(None, Capability::Text).unwrap().id,
+        "qwen-tiny"
+    );
+    // A model file named by its path works wherever an id does.
+    let gguf = world
+        .dir
+        .path()
+        .join("hub")
+        .join(format!("models--{}", SMOL_REPO.replace('/', "--")));
+    let file = walk_for(&gguf, "gguf").expect("the downloaded GGUF");
+    let r = engine
+        .refine(
+            Some(file.to_str().unwrap()),
+            "hello there",
+            &opts(4),
+            |_| {},
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.model, file.display().to_string());
+    engine.unload().await.unwrap();
+    configured.unload().await.unwrap();
+}
+
+/// The first file under `dir` with extension `ext`.
+fn walk_for(dir: &Path, ext: &str) -> Option<PathBuf> {
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|entry| {
+        let p = entry.path();
+        match p.is_dir() {
+            true => walk_for(&p, ext),
+            false => p.extension().is_some_and(|x| x == ext).then_some(p),
+        }
+    })
 }

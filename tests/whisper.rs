@@ -258,6 +258,7 @@ fn decoding_strategies_on_one_encoded_window() {
                 .unwrap()
                 .expand_dims(0)
                 .unwrap(),
+            &CancelToken::new(),
         )
         .unwrap();
     let sp = *m.tokenizer().special();
@@ -760,6 +761,18 @@ fn bad_input_and_cancellation_get_typed_errors() {
     let r = transcribe(&m, &AudioInput::Path(jfk()), &opts, &cancelled, &mut sink);
     assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
     assert!(t.elapsed().as_secs() < 5);
+    // The encoder stops between blocks: it is evaluated block by block, not as one
+    // lazy graph that only the decoder would run.
+    let mel = m.log_mel(&vec![0.0; 16_000], N_SAMPLES).unwrap();
+    let r = m.encode(
+        &window(&mel, 0, N_FRAMES).unwrap().expand_dims(0).unwrap(),
+        &cancelled,
+    );
+    assert!(
+        matches!(r, Err(Error::Cancelled)),
+        "{:?}",
+        r.map(|a| a.shape().to_vec())
+    );
 }
 
 #[test]

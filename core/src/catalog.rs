@@ -499,10 +499,14 @@ impl Catalog {
     pub fn add(&mut self, add: &AddModel) -> Result<CatalogModel> {
         let source = add.source.trim();
         let local = Path::new(source);
-        let (source_kind, default_id) = if local.is_dir() {
-            let path = local.canonicalize().map_err(|e| Error::io(local, e))?;
-            let name = path
-                .file_name()
+        let (source_kind, default_id) = if local.exists() {
+            let path = absolute(local)?;
+            // A folder goes by its name, a model file by its name without extension.
+            let name = match path.is_file() {
+                true => path.file_stem(),
+                false => path.file_name(),
+            };
+            let name = name
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default();
             (ModelSource::Local { path }, name)
@@ -540,15 +544,17 @@ impl Catalog {
                 reason: format!("{id:?} is a built-in model's name"),
             });
         }
-        let capability = add.capability.unwrap_or_else(|| match &source_kind {
-            // A folder says what it holds; a repository not downloaded yet cannot, so its
-            // name decides until then.
-            ModelSource::Local { path } => detect_capability(path).unwrap_or(Capability::Text),
-            ModelSource::Hub { .. } if source.to_lowercase().contains("whisper") => {
+        let capability = match (add.capability, &source_kind) {
+            (Some(c), _) => c,
+            // A file or folder says what it holds.
+            (None, ModelSource::Local { path }) => local_capability(path)?,
+            // A repository not downloaded yet cannot: its name decides until the download
+            // completes (the engine then reads its files).
+            (None, ModelSource::Hub { .. }) if source.to_lowercase().contains("whisper") => {
                 Capability::Audio
             }
-            ModelSource::Hub { .. } => Capability::Text,
-        });
+            (None, ModelSource::Hub { .. }) => Capability::Text,
+        };
         let model = CatalogModel::user(
             id.clone(),
             default_id,
@@ -566,9 +572,9 @@ impl Catalog {
 
     /// The model at `path` (a model file or folder on disk): the known one with that
     /// source, else a new entry for this run only ([`CatalogModel::transient`]; its id is
-    /// the canonical path). What it is for comes from its own files, never its name.
+    /// the absolute path). What it is for comes from its own files, never its name.
     pub fn local(&mut self, path: &Path) -> Result<CatalogModel> {
-        let path = path.canonicalize().map_err(|e| Error::io(path, e))?;
+        let path = absolute(path)?;
         if let Some(m) = self
             .models
             .iter()
@@ -576,13 +582,7 @@ impl Catalog {
         {
             return Ok(m.clone());
         }
-        let capability = detect_capability(&path).ok_or_else(|| Error::InvalidArgument {
-            name: "model".into(),
-            reason: format!(
-                "{} is neither a model file (.gguf, model.bin) nor a folder holding one",
-                path.display()
-            ),
-        })?;
+        let capability = local_capability(&path)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -644,6 +644,25 @@ impl Catalog {
         std::fs::write(&tmp, json).map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     }
+}
+
+/// `path` made absolute, symbolic links kept: a file in a Hugging Face snapshot links to
+/// a blob named by its hash, and the link's name is what says what the file is.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    let path = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+    Ok(path)
+}
+
+/// [`detect_capability`], or an error that says what was expected.
+fn local_capability(path: &Path) -> Result<Capability> {
+    detect_capability(path).ok_or_else(|| Error::InvalidArgument {
+        name: "model".into(),
+        reason: format!(
+            "{} is neither a model file (.gguf, model.bin) nor a folder holding one",
+            path.display()
+        ),
+    })
 }
 
 /// The files a model of `capability` downloads, and those it cannot do without.
@@ -893,5 +912,51 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_model_file_is_added_and_its_kind_comes_from_its_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Catalog::load(&dir.path().join("conf/models.json")).unwrap();
+        // A folder named like a speech model that holds a chat model is a chat model.
+        let folder = dir.path().join("Whisper-Notes");
+        std::fs::create_dir(&folder).unwrap();
+        let gguf = folder.join("Tiny-Chat.Q4_0.gguf");
+        std::fs::write(&gguf, b"GGUF").unwrap();
+        let file = c
+            .add(&AddModel {
+                source: gguf.display().to_string(),
+                ..AddModel::default()
+            })
+            .unwrap();
+        assert_eq!(file.id, "tiny-chat.q4_0");
+        assert_eq!(file.capabilities, vec![Capability::Text]);
+        assert_eq!(file.source, ModelSource::Local { path: gguf.clone() });
+        assert_eq!(
+            c.add(&AddModel {
+                source: folder.display().to_string(),
+                id: Some("notes".into()),
+                ..AddModel::default()
+            })
+            .unwrap()
+            .capabilities,
+            vec![Capability::Text]
+        );
+        // A path to something that holds no model is refused, not guessed.
+        let empty = dir.path().join("whisper-empty");
+        std::fs::create_dir(&empty).unwrap();
+        let err = c
+            .add(&AddModel {
+                source: empty.display().to_string(),
+                ..AddModel::default()
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidArgument { reason, .. } if reason.contains("neither a model file")),
+            "{err:?}"
+        );
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "hello").unwrap();
+        assert!(c.local(&text).is_err());
     }
 }

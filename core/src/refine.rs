@@ -164,6 +164,9 @@ impl Default for RefineOptions {
 /// The refined text and how it was produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct RefineResult {
+    /// The catalog id of the model that refined (set by [`crate::Engine`]; empty when a
+    /// loaded model was called directly).
+    pub model: String,
     pub text: String,
     pub max_tokens: usize,
     pub stats: GenerationStats,
@@ -225,6 +228,7 @@ pub fn refine(
     };
     let response = model.chat(&messages, opts.enable_thinking, &generate, cancel, on_text)?;
     Ok(RefineResult {
+        model: String::new(),
         text: response.text.trim().to_string(),
         max_tokens,
         stats: response.stats,

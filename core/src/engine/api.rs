@@ -129,22 +129,41 @@ impl Engine {
             .clone()
     }
 
-    /// The text model a call that names none uses when none is loaded: the configured
-    /// default, else the recommendation.
-    pub fn default_model(&self) -> Result<CatalogModel> {
-        match &self.inner.config.default_model {
-            Some(id) => self.resolve(id),
-            None => Ok(self.recommended_model()),
+    /// The model a call that names none uses for `kind`, one rule for every face: the
+    /// configured default, else the loaded model of that kind, else one already on disk
+    /// (the recommendation when it is, else the largest that fits this machine's memory),
+    /// else the recommendation (downloaded on first use). A user who added a model and
+    /// named no default gets that model, not a download.
+    pub fn default_for(&self, kind: Capability) -> Result<CatalogModel> {
+        let configured = match kind {
+            Capability::Text => &self.inner.config.default_model,
+            Capability::Audio => &self.inner.config.default_audio_model,
+        };
+        if let Some(id) = configured {
+            return self.resolve(id);
         }
-    }
-
-    /// The speech model a call that names none uses when none is loaded: the
-    /// configured default, else the recommendation.
-    pub fn default_audio_model(&self) -> Result<CatalogModel> {
-        match &self.inner.config.default_audio_model {
-            Some(id) => self.resolve(id),
-            None => Ok(self.recommended_audio_model()),
+        if let Some(loaded) = self.inner.slot(kind).current() {
+            return self.resolve(&loaded.id);
         }
+        let recommended = match kind {
+            Capability::Text => self.recommended_model(),
+            Capability::Audio => self.recommended_audio_model(),
+        };
+        let ram = self.inner.ram_bytes();
+        let models = self.inner.catalog.read().unwrap().models().to_vec();
+        let on_disk: Vec<CatalogModel> = models
+            .into_iter()
+            .filter(|m| m.kind() == kind && !m.transient)
+            .filter(|m| self.inner.local_path(m).is_some())
+            .collect();
+        if on_disk.iter().any(|m| m.id == recommended.id) {
+            return Ok(recommended);
+        }
+        Ok(on_disk
+            .into_iter()
+            .filter(|m| ram.is_none_or(|ram| m.ram_bytes.is_none_or(|need| need <= ram)))
+            .max_by_key(|m| m.ram_bytes.or(m.download_bytes).unwrap_or(0))
+            .unwrap_or(recommended))
     }
 
     /// The model `source` names ([`Engine::resolve`]: an id, alias, repository id or a
@@ -245,11 +264,17 @@ impl Engine {
             Ok(snapshot) => {
                 inner.errors.lock().unwrap().remove(&m.id);
                 if !m.builtin {
+                    // What a user's repository holds is known now: its files, not its
+                    // name, say what it is for.
                     let arch = crate::catalog::read_model_type(&snapshot.path);
+                    let capability = crate::catalog::detect_capability(&snapshot.path);
                     inner.catalog.write().unwrap().update(&m.id, |e| {
                         e.download_bytes = Some(snapshot.bytes);
                         if let Some(arch) = arch {
                             e.architecture = arch;
+                        }
+                        if let Some(c) = capability {
+                            e.capabilities = vec![c];
                         }
                     })?;
                 }
@@ -388,8 +413,8 @@ impl Engine {
         }
     }
 
-    /// Refine `text` with a text model (`None`: the loaded one, else the configured
-    /// default, else the recommendation), loading it first if needed. The refined text
+    /// Refine `text` with a text model (`None`: [`Engine::default_for`]), loading it first
+    /// if needed; the result names the model. The refined text
     /// streams to `on_text` (called on a blocking thread) as it is generated; `cancel`
     /// stops generation within one token (the result then has `StopReason::Cancelled`),
     /// or ends a call still loading its model or queued behind another with
@@ -404,25 +429,29 @@ impl Engine {
     ) -> Result<RefineResult> {
         let m = self.choose(model, Capability::Text)?;
         let (text, opts) = (text.to_string(), opts.clone());
-        self.run(
-            &m,
-            Capability::Text,
-            cancel,
-            move |model, cancel| match model {
-                Model::Chat(chat) => {
-                    crate::refine::refine(chat, &text, &opts, cancel, &mut on_text)
-                }
-                Model::Whisper(_) => unreachable!("the text slot holds chat models"),
-            },
-        )
-        .await
+        let mut result = self
+            .run(
+                &m,
+                Capability::Text,
+                cancel,
+                move |model, cancel| match model {
+                    Model::Chat(chat) => {
+                        crate::refine::refine(chat, &text, &opts, cancel, &mut on_text)
+                    }
+                    Model::Whisper(_) => unreachable!("the text slot holds chat models"),
+                },
+            )
+            .await?;
+        result.model = m.id;
+        Ok(result)
     }
 
-    /// Transcribe `audio` with a speech model (`None`: the loaded one, else the
-    /// configured default, else the recommendation), loading it first if needed.
-    /// Segments stream to `on_segment` (called on a blocking thread) as each window is
-    /// decoded; `cancel` stops within one decoding step, or ends a call still loading
-    /// its model or queued behind another, with [`Error::Cancelled`].
+    /// Transcribe `audio` with a speech model (`None`: [`Engine::default_for`]), loading it
+    /// first if needed; the result names the model and its text is trimmed (Whisper's
+    /// starts with a space). Segments stream to `on_segment` (called on a blocking
+    /// thread) as each window is decoded; `cancel` stops between encoder blocks and
+    /// decoding steps, or ends a call still decoding its audio, loading its model or
+    /// queued behind another, with [`Error::Cancelled`].
     pub async fn transcribe(
         &self,
         model: Option<&str>,
@@ -433,38 +462,39 @@ impl Engine {
     ) -> Result<Transcript> {
         let m = self.choose(model, Capability::Audio)?;
         // Decode the audio first: unreadable audio fails fast, without loading a model.
-        let samples = tokio::task::spawn_blocking(move || crate::audio::load_16k_mono(&audio))
-            .await
-            .map_err(|e| join_error(&m.id, e))??;
+        let decoding = tokio::task::spawn_blocking(move || crate::audio::load_16k_mono(&audio));
+        let samples = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(Error::Cancelled),
+            s = decoding => s.map_err(|e| join_error(&m.id, e))??,
+        };
         let opts = opts.clone();
-        self.run(
-            &m,
-            Capability::Audio,
-            cancel,
-            move |model, cancel| match model {
-                Model::Whisper(whisper) => {
-                    transcribe_samples(whisper, &samples, &opts, cancel, &mut on_segment)
-                }
-                Model::Chat(_) => unreachable!("the audio slot holds speech models"),
-            },
-        )
-        .await
+        let mut transcript = self
+            .run(
+                &m,
+                Capability::Audio,
+                cancel,
+                move |model, cancel| match model {
+                    Model::Whisper(whisper) => {
+                        transcribe_samples(whisper, &samples, &opts, cancel, &mut on_segment)
+                    }
+                    Model::Chat(_) => unreachable!("the audio slot holds speech models"),
+                },
+            )
+            .await?;
+        transcript.model = m.id;
+        transcript.text = transcript.text.trim().to_string();
+        Ok(transcript)
     }
 
-    /// The model a call that names `id` (or none) uses for `kind`: the named one, else the
-    /// loaded one of that kind, else the configured default, else the recommendation.
+    /// The model a call that names `id` (or none) uses for `kind`: the named one, else
+    /// [`Engine::default_for`].
     /// Refused when it is of the other kind. Every face asks this one rule.
     pub fn choose(&self, id: Option<&str>, kind: Capability) -> Result<CatalogModel> {
         let id = id.map(str::trim).filter(|id| !id.is_empty());
         let m = match id {
             Some(id) => self.resolve(id)?,
-            None => match self.inner.slot(kind).current() {
-                Some(l) => self.resolve(&l.id)?,
-                None => match kind {
-                    Capability::Text => self.default_model()?,
-                    Capability::Audio => self.default_audio_model()?,
-                },
-            },
+            None => self.default_for(kind)?,
         };
         if m.kind() != kind {
             let (what, needs) = match kind {

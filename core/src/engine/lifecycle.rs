@@ -64,11 +64,13 @@ impl Inner {
             .any(|s| s.current().is_some_and(|l| l.id == id))
     }
 
+    /// This machine's memory (or the configured figure); `None` when unknown.
+    pub(super) fn ram_bytes(&self) -> Option<u64> {
+        self.config.ram_bytes.or_else(total_memory_bytes)
+    }
+
     pub(super) fn ram_tier(&self) -> RamTier {
-        self.config
-            .ram_bytes
-            .or_else(total_memory_bytes)
-            .map_or(RamTier::Small, RamTier::from_bytes)
+        self.ram_bytes().map_or(RamTier::Small, RamTier::from_bytes)
     }
 
     pub(super) fn spec(m: &CatalogModel) -> Option<SnapshotSpec> {

@@ -66,7 +66,7 @@ pub fn transcribe_samples(
             // spectrogram separately, which for clips under 30 s differs only in the
             // padding frames and costs a second encoder pass.)
             let frames = N_FRAMES.min(content_frames);
-            let features = model.encode(&mel::window(&mel, 0, frames)?.expand_dims(0)?)?;
+            let features = model.encode(&mel::window(&mel, 0, frames)?.expand_dims(0)?, cancel)?;
             let (code, p, _) = detect_language(model, &features)?;
             first_features = Some(features);
             (code.to_string(), Some(p))
@@ -115,7 +115,10 @@ pub fn transcribe_samples(
         let segment_duration = (segment_size * HOP_LENGTH) as f32 / SAMPLE_RATE as f32;
         let features = match first_features.take().filter(|_| seek == 0) {
             Some(f) => f,
-            None => model.encode(&mel::window(&mel, seek, segment_size)?.expand_dims(0)?)?,
+            None => model.encode(
+                &mel::window(&mel, seek, segment_size)?.expand_dims(0)?,
+                cancel,
+            )?,
         };
         let base = DecodeOptions {
             translate,
@@ -261,6 +264,7 @@ pub fn transcribe_samples(
 
     let text = tok.decode(&all_tokens[initial_prompt_tokens.len().min(all_tokens.len())..]);
     Ok(Transcript {
+        model: String::new(),
         text,
         language,
         language_probability,

@@ -21,6 +21,7 @@ use self::load::{Dims, WeightFormat, load_checkpoint};
 use self::model::Whisper;
 use self::tokenizer::WhisperTokenizer;
 use crate::backend::{DeviceKind, Precision};
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::nn::{QuantSpec, Weights};
 
@@ -223,10 +224,12 @@ impl WhisperModel {
         &self.non_speech
     }
 
-    /// Audio features `[B, n_audio_ctx, state]` of mel windows `[B, N_FRAMES, n_mels]`.
-    pub fn encode(&self, mel: &Array) -> Result<Array> {
+    /// Audio features `[B, n_audio_ctx, state]` of mel windows `[B, N_FRAMES, n_mels]`,
+    /// computed block by block: `cancel` ends it with [`Error::Cancelled`] between two
+    /// blocks.
+    pub fn encode(&self, mel: &Array, cancel: &CancelToken) -> Result<Array> {
         let mel = mel.as_dtype(self.model.dtype)?;
-        self.model.encoder.forward(&mel)
+        self.model.encoder.forward(&mel, cancel)
     }
 
     /// Log-mel spectrogram `[frames, n_mels]` of 16 kHz samples with `padding` zero

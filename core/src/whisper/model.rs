@@ -11,7 +11,8 @@ use mlx_rs::ops::indexing::TryIndexOp;
 use mlx_rs::{Array, Dtype, fast, ops};
 
 use super::load::Dims;
-use crate::error::Result;
+use crate::cancel::CancelToken;
+use crate::error::{Error, Result};
 use crate::nn::{
     AttnMask, Embedding, KvCache, LayerNorm, Linear, Projections, Weights, attention, gelu,
 };
@@ -133,7 +134,12 @@ impl Encoder {
     }
 
     /// Audio features `[B, n_audio_ctx, state]` of mel windows `[B, N_FRAMES, n_mels]`.
-    pub fn forward(&self, mel: &Array) -> Result<Array> {
+    ///
+    /// Each block is evaluated before the next is queued and `cancel` is checked between
+    /// them: as one lazy graph the encoder cannot be interrupted, and it is most of a
+    /// window's work for large models on a CPU (seconds). The evaluations only add a
+    /// synchronisation per block; the arithmetic is the same.
+    pub fn forward(&self, mel: &Array, cancel: &CancelToken) -> Result<Array> {
         let x = ops::conv1d(mel, &self.conv1_w, 1, 1, 1, 1)?.add(&self.conv1_b)?;
         let x = gelu(&x)?;
         let x = ops::conv1d(&x, &self.conv2_w, 2, 1, 1, 1)?.add(&self.conv2_b)?;
@@ -148,6 +154,10 @@ impl Encoder {
             let o = fast::scaled_dot_product_attention(&q, &k, &v, self.scale, None, None)?;
             x = x.add(&b.attn.out.forward(&merge_heads(&o)?)?)?;
             x = x.add(&b.mlp(&x)?)?;
+            mlx_rs::transforms::eval([&x])?;
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
         }
         self.ln_post.forward(&x)
     }

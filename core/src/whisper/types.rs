@@ -149,6 +149,10 @@ pub struct Segment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Transcript {
+    /// The catalog id of the model that made it (set by [`crate::Engine`]; empty when a
+    /// loaded model was called directly).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub model: String,
     pub text: String,
     /// Language code, given or detected.
     pub language: String,
