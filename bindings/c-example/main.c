@@ -86,6 +86,7 @@ static void refine(MurmurEngine *engine) {
           "streamed text %s differs from the result %s", stream.text, result->text);
     CHECK(result->generated_tokens > 0 && result->generated_tokens <= 24, "tokens %d",
           (int)result->generated_tokens);
+    CHECK(strcmp(result->model, "fixture-smol") == 0, "refined by %s", result->model);
     murmur_refine_result_free(result);
   }
   murmur_string_free(err);
@@ -129,7 +130,8 @@ static void transcribe(MurmurEngine *engine, const char *corrupt, const char *au
     printf("transcript (%s, %.1f s, %zu segments): %s\n", t->language, t->duration,
            t->segment_count, t->text);
     CHECK(segments == (int)t->segment_count && segments > 0, "segments %d", segments);
-    if (expected) CHECK(strcmp(trim(t->text), expected) == 0, "transcript %s", t->text);
+    if (expected) CHECK(strcmp(t->text, expected) == 0, "transcript %s", t->text);
+    CHECK(strcmp(t->model, "fixture-whisper") == 0, "transcribed by %s", t->model);
     murmur_transcript_free(t);
   }
   murmur_string_free(err);

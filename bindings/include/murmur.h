@@ -95,7 +95,8 @@ typedef struct MurmurEngineConfig {
  */
 typedef struct MurmurRefineOptions {
   /**
-   * The text model (id, alias, repository); NULL: the loaded one, else the default.
+   * The text model (id, alias, repository or path); NULL: the configured default, else
+   * the loaded one, else one on disk, else the recommendation.
    */
   const char *model;
   enum MurmurRefineMode mode;
@@ -119,7 +120,7 @@ typedef struct MurmurRefineOptions {
  */
 typedef struct MurmurTranscribeOptions {
   /**
-   * The speech model; NULL: the loaded one, else the default.
+   * The speech model (id, alias, repository or path); NULL: chosen as for refining.
    */
   const char *model;
   /**
@@ -175,6 +176,10 @@ typedef void (*MurmurTokenCallback)(const char *text, void *user_data);
  * The refined text and how it was produced; free with `murmur_refine_result_free`.
  */
 typedef struct MurmurRefineResult {
+  /**
+   * The id of the model that refined (the engine's choice when none was named).
+   */
+  char *model;
   char *text;
   uint64_t max_tokens;
   uint64_t prompt_tokens;
@@ -205,6 +210,13 @@ typedef void (*MurmurSegmentCallback)(const struct MurmurSegment *segment, void 
  * A transcription; free with `murmur_transcript_free`.
  */
 typedef struct MurmurTranscript {
+  /**
+   * The id of the speech model that transcribed.
+   */
+  char *model;
+  /**
+   * The transcript, trimmed.
+   */
   char *text;
   char *language;
   struct MurmurSegment *segments;

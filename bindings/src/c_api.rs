@@ -75,7 +75,8 @@ pub enum MurmurRefineMode {
 /// Refine settings; start from `murmur_refine_options_default()`.
 #[repr(C)]
 pub struct MurmurRefineOptions {
-    /// The text model (id, alias, repository); NULL: the loaded one, else the default.
+    /// The text model (id, alias, repository or path); NULL: the configured default, else
+    /// the loaded one, else one on disk, else the recommendation.
     pub model: *const c_char,
     pub mode: MurmurRefineMode,
     pub custom_prompt: *const c_char,
@@ -104,6 +105,8 @@ pub enum MurmurStopReason {
 /// The refined text and how it was produced; free with `murmur_refine_result_free`.
 #[repr(C)]
 pub struct MurmurRefineResult {
+    /// The id of the model that refined (the engine's choice when none was named).
+    pub model: *mut c_char,
     pub text: *mut c_char,
     pub max_tokens: u64,
     pub prompt_tokens: u64,
@@ -116,7 +119,7 @@ pub struct MurmurRefineResult {
 /// Transcription settings; start from `murmur_transcribe_options_default()`.
 #[repr(C)]
 pub struct MurmurTranscribeOptions {
-    /// The speech model; NULL: the loaded one, else the default.
+    /// The speech model (id, alias, repository or path); NULL: chosen as for refining.
     pub model: *const c_char,
     /// Language code ("en"); NULL: detect.
     pub language: *const c_char,
@@ -143,6 +146,9 @@ pub struct MurmurSegment {
 /// A transcription; free with `murmur_transcript_free`.
 #[repr(C)]
 pub struct MurmurTranscript {
+    /// The id of the speech model that transcribed.
+    pub model: *mut c_char,
+    /// The transcript, trimmed.
     pub text: *mut c_char,
     pub language: *mut c_char,
     pub segments: *mut MurmurSegment,
@@ -665,6 +671,7 @@ pub unsafe extern "C" fn murmur_engine_refine(
                 types::StopReason::Stopped => MurmurStopReason::MurmurStopStopped,
                 types::StopReason::Cancelled => MurmurStopReason::MurmurStopCancelled,
             },
+            model: c_string(r.model),
             text: c_string(r.text),
         };
         out_result.write(Box::into_raw(Box::new(result)));
@@ -681,7 +688,10 @@ pub unsafe extern "C" fn murmur_refine_result_free(result: *mut MurmurRefineResu
     if !result.is_null() {
         // SAFETY: both allocations were made by this library.
         let r = unsafe { Box::from_raw(result) };
-        unsafe { murmur_string_free(r.text) };
+        unsafe {
+            murmur_string_free(r.model);
+            murmur_string_free(r.text);
+        }
     }
 }
 
@@ -745,6 +755,7 @@ fn transcribe(
     let segments: Box<[MurmurSegment]> = t.segments.iter().map(segment).collect();
     let segment_count = segments.len();
     Ok(Box::into_raw(Box::new(MurmurTranscript {
+        model: c_string(t.model),
         text: c_string(t.text),
         language: c_string(t.language),
         segments: Box::into_raw(segments).cast(),
@@ -851,6 +862,7 @@ pub unsafe extern "C" fn murmur_transcript_free(transcript: *mut MurmurTranscrip
     // SAFETY: every allocation below was made by `transcribe` above.
     unsafe {
         let t = Box::from_raw(transcript);
+        murmur_string_free(t.model);
         murmur_string_free(t.text);
         murmur_string_free(t.language);
         let segments = Box::from_raw(ptr::slice_from_raw_parts_mut(t.segments, t.segment_count));

@@ -45,10 +45,10 @@ pub struct EngineConfig {
     /// Unload a model after this many seconds unused; 0 never (default 300).
     #[uniffi(default)]
     pub idle_unload_secs: Option<f64>,
-    /// The text model `refine` uses when none is named or loaded.
+    /// The text model `refine` uses when none is named (before a loaded one).
     #[uniffi(default)]
     pub default_model: Option<String>,
-    /// The speech model `transcribe` uses when none is named or loaded.
+    /// The speech model `transcribe` uses when none is named (before a loaded one).
     #[uniffi(default)]
     pub default_audio_model: Option<String>,
     /// Physical memory to base recommendations on (default: this machine's).
@@ -193,12 +193,13 @@ impl From<engine::ModelStatus> for ModelInfo {
 /// A model to add by repository id or local folder.
 #[derive(Debug, Clone, Default, uniffi::Record)]
 pub struct AddModel {
-    /// `org/name`, `org/name@revision`, or a path to a model folder.
+    /// `org/name`, `org/name@revision`, or a path to a model file (`.gguf`) or folder.
     pub source: String,
     /// The id to use (default: the repository's or folder's name, lower-cased).
     #[uniffi(default)]
     pub id: Option<String>,
-    /// What it is for (default: audio when the name mentions whisper, else text).
+    /// What it is for (default: read from its files; a repository not downloaded yet goes
+    /// by its name until its download completes).
     #[uniffi(default)]
     pub capability: Option<Capability>,
     /// Glob patterns of the files to download (default: those of its capability).
@@ -368,7 +369,8 @@ impl From<RefineMode> for refine::RefineMode {
 /// repetition penalty 1.15, a token budget from the input length and the RAM).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct RefineOptions {
-    /// The text model (id, alias or repository); `nil`: the loaded one, else the default.
+    /// The text model (id, alias, repository or path); `nil`: the configured default, else
+    /// the loaded one, else one on disk, else the recommendation.
     #[uniffi(default)]
     pub model: Option<String>,
     /// `nil`: clean up a transcript.
@@ -456,6 +458,8 @@ impl From<&generate::GenerationStats> for GenerationStats {
 /// The refined text and how it was produced.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct RefineResult {
+    /// The model that refined (the engine's choice when the call named none).
+    pub model: String,
     pub text: String,
     /// The token budget used.
     pub max_tokens: u64,
@@ -467,6 +471,7 @@ impl From<refine::RefineResult> for RefineResult {
         Self {
             stats: (&r.stats).into(),
             max_tokens: r.max_tokens as u64,
+            model: r.model,
             text: r.text,
         }
     }
@@ -536,7 +541,7 @@ pub enum TranscribeTask {
 /// Transcription settings; the defaults are mlx-whisper's.
 #[derive(Debug, Clone, PartialEq, Default, uniffi::Record)]
 pub struct TranscribeOptions {
-    /// The speech model; `nil`: the loaded one, else the default.
+    /// The speech model (id, alias, repository or path); `nil`: chosen as for refining.
     #[uniffi(default)]
     pub model: Option<String>,
     /// Language code (`"en"`); `nil` detects it.

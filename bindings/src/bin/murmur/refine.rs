@@ -73,7 +73,8 @@ pub fn run(args: RefineArgs) -> Result<()> {
     if args.stats {
         let s = &result.stats;
         eprintln!(
-            "murmur: {} prompt tokens, {} generated (budget {}), first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s, stop: {:?}",
+            "murmur: {}: {} prompt tokens, {} generated (budget {}), first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s, stop: {:?}",
+            result.model,
             s.prompt_tokens,
             s.generated_tokens,
             result.max_tokens,
