@@ -22,14 +22,14 @@ if [ ! -x "$UNIFFI_BINDGEN" ]; then
 fi
 
 # swift_bindings LIB OUT: generate the Swift bindings of every crate in LIB (murmur-ffi's
-# and the core types it shares: Murmur.swift, MurmurCore.swift and their C headers) into
+# and the core types it shares: MurmurBindings.swift, MurmurCoreBindings.swift and their C headers) into
 # OUT, plus OUT/module.modulemap: one C module `MurmurFFI` over both headers, as the
 # Swift package and the XCFramework use it (uniffi writes one module map per crate).
 swift_bindings() {
   local lib="$1" out="$2"
   "$UNIFFI_BINDGEN" generate --library "$lib" --language swift --out-dir "$out" 2>&1 |
     grep -v 'Unable to auto-format' >&2 || true
-  [ -f "$out/Murmur.swift" ] && [ -f "$out/MurmurCore.swift" ] || die "uniffi-bindgen made no Swift bindings"
+  [ -f "$out/MurmurBindings.swift" ] && [ -f "$out/MurmurCoreBindings.swift" ] || die "uniffi-bindgen made no Swift bindings"
   python3 - "$out" <<'PY'
 import re, sys
 out = sys.argv[1]

@@ -59,8 +59,8 @@ for f in MurmurFFI.h MurmurCoreFFI.h module.modulemap; do
   cmp -s "$HEADERS/gen/$f" "$FFI/$f" ||
     die "swift-package/Sources/MurmurFFI/$f is stale: run scripts/test-bindings.sh --update"
 done
-for f in Murmur.swift MurmurCore.swift; do
-  cmp -s "$HEADERS/gen/$f" "$MURMUR_ROOT/swift-package/Sources/Murmur/Generated/$f" ||
+for f in MurmurBindings.swift MurmurCoreBindings.swift; do
+  cmp -s "$HEADERS/gen/$f" "$MURMUR_ROOT/swift-package/Sources/MurmurBindings/$f" ||
     die "the generated Swift bindings are stale: run scripts/test-bindings.sh --update"
 done
 mkdir -p "$HEADERS/include"

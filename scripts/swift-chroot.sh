@@ -15,7 +15,7 @@ source "$(dirname "$0")/lib.sh"
 
 CHROOT="$MURMUR_CACHE/swift-trixie"
 SUITE=trixie
-PACKAGES=(swiftlang libc6-dev libstdc++-14-dev libcurl4-openssl-dev libxml2-dev)
+PACKAGES=(swiftlang libc6-dev libstdc++-14-dev libcurl4-openssl-dev libxml2-dev git pkgconf)
 # Change the stamp when the recipe changes: the chroot is then rebuilt.
 STAMP="v1 $SUITE ${PACKAGES[*]}"
 

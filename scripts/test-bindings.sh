@@ -11,7 +11,7 @@
 #
 # Generated files (committed, never edited by hand):
 #   bindings/include/murmur.h                       cbindgen, from bindings/src/c_api.rs
-#   swift-package/Sources/Murmur/Generated/{Murmur,MurmurCore}.swift    uniffi-bindgen,
+#   swift-package/Sources/MurmurBindings/*.swift   uniffi-bindgen,
 #   swift-package/Sources/MurmurFFI/{MurmurFFI.h,MurmurCoreFFI.h,module.modulemap}
 #                                                   library mode, from the unstripped .so
 #                                                   (binding-tools.sh: swift_bindings)
@@ -70,8 +70,8 @@ mv "$LIBDIR/libmurmur_ffi.so.tmp" "$LIBDIR/libmurmur_ffi.so"
 
 log "uniffi-bindgen: swift-package generated bindings"
 swift_bindings "$LIBDIR/libmurmur_ffi.so" "$WORK/swift"
-for f in Murmur.swift MurmurCore.swift; do
-  fresh_or_update "$WORK/swift/$f" "swift-package/Sources/Murmur/Generated/$f"
+for f in MurmurBindings.swift MurmurCoreBindings.swift; do
+  fresh_or_update "$WORK/swift/$f" "swift-package/Sources/MurmurBindings/$f"
 done
 for f in MurmurFFI.h MurmurCoreFFI.h module.modulemap; do
   fresh_or_update "$WORK/swift/$f" "swift-package/Sources/MurmurFFI/$f"
@@ -113,7 +113,9 @@ suite "  C example under valgrind (engine life)" c_valgrind
 
 # --- Swift -----------------------------------------------------------------------------
 suite "  swift test (Swift 6, trixie chroot)" bash "$MURMUR_ROOT/scripts/swift-chroot.sh" run \
-  "cd swift-package && swift test --scratch-path '$MURMUR_CACHE/swift-build' \
+  "swift test --scratch-path '$MURMUR_CACHE/swift-build' \
    -Xswiftc -warnings-as-errors \
    -Xlinker -L'$LIBDIR' -Xlinker -rpath -Xlinker '$LIBDIR'"
+suite "  Swift consumer: URL + tag, README example" \
+  bash "$MURMUR_ROOT/scripts/test-swift-consumer.sh" "$LIBDIR/libmurmur_ffi.so"
 log "bindings: all passed"

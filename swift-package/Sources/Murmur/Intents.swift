@@ -81,7 +81,7 @@ public struct TranscribeAudioIntent: AppIntent {
         let engine = try IntentEngine.shared.get()
         let transcript = try await engine.transcribe(
             .encoded(data: audio.data), options: TranscribeOptions(language: language))
-        return .result(value: transcript.text.trimmingCharacters(in: .whitespaces))
+        return .result(value: transcript.text)
     }
 }
 

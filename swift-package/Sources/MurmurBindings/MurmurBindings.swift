@@ -1014,7 +1014,7 @@ public func FfiConverterTypeDownloadListener_lower(_ value: DownloadListener) ->
  * Murmur's engine: models, downloads, loading, refinement and transcription. Cheap to
  * share between threads; calls on one model run one at a time.
  */
-public protocol EngineProtocol: AnyObject, Sendable {
+public protocol EngineHandleProtocol: AnyObject, Sendable {
     
     /**
      * Add a model by repository id or local folder (remembered in the config folder).
@@ -1105,7 +1105,7 @@ public protocol EngineProtocol: AnyObject, Sendable {
  * Murmur's engine: models, downloads, loading, refinement and transcription. Cheap to
  * share between threads; calls on one model run one at a time.
  */
-open class Engine: EngineProtocol, @unchecked Sendable {
+open class EngineHandle: EngineHandleProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
@@ -1414,24 +1414,24 @@ open func unload()async throws  -> [String]  {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeEngine: FfiConverter {
+public struct FfiConverterTypeEngineHandle: FfiConverter {
     typealias FfiType = UInt64
-    typealias SwiftType = Engine
+    typealias SwiftType = EngineHandle
 
-    public static func lift(_ handle: UInt64) throws -> Engine {
-        return Engine(unsafeFromHandle: handle)
+    public static func lift(_ handle: UInt64) throws -> EngineHandle {
+        return EngineHandle(unsafeFromHandle: handle)
     }
 
-    public static func lower(_ value: Engine) -> UInt64 {
+    public static func lower(_ value: EngineHandle) -> UInt64 {
         return value.uniffiCloneHandle()
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Engine {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EngineHandle {
         let handle: UInt64 = try readInt(&buf)
         return try lift(handle)
     }
 
-    public static func write(_ value: Engine, into buf: inout [UInt8]) {
+    public static func write(_ value: EngineHandle, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -1440,15 +1440,15 @@ public struct FfiConverterTypeEngine: FfiConverter {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeEngine_lift(_ handle: UInt64) throws -> Engine {
-    return try FfiConverterTypeEngine.lift(handle)
+public func FfiConverterTypeEngineHandle_lift(_ handle: UInt64) throws -> EngineHandle {
+    return try FfiConverterTypeEngineHandle.lift(handle)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeEngine_lower(_ value: Engine) -> UInt64 {
-    return FfiConverterTypeEngine.lower(value)
+public func FfiConverterTypeEngineHandle_lower(_ value: EngineHandle) -> UInt64 {
+    return FfiConverterTypeEngineHandle.lower(value)
 }
 
 
@@ -2256,7 +2256,7 @@ public func FfiConverterTypeActiveDownload_lower(_ value: ActiveDownload) -> Rus
  */
 public struct AddModel: Equatable, Hashable {
     /**
-     * `org/name`, `org/name@revision`, or a path to a model folder.
+     * `org/name`, `org/name@revision`, or a path to a model file (`.gguf`) or folder.
      */
     public var source: String
     /**
@@ -2264,7 +2264,8 @@ public struct AddModel: Equatable, Hashable {
      */
     public var id: String?
     /**
-     * What it is for (default: audio when the name mentions whisper, else text).
+     * What it is for (default: read from its files; a repository not downloaded yet goes
+     * by its name until its download completes).
      */
     public var capability: Capability?
     /**
@@ -2276,13 +2277,14 @@ public struct AddModel: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * `org/name`, `org/name@revision`, or a path to a model folder.
+         * `org/name`, `org/name@revision`, or a path to a model file (`.gguf`) or folder.
          */source: String, 
         /**
          * The id to use (default: the repository's or folder's name, lower-cased).
          */id: String? = nil, 
         /**
-         * What it is for (default: audio when the name mentions whisper, else text).
+         * What it is for (default: read from its files; a repository not downloaded yet goes
+         * by its name until its download completes).
          */capability: Capability? = nil, 
         /**
          * Glob patterns of the files to download (default: those of its capability).
@@ -2477,11 +2479,11 @@ public struct EngineConfig: Equatable, Hashable {
      */
     public var idleUnloadSecs: Double?
     /**
-     * The text model `refine` uses when none is named or loaded.
+     * The text model `refine` uses when none is named (before a loaded one).
      */
     public var defaultModel: String?
     /**
-     * The speech model `transcribe` uses when none is named or loaded.
+     * The speech model `transcribe` uses when none is named (before a loaded one).
      */
     public var defaultAudioModel: String?
     /**
@@ -2511,10 +2513,10 @@ public struct EngineConfig: Equatable, Hashable {
          * Unload a model after this many seconds unused; 0 never (default 300).
          */idleUnloadSecs: Double? = nil, 
         /**
-         * The text model `refine` uses when none is named or loaded.
+         * The text model `refine` uses when none is named (before a loaded one).
          */defaultModel: String? = nil, 
         /**
-         * The speech model `transcribe` uses when none is named or loaded.
+         * The speech model `transcribe` uses when none is named (before a loaded one).
          */defaultAudioModel: String? = nil, 
         /**
          * Physical memory to base recommendations on (default: this machine's).
@@ -3001,7 +3003,8 @@ public func FfiConverterTypeModelInfo_lower(_ value: ModelInfo) -> RustBuffer {
  */
 public struct RefineOptions: Equatable, Hashable {
     /**
-     * The text model (id, alias or repository); `nil`: the loaded one, else the default.
+     * The text model (id, alias, repository or path); `nil`: the configured default, else
+     * the loaded one, else one on disk, else the recommendation.
      */
     public var model: String?
     /**
@@ -3027,7 +3030,8 @@ public struct RefineOptions: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The text model (id, alias or repository); `nil`: the loaded one, else the default.
+         * The text model (id, alias, repository or path); `nil`: the configured default, else
+         * the loaded one, else one on disk, else the recommendation.
          */model: String? = nil, 
         /**
          * `nil`: clean up a transcript.
@@ -3113,6 +3117,10 @@ public func FfiConverterTypeRefineOptions_lower(_ value: RefineOptions) -> RustB
  * The refined text and how it was produced.
  */
 public struct RefineResult: Equatable, Hashable {
+    /**
+     * The model that refined (the engine's choice when the call named none).
+     */
+    public var model: String
     public var text: String
     /**
      * The token budget used.
@@ -3122,10 +3130,14 @@ public struct RefineResult: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(text: String, 
+    public init(
+        /**
+         * The model that refined (the engine's choice when the call named none).
+         */model: String, text: String, 
         /**
          * The token budget used.
          */maxTokens: UInt64, stats: GenerationStats) {
+        self.model = model
         self.text = text
         self.maxTokens = maxTokens
         self.stats = stats
@@ -3147,6 +3159,7 @@ public struct FfiConverterTypeRefineResult: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RefineResult {
         return
             try RefineResult(
+                model: FfiConverterString.read(from: &buf), 
                 text: FfiConverterString.read(from: &buf), 
                 maxTokens: FfiConverterUInt64.read(from: &buf), 
                 stats: FfiConverterTypeGenerationStats.read(from: &buf)
@@ -3154,6 +3167,7 @@ public struct FfiConverterTypeRefineResult: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: RefineResult, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.model, into: &buf)
         FfiConverterString.write(value.text, into: &buf)
         FfiConverterUInt64.write(value.maxTokens, into: &buf)
         FfiConverterTypeGenerationStats.write(value.stats, into: &buf)
@@ -3181,7 +3195,7 @@ public func FfiConverterTypeRefineResult_lower(_ value: RefineResult) -> RustBuf
  */
 public struct TranscribeOptions: Equatable, Hashable {
     /**
-     * The speech model; `nil`: the loaded one, else the default.
+     * The speech model (id, alias, repository or path); `nil`: chosen as for refining.
      */
     public var model: String?
     /**
@@ -3217,7 +3231,7 @@ public struct TranscribeOptions: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The speech model; `nil`: the loaded one, else the default.
+         * The speech model (id, alias, repository or path); `nil`: chosen as for refining.
          */model: String? = nil, 
         /**
          * Language code (`"en"`); `nil` detects it.

@@ -668,6 +668,11 @@ public func FfiConverterTypeSegment_lower(_ value: Segment) -> RustBuffer {
  * The result of a transcription.
  */
 public struct Transcript: Equatable, Hashable {
+    /**
+     * The catalog id of the model that made it (set by [`crate::Engine`]; empty when a
+     * loaded model was called directly).
+     */
+    public var model: String
     public var text: String
     /**
      * Language code, given or detected.
@@ -686,7 +691,11 @@ public struct Transcript: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(text: String, 
+    public init(
+        /**
+         * The catalog id of the model that made it (set by [`crate::Engine`]; empty when a
+         * loaded model was called directly).
+         */model: String, text: String, 
         /**
          * Language code, given or detected.
          */language: String, 
@@ -697,6 +706,7 @@ public struct Transcript: Equatable, Hashable {
         /**
          * Seconds of audio.
          */duration: Float) {
+        self.model = model
         self.text = text
         self.language = language
         self.languageProbability = languageProbability
@@ -720,6 +730,7 @@ public struct FfiConverterTypeTranscript: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Transcript {
         return
             try Transcript(
+                model: FfiConverterString.read(from: &buf), 
                 text: FfiConverterString.read(from: &buf), 
                 language: FfiConverterString.read(from: &buf), 
                 languageProbability: FfiConverterOptionFloat.read(from: &buf), 
@@ -729,6 +740,7 @@ public struct FfiConverterTypeTranscript: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: Transcript, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.model, into: &buf)
         FfiConverterString.write(value.text, into: &buf)
         FfiConverterString.write(value.language, into: &buf)
         FfiConverterOptionFloat.write(value.languageProbability, into: &buf)

@@ -1,0 +1,187 @@
+// The Swift face of Murmur: `Engine`, with `async` calls that honour task cancellation
+// and streams of events, over the generated bindings (the internal MurmurBindings
+// module, never edited by hand and not part of this API).
+
+import Foundation
+import MurmurBindings
+
+/// Murmur's engine: models, downloads, loading, refinement and transcription, in
+/// process and on device. Cheap to share between tasks; calls on one model run one at a
+/// time.
+///
+/// Every `async` call honours Swift task cancellation: cancelling the task stops the
+/// work in the engine (generation within one token, transcription between encoder blocks
+/// and decoding steps, a download or a load at once) and the call throws
+/// `CancellationError`. Partial output, where it is useful, comes through the streams.
+public final class Engine: Sendable {
+    private let handle: EngineHandle
+
+    /// An engine over `configuration`: fields left `nil` come from the environment
+    /// (Hugging Face cache, `HF_TOKEN`, `MURMUR_*` variables). Nothing is loaded or
+    /// downloaded until a call needs it.
+    public init(configuration: EngineConfig = EngineConfig()) throws {
+        handle = try translatingErrors { try EngineHandle(config: configuration) }
+    }
+
+    // MARK: Models
+
+    /// Every built-in and added model, with its state.
+    public func models() -> [ModelInfo] {
+        handle.models()
+    }
+
+    /// One model by id, alias, repository or path.
+    public func model(_ id: String) throws -> ModelInfo {
+        try translatingErrors { try handle.model(id: id) }
+    }
+
+    /// The model recommended for this machine's memory.
+    public func recommendedModel(for capability: Capability = .text) throws -> ModelInfo {
+        try translatingErrors {
+            switch capability {
+            case .text: try handle.recommendedModel()
+            case .audio: try handle.recommendedAudioModel()
+            }
+        }
+    }
+
+    /// Adds a Hugging Face repository (`org/name`, or `org/name@revision`), remembered
+    /// for next time. What it is for is read from its files once downloaded.
+    @discardableResult
+    public func addModel(
+        _ repository: String, id: String? = nil, capability: Capability? = nil
+    ) throws -> ModelInfo {
+        try translatingErrors {
+            try handle.addModel(model: AddModel(source: repository, id: id, capability: capability))
+        }
+    }
+
+    /// Adds the model at `url`: a `.gguf` file, or a folder holding a model. What it is
+    /// for comes from its own files.
+    @discardableResult
+    public func addModel(at url: URL, id: String? = nil) throws -> ModelInfo {
+        try translatingErrors { try handle.addModel(model: AddModel(source: url.path, id: id)) }
+    }
+
+    /// Forgets an added model (its files stay).
+    public func removeModel(_ id: String) throws {
+        try translatingErrors { try handle.removeModel(id: id) }
+    }
+
+    /// Downloads `model` (an id, alias or repository) into the Hugging Face cache,
+    /// resuming a partial download, and reports progress to `onProgress`.
+    @discardableResult
+    public func download(
+        _ model: String, onProgress: (@Sendable (DownloadProgress) -> Void)? = nil
+    ) async throws -> ModelInfo {
+        try await cancellable { cancel in
+            try await self.handle.download(
+                model: model, listener: onProgress.map(ProgressSink.init), cancel: cancel)
+        }
+    }
+
+    /// Downloads `model`: its progress, then `.done` with the downloaded model.
+    public func downloadStream(_ model: String) -> MurmurStream<DownloadEvent> {
+        stream { continuation, cancel in
+            .done(
+                try await self.handle.download(
+                    model: model, listener: ProgressSink { continuation.yield(.progress($0)) },
+                    cancel: cancel))
+        }
+    }
+
+    /// Deletes a downloaded model from the cache (refused while it is busy).
+    public func delete(_ model: String) async throws {
+        try await translatingErrors { try await handle.delete(model: model) }
+    }
+
+    /// Loads `model` (text or speech), replacing the loaded one of its kind. A cancelled
+    /// task drops what was being read; the model stays downloaded.
+    public func load(_ model: String) async throws {
+        try await cancellable { cancel in
+            try await self.handle.load(model: model, cancel: cancel)
+        }
+    }
+
+    /// Unloads every loaded model once its running call finishes; returns their ids.
+    @discardableResult
+    public func unload() async throws -> [String] {
+        try await translatingErrors { try await handle.unload() }
+    }
+
+    /// What is loaded, loading and downloading, and the memory in use.
+    public var status: EngineStatus {
+        handle.status()
+    }
+
+    /// Engine events (downloads, loads, unloads, failures) from now on, until the
+    /// iteration ends.
+    public func events() -> AsyncStream<EngineEvent> {
+        AsyncStream { continuation in
+            let subscription = handle.subscribe(listener: EventSink { continuation.yield($0) })
+            continuation.onTermination = { _ in subscription.cancel() }
+        }
+    }
+
+    // MARK: Refinement
+
+    /// Refines `text` with a text model: `options.model`, else the configured default,
+    /// else the loaded one, else one on disk, else the recommendation (downloaded on
+    /// first use). The result names the model.
+    public func refine(
+        _ text: String, options: RefineOptions = RefineOptions()
+    ) async throws -> RefineResult {
+        try await cancellable { cancel in
+            try await self.handle.refine(text: text, options: options, listener: nil, cancel: cancel)
+        }
+    }
+
+    /// Refines `text`, streaming `.token`s as they are generated, then `.done` with the
+    /// result (its stop reason and counts). Ending the iteration early stops generation.
+    public func refineStream(
+        _ text: String, options: RefineOptions = RefineOptions()
+    ) -> MurmurStream<RefineEvent> {
+        stream { continuation, cancel in
+            .done(
+                try await self.handle.refine(
+                    text: text, options: options,
+                    listener: TokenSink { continuation.yield(.token($0)) }, cancel: cancel))
+        }
+    }
+
+    // MARK: Transcription
+
+    /// Transcribes `audio` with a speech model (chosen as `refine` chooses). The text is
+    /// trimmed; the result names the model.
+    public func transcribe(
+        _ audio: AudioSource, options: TranscribeOptions = TranscribeOptions()
+    ) async throws -> Transcript {
+        try await cancellable { cancel in
+            try await self.handle.transcribe(
+                audio: audio, options: options, listener: nil, cancel: cancel)
+        }
+    }
+
+    /// Transcribes the audio file at `url` (WAV, FLAC, MP3, M4A, OGG).
+    public func transcribe(
+        contentsOf url: URL, options: TranscribeOptions = TranscribeOptions()
+    ) async throws -> Transcript {
+        try await transcribe(.file(url), options: options)
+    }
+
+    /// Transcribes `audio`, streaming each `.segment` as its 30 s window is decoded, then
+    /// `.done` with the transcript.
+    public func transcriptionStream(
+        _ audio: AudioSource, options: TranscribeOptions = TranscribeOptions()
+    ) -> MurmurStream<TranscriptionEvent> {
+        stream { continuation, cancel in
+            .done(
+                try await self.handle.transcribe(
+                    audio: audio, options: options,
+                    listener: SegmentSink { continuation.yield(.segment($0)) }, cancel: cancel))
+        }
+    }
+}
+
+/// The version of the Murmur library.
+public var murmurVersion: String { version() }
