@@ -964,6 +964,13 @@ fn transcribe_streams_segments_from_a_path_and_an_upload() {
         "{text}"
     );
     assert_eq!(done["segments"].as_array().unwrap().len(), segments.len());
+    // Before the segments: the audio's length, the transcript's duration.
+    assert_eq!(lines[1]["type"], "audio", "{lines:?}");
+    let duration = lines[1]["duration"].as_f64().unwrap();
+    assert!(
+        (duration - done["duration"].as_f64().unwrap()).abs() < 0.01 && duration > 10.0,
+        "{duration} vs {done}"
+    );
 
     // The same audio uploaded as the body; the model stays loaded.
     let bytes = std::fs::read(&wav).unwrap();

@@ -58,7 +58,8 @@ function setPreferences(values) {
     JSON.stringify(values),
     "string",
   );
-  db.prepare("DELETE FROM localstorage WHERE key LIKE '%defaultModel%'").run();
+  // The defaults set with Set as Default in Manage Models (text and speech).
+  db.prepare("DELETE FROM localstorage WHERE key LIKE '%defaultModel%' OR key LIKE '%defaultAudioModel%'").run();
   db.close();
 }
 
@@ -92,10 +93,54 @@ async function search(session, query, gone) {
 /** The screen without spaces and line breaks (termcast puts streamed chunks on lines of their own). */
 const squeeze = (s) => s.replace(/\s+/g, "");
 
+/** The daemon's status, polled until `ok(status)` (or `ms` passed); returns the last one. */
+async function statusUntil(ok, ms) {
+  const started = Date.now();
+  let status = await call("GET", "/v1/status");
+  while (!ok(status) && Date.now() - started < ms) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = await call("GET", "/v1/status");
+  }
+  return status;
+}
+
+/** `wav` (16-bit PCM) with its samples repeated `times`: a long file from a short one. */
+function repeatWav(wav, times, out) {
+  const buf = fs.readFileSync(wav);
+  let at = 12;
+  let fmt;
+  let data;
+  while (at + 8 <= buf.length) {
+    const id = buf.toString("ascii", at, at + 4);
+    const size = buf.readUInt32LE(at + 4);
+    if (id === "fmt ") fmt = buf.subarray(at + 8, at + 8 + size);
+    if (id === "data") data = buf.subarray(at + 8, at + 8 + size);
+    at += 8 + size + (size % 2);
+  }
+  const pcm = Buffer.concat(Array.from({ length: times }, () => data));
+  const chunk = (id, body) => {
+    const h = Buffer.alloc(8);
+    h.write(id, 0, "ascii");
+    h.writeUInt32LE(body.length, 4);
+    return Buffer.concat([h, body]);
+  };
+  const header = Buffer.alloc(12);
+  header.write("RIFF", 0, "ascii");
+  header.writeUInt32LE(4 + 8 + fmt.length + 8 + pcm.length, 4);
+  header.write("WAVE", 8, "ascii");
+  fs.writeFileSync(out, Buffer.concat([header, chunk("fmt ", fmt), chunk("data", pcm)]));
+  return out;
+}
+
+const basePrefs = { temperature: "0", inputSource: "selection", refineMode: "clean" };
+
 before(() => {
   execFileSync(binary, ["models", "add", path.join(fixtures, "smollm2"), "--id", "smollm2"], { env });
+  execFileSync(binary, ["models", "add", path.join(fixtures, "whisper-base-ct2"), "--id", "whisper-test", "--audio"], {
+    env,
+  });
   // Greedy sampling, so the text on screen can be checked against the daemon's answer.
-  setPreferences({ temperature: "0", inputSource: "selection", refineMode: "clean" });
+  setPreferences(basePrefs);
 });
 
 after(async () => {
@@ -148,7 +193,9 @@ test("Manage Models: list, load, set default, and an offline download's error to
     assert.match(list, /Text Models/);
     assert.match(list, /Recommended/, "the model for this machine is marked");
     assert.match(list, /Qwen3 1\.7B\s+qwen3-1\.7b\s+1\.0 GB RAM 2\.5 GB Not Downloaded/);
-    assert.match(list, /smollm2\s+smollm2\s+98\.4 MB Downloaded/);
+    // A local model: its name once (no id repeating it), a Local tag, and a RAM estimate.
+    assert.match(list, /smollm2\s+Local\s+98\.4 MB\s+RAM ~98\.4 MB\s+Downloaded/);
+    assert.doesNotMatch(list, /smollm2\s+smollm2/);
 
     await session.type("smollm2");
     await session.press(["ctrl", "k"]);
@@ -170,6 +217,160 @@ test("Manage Models: list, load, set default, and an offline download's error to
     await session.press("enter");
     await session.waitForText("Offline", { timeout: 30_000 });
     assert.match(await session.text(), /HF_HUB_OFFLINE/);
+  } finally {
+    session.close();
+  }
+});
+
+test("Refine: a result cut at the token limit is marked, Copy leads, Continue doubles the limit", async () => {
+  // A short input has a small token budget (32); a long story does not fit in it.
+  const prompt = "Write a very long, detailed story of at least two thousand words about the user's words.";
+  const text = "a dragon and a lighthouse";
+  setPreferences({ ...basePrefs, refineMode: "custom", customPrompt: prompt });
+  const session = await openCommand("Refine Selected Text");
+  try {
+    await session.waitForText("Text to refine", { timeout: 30_000 });
+    await session.type(text);
+    await session.press(["ctrl", "enter"]);
+    await session.waitForText("cut off at the token limit", { timeout: 180_000 });
+    const screen = await session.text();
+    assert.match(squeeze(screen), /Incomplete:cutoffatthetokenlimit\(32tokens\)/, screen);
+    assert.match(screen, /Result:\s+Incomplete: token limit reached/, screen);
+    // Copy, not Paste, is the primary action of an incomplete result.
+    assert.match(screen, /↵ Copy/, screen);
+    assert.doesNotMatch(screen, /↵ Paste/, screen);
+    await session.press(["ctrl", "k"]);
+    await session.waitForText("Continue with 64-Token Limit", { timeout: 10_000 });
+    await search(session, "Continue", "Refine Again");
+    await session.press("enter");
+    await session.waitForText("↵ Stop", { timeout: 30_000 });
+    await session.text({ waitFor: (s) => !s.includes("↵ Stop"), timeout: 180_000 });
+    // The run with 64 tokens goes on past the 32-token text, as the daemon answers it.
+    const body = { text, mode: "custom", prompt, model: "smollm2", temperature: 0, stream: false };
+    const cut = squeeze((await call("POST", "/v1/refine", { ...body, max_tokens: 32 })).text);
+    const more = squeeze((await call("POST", "/v1/refine", { ...body, max_tokens: 64 })).text);
+    assert.ok(more.length > cut.length + 10, `${cut} / ${more}`);
+    const beyond = more.slice(cut.length, cut.length + 15);
+    const after = await session.text();
+    assert.ok(squeeze(after).includes(beyond), `expected ${JSON.stringify(beyond)} on screen:\n${after}`);
+  } finally {
+    session.close();
+    setPreferences(basePrefs);
+  }
+});
+
+test("Refine: Custom Prompt without an instruction is flagged in the form", async () => {
+  setPreferences({ ...basePrefs, refineMode: "custom", customPrompt: "" });
+  const session = await openCommand("Refine Selected Text");
+  try {
+    await session.waitForText("Text to refine", { timeout: 30_000 });
+    await session.waitForText("Enter the instruction for Custom Prompt", { timeout: 10_000 });
+    await session.type("some text");
+    await session.press(["ctrl", "enter"]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const screen = await session.text();
+    // Still the form: nothing was sent.
+    assert.match(screen, /Enter the instruction for Custom Prompt/, screen);
+    assert.doesNotMatch(screen, /Refining/, screen);
+  } finally {
+    session.close();
+    setPreferences(basePrefs);
+  }
+});
+
+test("Transcribe: the form asks for a file", async () => {
+  const session = await openCommand("Transcribe Audio File");
+  try {
+    await session.waitForText("Audio File", { timeout: 30_000 });
+    await session.press(["ctrl", "enter"]);
+    await session.waitForText("Choose an audio file", { timeout: 10_000 });
+  } finally {
+    session.close();
+  }
+});
+
+/** Open Transcribe Audio File and submit `file` through the form's file picker. */
+async function transcribeFile(file) {
+  const session = await openCommand("Transcribe Audio File");
+  await session.waitForText("Audio File", { timeout: 30_000 });
+  await session.type(file);
+  await session.waitForText(path.basename(file), { timeout: 10_000 });
+  await session.press("enter");
+  await new Promise((r) => setTimeout(r, 500));
+  await session.press(["ctrl", "enter"]);
+  return session;
+}
+
+test("Transcribe: the Speech Model preference, progress against the duration, Stop cancels in the daemon", async () => {
+  setPreferences({ ...basePrefs, speechModel: "whisper-test" });
+  const long = repeatWav(path.join(fixtures, "audio/jfk.wav"), 12, path.join(home, "long-e2e.wav"));
+  const session = await transcribeFile(long);
+  try {
+    // Progress: how far into the 2:12 of audio the segments got.
+    await session.waitForText(/Transcribing… (?!00:00)\d\d:\d\d of 02:1\d \(\d+%\)/, { timeout: 180_000 });
+    assert.equal((await call("GET", "/v1/status")).loaded_audio, "whisper-test");
+    await session.waitForText("↵ Stop", { timeout: 10_000 });
+    await session.press("enter");
+    await session.waitForText("Stopped at", { timeout: 10_000 });
+    // The daemon dropped the transcription: idle within about the step it was in (a window,
+    // ~10 s in a debug build on a CPU), not after the ~100 s of audio left.
+    const stoppedAt = Date.now();
+    const idle = await statusUntil((s) => !s.in_use, 60_000);
+    assert.equal(idle.in_use, false, JSON.stringify(idle));
+    assert.ok(Date.now() - stoppedAt < 20_000, `idle ${Date.now() - stoppedAt} ms after Stop`);
+    const screen = await session.text();
+    assert.match(squeeze(screen), /Stoppedat\d\d:\d\dof02:1\d/, screen);
+    assert.doesNotMatch(screen, /No speech found/, screen);
+    assert.match(screen, /↵ Copy Text/, screen);
+  } finally {
+    session.close();
+    setPreferences(basePrefs);
+  }
+});
+
+test("Transcribe: a speech model that is not downloaded fails in the view, with Download and Manage Models", async () => {
+  setPreferences({ ...basePrefs, speechModel: "whisper-large-v3-turbo" });
+  const session = await transcribeFile(path.join(fixtures, "audio/jfk.wav"));
+  try {
+    await session.waitForText("Failed: Model not downloaded", { timeout: 60_000 });
+    const screen = await session.text();
+    assert.match(squeeze(screen), /Failed:Modelnotdownloaded/, screen);
+    assert.doesNotMatch(screen, /No speech found/, screen);
+    // The actions stay in the view after the toast is gone.
+    await new Promise((r) => setTimeout(r, 4000));
+    await session.press(["ctrl", "k"]);
+    await session.waitForText("Download Model", { timeout: 10_000 });
+    assert.match(await session.text(), /Manage Models/);
+  } finally {
+    session.close();
+    setPreferences(basePrefs);
+  }
+});
+
+test("Manage Models: Set as Default on a speech model, Download first for a missing one, Unload says so", async () => {
+  await call("POST", "/v1/load", { model: "smollm2" });
+  const session = await openCommand("Manage Models");
+  try {
+    await session.waitForText("Speech Models", { timeout: 60_000 });
+    await search(session, "whisper-test", "Qwen3");
+    await session.press(["ctrl", "k"]);
+    await search(session, "Set as Default", "Refresh");
+    await session.press("enter");
+    await session.waitForText("Speech model, for Transcribe", { timeout: 10_000 });
+
+    for (let i = 0; i < "whisper-test".length; i++) await session.press("backspace");
+    await search(session, "qwen3-0.6b", "whisper-test");
+    await session.press(["ctrl", "k"]);
+    await session.waitForText("Download and Set as Default", { timeout: 10_000 });
+    await session.press("escape");
+
+    for (let i = 0; i < "qwen3-0.6b".length; i++) await session.press("backspace");
+    await search(session, "smollm2", "qwen3-0.6b");
+    await session.press(["ctrl", "k"]);
+    await search(session, "Unload", "Refresh");
+    await session.press("enter");
+    await session.waitForText("Unloaded smollm2", { timeout: 10_000 });
+    assert.equal((await call("GET", "/v1/status")).loaded, null);
   } finally {
     session.close();
   }

@@ -2,8 +2,27 @@ import { Action, ActionPanel, Alert, Color, Icon, Keyboard, List, Toast, confirm
 import { usePromise } from "@raycast/utils";
 import { useEffect, useState } from "react";
 import type { ModelStatus } from "./lib/engine";
+import { describeError } from "./lib/errors";
+import { FailureActions } from "./lib/failure-actions";
 import { formatBytes } from "./lib/format";
-import { defaultModel, downloadWithToast, engine, setDefaultModel, showFailure } from "./lib/raycast";
+import {
+  ModelChoice,
+  ModelKind,
+  SOURCE_TEXT,
+  defaultAction,
+  kindOf,
+  modelRow,
+  names,
+  setDefaultNote,
+} from "./lib/models";
+import {
+  downloadWithToast,
+  engine,
+  explicitDefault,
+  modelPreference,
+  setStoredDefault,
+  showFailure,
+} from "./lib/raycast";
 
 const STATE: Record<ModelStatus["state"], { text: string; color: Color }> = {
   not_downloaded: { text: "Not Downloaded", color: Color.SecondaryText },
@@ -13,15 +32,20 @@ const STATE: Record<ModelStatus["state"], { text: string; color: Color }> = {
   ready: { text: "Loaded", color: Color.Purple },
 };
 
-/** The catalog: state, sizes, RAM, the recommendation; download, delete, set default. */
+type Defaults = Partial<Record<ModelKind, ModelChoice>>;
+
+/** The catalog: state, sizes, RAM, the recommendation; download, delete, set default
+ * (text and speech models each have one; the preferences come first). */
 export default function Command() {
   const client = engine();
-  const { data, isLoading, revalidate } = usePromise(() => client.models(), [], {
-    onError: (e) => void showFailure(e, client),
+  const { data, isLoading, error, revalidate } = usePromise(() => client.models(), [], {
+    onError: (e) => void showFailure(e, client, { retry: () => revalidate() }),
   });
-  const [chosen, setChosen] = useState<string>();
+  const [defaults, setDefaults] = useState<Defaults>({});
+  const refreshDefaults = async () =>
+    setDefaults({ text: await explicitDefault("text"), audio: await explicitDefault("audio") });
   useEffect(() => {
-    defaultModel().then(setChosen);
+    void refreshDefaults();
   }, []);
   // Keep states fresh while something changes in the daemon.
   useEffect(() => {
@@ -30,37 +54,63 @@ export default function Command() {
     return () => clearInterval(timer);
   }, [data]);
 
+  const setDefault = async (m: ModelStatus) => {
+    const kind = kindOf(m);
+    await setStoredDefault(kind, m.id);
+    await refreshDefaults();
+    const note = setDefaultNote(kind, m.id, modelPreference(kind));
+    await showToast({
+      style: note ? Toast.Style.Failure : Toast.Style.Success,
+      title: `${m.name} is the default model`,
+      message: note ?? (kind === "audio" ? "Speech model, for Transcribe" : "Text model, for Refine"),
+    });
+  };
+
   const models = data ?? [];
-  const section = (title: string, audio: boolean) => (
+  const section = (title: string, kind: ModelKind) => (
     <List.Section title={title}>
       {models
-        .filter((m) => m.capabilities.includes("audio") === audio)
+        .filter((m) => kindOf(m) === kind)
         .map((m) => (
           <ModelItem
             key={m.id}
             model={m}
-            isDefault={m.id === chosen}
+            defaultChoice={names(m, defaults[kind]?.id) ? defaults[kind] : undefined}
             onChange={revalidate}
-            onDefault={async () => {
-              await setDefaultModel(m.id);
-              setChosen(m.id);
-              await showToast({ style: Toast.Style.Success, title: `${m.name} is the default model` });
-            }}
+            onDefault={() => setDefault(m)}
           />
         ))}
     </List.Section>
   );
+  if (error && !data) {
+    const failure = describeError(error, { retryable: true });
+    return (
+      <List isLoading={isLoading}>
+        <List.EmptyView
+          icon={Icon.Warning}
+          title={failure.title}
+          description={failure.message}
+          actions={
+            <ActionPanel>
+              <FailureActions failure={failure} handlers={{ retry: () => revalidate() }} />
+            </ActionPanel>
+          }
+        />
+      </List>
+    );
+  }
   return (
     <List isLoading={isLoading} searchBarPlaceholder="Search models">
-      {section("Text Models", false)}
-      {section("Speech Models", true)}
+      {section("Text Models", "text")}
+      {section("Speech Models", "audio")}
     </List>
   );
 }
 
 function ModelItem(props: {
   model: ModelStatus;
-  isDefault: boolean;
+  /** Set when this model is its kind's default (and by what). */
+  defaultChoice?: ModelChoice;
   onChange: () => void;
   onDefault: () => Promise<void>;
 }) {
@@ -68,23 +118,30 @@ function ModelItem(props: {
   const client = engine();
   const state = STATE[m.state];
   const onDisk = m.state !== "not_downloaded";
+  const kind = kindOf(m);
+  const row = modelRow(m);
   const accessories: List.Item.Accessory[] = [];
   if (m.recommended)
     accessories.push({
       tag: { value: "Recommended", color: Color.Yellow },
       tooltip: "Recommended for this Mac's memory",
     });
-  if (props.isDefault) accessories.push({ icon: Icon.Star, tooltip: "Default model" });
+  if (props.defaultChoice)
+    accessories.push({
+      icon: Icon.Star,
+      tooltip: `Default ${kind === "audio" ? "speech" : "text"} model (${SOURCE_TEXT[props.defaultChoice.source]})`,
+    });
+  if (m.source.kind === "local") accessories.push({ tag: "Local", tooltip: m.source.path });
   accessories.push({ text: formatBytes(m.download_bytes ?? (m.disk_bytes || null)), tooltip: "Download size" });
-  if (m.ram_bytes) accessories.push({ text: `RAM ${formatBytes(m.ram_bytes)}`, tooltip: "Memory while in use" });
+  if (row.ram) accessories.push({ text: row.ram.text, tooltip: row.ram.tooltip });
   accessories.push({ tag: { value: m.in_use ? "In Use" : state.text, color: state.color } });
   const isHub = m.source.kind === "hub";
-  const isText = m.capabilities.includes("text");
+  const makeDefault = defaultAction(m);
   return (
     <List.Item
       title={m.name}
-      subtitle={m.id}
-      icon={isText ? Icon.Text : Icon.Microphone}
+      subtitle={row.subtitle}
+      icon={kind === "text" ? Icon.Text : Icon.Microphone}
       keywords={[m.id, ...m.aliases]}
       accessories={accessories}
       actions={
@@ -106,7 +163,17 @@ function ModelItem(props: {
               }}
             />
           ) : null}
-          {isText ? <Action title="Set as Default" icon={Icon.Star} onAction={props.onDefault} /> : null}
+          {makeDefault === "set" ? <Action title="Set as Default" icon={Icon.Star} onAction={props.onDefault} /> : null}
+          {makeDefault === "download-and-set" ? (
+            <Action
+              title="Download and Set as Default"
+              icon={Icon.Star}
+              onAction={async () => {
+                // Not on disk: the default must be usable, so download first.
+                if (await downloadWithToast(client, m.id, props.onChange)) await props.onDefault();
+              }}
+            />
+          ) : null}
           {onDisk && m.state !== "ready" && m.state !== "downloading" ? (
             <Action
               title="Load Now"
@@ -130,7 +197,16 @@ function ModelItem(props: {
               title="Unload"
               icon={Icon.Eject}
               onAction={async () => {
-                await client.unload().catch((e) => showFailure(e, client));
+                const toast = await showToast({ style: Toast.Style.Animated, title: "Unloading" });
+                try {
+                  const { unloaded } = await client.unload();
+                  toast.style = Toast.Style.Success;
+                  toast.title = unloaded.length ? `Unloaded ${unloaded.join(", ")}` : "Nothing was loaded";
+                  toast.message = unloaded.length ? "Its memory is free." : undefined;
+                } catch (e) {
+                  await toast.hide();
+                  await showFailure(e, client);
+                }
                 props.onChange();
               }}
             />

@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import type { RefineMode } from "./lib/engine";
 import { MODES, prefs, readInput } from "./lib/raycast";
 import { RefineView } from "./lib/refine-view";
+import { RefineFormErrors, hasErrors, validateRefine } from "./lib/validation";
 
 /** Refine the selection (or clipboard) right away; without input, a form to type it. */
 export default function Command() {
@@ -25,7 +26,10 @@ export default function Command() {
 function RefineForm(props: { text: string; mode: RefineMode; prompt?: string }) {
   const { push } = useNavigation();
   const [mode, setMode] = useState<string>(props.mode);
-  const [textError, setTextError] = useState<string>();
+  const [errors, setErrors] = useState<RefineFormErrors>(
+    // Custom Prompt without an instruction (none in the preferences): say so at once.
+    props.mode === "custom" && !props.prompt ? { prompt: validateRefine({ text: "x", mode: "custom" }).prompt } : {},
+  );
   return (
     <Form
       navigationTitle="Refine Text"
@@ -34,10 +38,9 @@ function RefineForm(props: { text: string; mode: RefineMode; prompt?: string }) 
           <Action.SubmitForm
             title="Refine"
             onSubmit={(values: { text: string; mode: RefineMode; prompt?: string }) => {
-              if (!values.text?.trim()) {
-                setTextError("Enter the text to refine");
-                return;
-              }
+              const found = validateRefine(values);
+              setErrors(found);
+              if (hasErrors(found)) return;
               push(<RefineView text={values.text} mode={values.mode} prompt={values.prompt?.trim() || undefined} />);
             }}
           />
@@ -49,8 +52,8 @@ function RefineForm(props: { text: string; mode: RefineMode; prompt?: string }) 
         title="Text"
         placeholder="Text to refine"
         defaultValue={props.text}
-        error={textError}
-        onChange={() => setTextError(undefined)}
+        error={errors.text}
+        onChange={() => setErrors((e) => ({ ...e, text: undefined }))}
       />
       <Form.Dropdown id="mode" title="Mode" value={mode} onChange={setMode}>
         {MODES.map((m) => (
@@ -58,7 +61,16 @@ function RefineForm(props: { text: string; mode: RefineMode; prompt?: string }) 
         ))}
       </Form.Dropdown>
       {mode === "custom" ? (
-        <Form.TextField id="prompt" title="Prompt" placeholder="What to do with the text" defaultValue={props.prompt} />
+        <Form.TextField
+          id="prompt"
+          title="Prompt"
+          placeholder="What to do with the text"
+          defaultValue={props.prompt}
+          error={errors.prompt}
+          onChange={(v) =>
+            setErrors((e) => ({ ...e, prompt: validateRefine({ text: "x", mode: "custom", prompt: v }).prompt }))
+          }
+        />
       ) : null}
     </Form>
   );

@@ -8,8 +8,49 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineClient, MurmurError, defaultSocketPath, findBinary } from "../src/lib/engine";
-import type { Segment } from "../src/lib/engine";
+import type { Segment, TranscribeEvent } from "../src/lib/engine";
+import { describeError } from "../src/lib/errors";
 import { formatBytes, formatTimestamp, toSrt, toText } from "../src/lib/format";
+import { nextTokenBudget, refineOutcome, transcribeOutcome } from "../src/lib/outcome";
+
+/** `wav` (16-bit PCM) with its samples repeated `times`: a long file from a short one. */
+function repeatWav(wav: string, times: number, out: string): string {
+  const buf = fs.readFileSync(wav);
+  let at = 12;
+  let fmt: Buffer | undefined;
+  let data: Buffer | undefined;
+  while (at + 8 <= buf.length) {
+    const id = buf.toString("ascii", at, at + 4);
+    const size = buf.readUInt32LE(at + 4);
+    if (id === "fmt ") fmt = buf.subarray(at + 8, at + 8 + size);
+    if (id === "data") data = buf.subarray(at + 8, at + 8 + size);
+    at += 8 + size + (size % 2);
+  }
+  if (!fmt || !data) throw new Error(`${wav}: no fmt or data chunk`);
+  const pcm = Buffer.concat(Array.from({ length: times }, () => data));
+  const header = Buffer.alloc(12);
+  header.write("RIFF", 0, "ascii");
+  header.writeUInt32LE(4 + 8 + fmt.length + 8 + pcm.length, 4);
+  header.write("WAVE", 8, "ascii");
+  const chunk = (id: string, body: Buffer) => {
+    const h = Buffer.alloc(8);
+    h.write(id, 0, "ascii");
+    h.writeUInt32LE(body.length, 4);
+    return Buffer.concat([h, body]);
+  };
+  fs.writeFileSync(out, Buffer.concat([header, chunk("fmt ", fmt), chunk("data", pcm)]));
+  return out;
+}
+
+/** Poll the daemon until it is no longer busy; the milliseconds that took. */
+async function untilIdle(c: EngineClient, limitMs: number): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < limitMs) {
+    if (!(await c.status()).in_use) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Infinity;
+}
 
 const binary = process.env.MURMUR_BIN ?? "";
 const fixtures = process.env.MURMUR_FIXTURES ?? "/var/cache/murmur/fixtures";
@@ -53,6 +94,9 @@ describe("engine client", () => {
     const status = await client.status();
     expect(status.status).toBe("running");
     expect(status.default_model).toBe("smollm2");
+    // No speech model configured or loaded: the one on disk, not the recommended
+    // whisper-large-v3-turbo that was never downloaded (the engine's rule, every face).
+    expect(status.default_audio_model).toBe("whisper-test");
     expect(status.idle_unload_secs).toBe(600);
     expect(fs.statSync(client.socketPath).mode & 0o777).toBe(0o600);
     const models = await client.models();
@@ -120,6 +164,114 @@ describe("engine client", () => {
     expect(transcript.text.toLowerCase()).toContain("ask not what your country can do for you");
     expect(toSrt(segments)).toMatch(/^1\n00:00:00,000 --> 00:00:\d\d,\d{3}\n/);
     expect((await client.status()).loaded_audio).toBe("whisper-test");
+  });
+
+  it("reports a refine cut at the token limit, and Continue's larger budget goes further", async () => {
+    const long = {
+      model: "smollm2",
+      mode: "custom" as const,
+      prompt: "Write a very long, detailed story of at least two thousand words about the user's words.",
+      temperature: 0,
+    };
+    const cut = await client.refine("a dragon, a lighthouse and a lost key", { ...long, maxTokens: 8 });
+    expect(cut.stats.stop_reason).toBe("max_tokens");
+    expect(cut.max_tokens).toBe(8);
+    expect(cut.stats.generated_tokens).toBe(8);
+    expect(refineOutcome({ running: false, result: cut })).toBe("truncated");
+    // What Continue asks for: a doubled budget, which the daemon honours.
+    const budget = nextTokenBudget(cut.max_tokens);
+    expect(budget).toBe(16);
+    const more = await client.refine("a dragon, a lighthouse and a lost key", { ...long, maxTokens: budget });
+    expect(more.max_tokens).toBe(16);
+    expect(more.stats.generated_tokens).toBeGreaterThan(cut.stats.generated_tokens);
+    // Greedy: the longer run starts with the cut one.
+    expect(more.text.startsWith(cut.text.trim())).toBe(true);
+  });
+
+  it("tells the audio's duration before the segments, and Stop cancels the transcription in the daemon", async () => {
+    const long = repeatWav(path.join(fixtures, "audio/jfk.wav"), 12, path.join(home, "long.wav"));
+    const events: TranscribeEvent[] = [];
+    const segments: Segment[] = [];
+    const controller = new AbortController();
+    let abortedAt = 0;
+    let audioAt = 0;
+    const promise = client.transcribe(
+      long,
+      { model: "whisper-test", language: "en", signal: controller.signal },
+      (s) => {
+        segments.push(s);
+        if (!abortedAt) {
+          abortedAt = Date.now();
+          controller.abort();
+        }
+      },
+      (e) => {
+        events.push(e);
+        if (e.type === "audio") audioAt = Date.now();
+      },
+    );
+    await expect(promise).rejects.toMatchObject({ kind: "cancelled" });
+    // One 30 s window (with the whole file's spectrogram) took this long; the 4 windows
+    // left would take about 4 times as long.
+    const window = abortedAt - audioAt;
+    expect(events[0]).toMatchObject({ type: "start", model: "whisper-test" });
+    expect(events[1]?.type).toBe("audio");
+    const duration = (events[1] as { duration: number }).duration;
+    expect(duration).toBeGreaterThan(130);
+    expect(duration).toBeLessThan(134);
+    expect(segments.length).toBeGreaterThan(0);
+    expect(segments[segments.length - 1].end).toBeLessThan(duration / 2);
+    // Between segments, a progress line every half second (how the daemon notices a client
+    // that went away while a window decodes).
+    expect(events.some((e) => e.type === "progress" && e.elapsed > 0)).toBe(true);
+    expect(transcribeOutcome({ running: false, done: false, stopped: true })).toBe("stopped");
+    // The daemon dropped the work: idle within about one window's compute (the step it is
+    // in), not after the other ~100 s of audio.
+    const limit = 1.5 * window + 2_000;
+    const idleAfter = await untilIdle(client, 3 * window + 10_000);
+    expect(idleAfter, `ms until idle after the abort (one window took ${window} ms)`).toBeLessThan(limit);
+    // And the next call is served.
+    const next = await client.transcribe(path.join(fixtures, "audio/jfk.wav"), {
+      model: "whisper-test",
+      language: "en",
+    });
+    expect(next.text.toLowerCase()).toContain("ask not");
+  });
+
+  it("fails a non-audio file with an audio error (no empty transcript)", async () => {
+    const notAudio = path.join(home, "notes.wav");
+    fs.writeFileSync(notAudio, "these are not samples\n".repeat(100));
+    const e = (await client
+      .transcribe(notAudio, { model: "whisper-test" })
+      .then(() => expect.fail("should fail"))
+      .catch((x: unknown) => x)) as MurmurError;
+    expect(e.kind).toBe("audio");
+    expect(transcribeOutcome({ running: false, done: false, error: e })).toBe("failed");
+    expect(describeError(e, { retryable: true, audioFile: true }).actions[0]).toBe("choose-file");
+  });
+
+  it("a daemon that dies mid-transcription is a failure with Retry, and Retry works", async () => {
+    const long = path.join(home, "long.wav");
+    const { pid } = await client.status();
+    let killed = false;
+    const promise = client.transcribe(long, { model: "whisper-test", language: "en" }, () => {
+      if (!killed) {
+        killed = true;
+        process.kill(pid, "SIGKILL");
+      }
+    });
+    const e = (await promise.then(() => expect.fail("should fail")).catch((x: unknown) => x)) as MurmurError;
+    expect(["daemon_unreachable", "daemon_died"]).toContain(e.kind);
+    const f = describeError(e, { retryable: true, audioFile: true });
+    expect(f.actions[0]).toBe("retry");
+    expect(f.message.toLowerCase()).not.toContain(f.title.toLowerCase());
+    // Retry: the client starts the daemon again and the call goes through.
+    const again = await client.transcribe(path.join(fixtures, "audio/jfk.wav"), {
+      model: "whisper-test",
+      language: "en",
+    });
+    expect(again.segments.length).toBeGreaterThan(0);
+    expect((await client.status()).pid).not.toBe(pid);
   });
 
   it("maps the daemon's errors to typed errors", async () => {

@@ -62,6 +62,8 @@ export interface EngineStatus {
   downloads: { model_id: string; progress: Omit<DownloadProgress, "fraction"> | null }[];
   idle_unload_secs: number | null;
   default_model: string;
+  /** The speech model a call naming none uses when none is loaded (newer daemons). */
+  default_audio_model?: string;
   recommended_model: string;
   memory: { active_bytes: number; peak_bytes: number; cache_bytes: number };
 }
@@ -113,6 +115,14 @@ export interface TranscribeOptions {
   task?: "transcribe" | "translate";
   signal?: AbortSignal;
 }
+
+/** What a transcription stream says besides its segments: the model the daemon chose
+ * (and whether the call waits behind another), the audio's length in seconds, then every
+ * half second the seconds since (newer daemons). */
+export type TranscribeEvent =
+  | { type: "start"; model: string; queued: boolean }
+  | { type: "audio"; duration: number }
+  | { type: "progress"; elapsed: number };
 
 /** A failure with the daemon's stable `kind` (e.g. `not_downloaded`, `busy`, `cancelled`). */
 export class MurmurError extends Error {
@@ -257,11 +267,18 @@ export class EngineClient {
           ...(payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {}),
         },
       });
+      let response: http.IncomingMessage | undefined;
+      // Close the connection itself: the daemon cancels the work when its client goes
+      // away. (Destroying the request alone leaves the socket open under some runtimes.)
       const onAbort = () => {
+        const socket = req.socket;
+        response?.destroy();
         req.destroy(abortError());
+        socket?.destroy();
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       req.on("response", (res) => {
+        response = res;
         res.on("close", () => signal?.removeEventListener("abort", onAbort));
         resolve({ status: res.statusCode ?? 0, headers: res.headers, res });
       });
@@ -515,17 +532,23 @@ export class EngineClient {
     );
   }
 
-  /** Transcribe an audio file on this Mac, calling `onSegment` as segments are decoded. */
+  /** Transcribe an audio file on this Mac, calling `onSegment` as segments are decoded
+   * and `onEvent` with the stream's `start` and `audio` lines (for progress). Aborting
+   * `opts.signal` closes the connection, which cancels the transcription in the daemon. */
   transcribe(
     file: string,
     opts: TranscribeOptions = {},
     onSegment: (segment: Segment) => void = () => {},
+    onEvent: (event: TranscribeEvent) => void = () => {},
   ): Promise<Transcript> {
     return this.stream<Transcript>(
       "/v1/transcribe",
       { path: file, model: opts.model || undefined, language: opts.language || undefined, task: opts.task },
       (line) => {
         if (line.type === "segment") onSegment(line as unknown as Segment);
+        else if (line.type === "start" || line.type === "audio" || line.type === "progress") {
+          onEvent(line as unknown as TranscribeEvent);
+        }
       },
       opts.signal,
     );

@@ -1,18 +1,23 @@
 /** What the commands share: preferences, the engine client, error toasts, downloads. */
 import {
   Clipboard,
+  LaunchType,
   LocalStorage,
   Toast,
   getPreferenceValues,
   getSelectedText,
+  launchCommand,
   openExtensionPreferences,
   showToast,
 } from "@raycast/api";
 import { EngineClient, MurmurError, RefineMode, findBinary } from "./engine";
+import { ACTION_TITLE, ErrorAction, Failure, describeError } from "./errors";
 import { formatBytes } from "./format";
+import { ModelChoice, ModelKind, chooseModel, explicitChoice } from "./models";
 
 export interface Prefs {
   defaultModel?: string;
+  speechModel?: string;
   refineMode?: RefineMode;
   customPrompt?: string;
   temperature?: string;
@@ -58,17 +63,36 @@ export function engine(): EngineClient {
   return shared;
 }
 
-const DEFAULT_KEY = "defaultModel";
+/** Where Set as Default (Manage Models) keeps each kind's default. */
+const DEFAULT_KEYS: Record<ModelKind, string> = { text: "defaultModel", audio: "defaultAudioModel" };
 
-/** The text model to refine with: the one set in Manage Models, else the preference
- * (empty: the daemon picks the loaded, configured or recommended model). */
-export async function defaultModel(): Promise<string | undefined> {
-  const chosen = await LocalStorage.getItem<string>(DEFAULT_KEY);
-  return chosen || prefs().defaultModel?.trim() || undefined;
+/** The preference of `kind`: "Default Model" (text) or "Speech Model". */
+export function modelPreference(kind: ModelKind, p: Prefs = prefs()): string | undefined {
+  return (kind === "text" ? p.defaultModel : p.speechModel)?.trim() || undefined;
 }
 
-export async function setDefaultModel(id: string): Promise<void> {
-  await LocalStorage.setItem(DEFAULT_KEY, id);
+/** The model set with Set as Default in Manage Models. */
+export async function storedDefault(kind: ModelKind): Promise<string | undefined> {
+  return (await LocalStorage.getItem<string>(DEFAULT_KEYS[kind])) || undefined;
+}
+
+export async function setStoredDefault(kind: ModelKind, id: string): Promise<void> {
+  await LocalStorage.setItem(DEFAULT_KEYS[kind], id);
+}
+
+/** The default of `kind` as the preference and Manage Models set it (steps 1–2 of the
+ * precedence in models.ts), without asking the daemon. */
+export async function explicitDefault(kind: ModelKind): Promise<ModelChoice | undefined> {
+  return explicitChoice(modelPreference(kind), await storedDefault(kind));
+}
+
+/** The model a command uses for `kind`, by the one precedence (models.ts): the
+ * preference, else Manage Models' default, else the daemon's choice. */
+export async function chooseModelFor(kind: ModelKind, client: EngineClient = engine()): Promise<ModelChoice> {
+  const explicit = await explicitDefault(kind);
+  if (explicit) return explicit;
+  const status = await client.status();
+  return chooseModel(undefined, undefined, kind === "text" ? status.default_model : status.default_audio_model);
 }
 
 /** The text to refine, from the selection or the clipboard (per preference); `undefined`
@@ -89,41 +113,74 @@ export async function readInput(
   return text?.trim() ? { text, fromSelection: false } : undefined;
 }
 
-const TITLES: Record<string, string> = {
-  not_downloaded: "Model not downloaded",
-  unknown_model: "Unknown model",
-  busy: "Model is busy",
-  offline: "Offline",
-  binary_not_found: "murmur not found",
-  daemon_failed: "Could not start murmur serve",
-  daemon_unreachable: "murmur serve is not reachable",
-  daemon_died: "murmur serve stopped",
-  insufficient_disk: "Not enough disk space",
-  audio: "Cannot read the audio",
-  invalid_argument: "Invalid request",
-};
+/** What the actions of a failure do; `retry` and `chooseFile` come from the view. */
+export interface FailureHandlers {
+  retry?: () => void;
+  chooseFile?: () => void;
+  /** After a download the failure offered finished. */
+  downloaded?: () => void;
+}
 
-/** A failure toast with a useful message and an action that helps. */
-export async function showFailure(error: unknown, client: EngineClient = engine()): Promise<void> {
-  const e = error instanceof MurmurError ? error : new MurmurError("unknown", String(error));
-  if (e.kind === "cancelled") return;
-  const options: Toast.Options = {
-    style: Toast.Style.Failure,
-    title: TITLES[e.kind] ?? "Murmur failed",
-    message: e.message,
-  };
-  const model = e.model;
-  if (e.kind === "not_downloaded" && model) {
+/** Run one of a failure's actions. */
+export function runFailureAction(
+  action: ErrorAction,
+  f: Failure,
+  handlers: FailureHandlers = {},
+  client: EngineClient = engine(),
+): void {
+  switch (action) {
+    case "retry":
+      handlers.retry?.();
+      return;
+    case "choose-file":
+      handlers.chooseFile?.();
+      return;
+    case "download":
+      if (f.model) {
+        void downloadWithToast(client, f.model).then((ok) => {
+          if (ok) handlers.downloaded?.();
+        });
+      }
+      return;
+    case "manage-models":
+      void launchCommand({ name: "manage-models", type: LaunchType.UserInitiated }).catch(() => {});
+      return;
+    case "open-preferences":
+      void openExtensionPreferences();
+      return;
+    case "copy-error":
+      void Clipboard.copy(`${f.title}: ${f.message}`);
+      return;
+  }
+}
+
+/** The actions of `f` that can run here (Retry and Choose File only with their handler). */
+export function availableActions(f: Failure, handlers: FailureHandlers = {}): ErrorAction[] {
+  return f.actions.filter((a) => (a !== "retry" || handlers.retry) && (a !== "choose-file" || handlers.chooseFile));
+}
+
+/** A failure toast: its title, a message that does not repeat it, and the action that
+ * helps most (the view keeps all of them). */
+export async function showFailure(
+  error: unknown,
+  client: EngineClient = engine(),
+  handlers: FailureHandlers = {},
+): Promise<void> {
+  if (error instanceof MurmurError && error.kind === "cancelled") return;
+  const f = describeError(error, { retryable: !!handlers.retry, audioFile: !!handlers.chooseFile });
+  const [first, second] = availableActions(f, handlers);
+  const options: Toast.Options = { style: Toast.Style.Failure, title: f.title, message: f.message };
+  if (first) {
     options.primaryAction = {
-      title: "Download Model",
-      onAction: () => {
-        void downloadWithToast(client, model);
-      },
+      title: ACTION_TITLE[first],
+      onAction: () => runFailureAction(first, f, handlers, client),
     };
-  } else if (["binary_not_found", "daemon_failed", "daemon_unreachable"].includes(e.kind)) {
-    options.primaryAction = { title: "Open Preferences", onAction: () => void openExtensionPreferences() };
-  } else {
-    options.primaryAction = { title: "Copy Error", onAction: () => void Clipboard.copy(e.message) };
+  }
+  if (second) {
+    options.secondaryAction = {
+      title: ACTION_TITLE[second],
+      onAction: () => runFailureAction(second, f, handlers, client),
+    };
   }
   await showToast(options);
 }

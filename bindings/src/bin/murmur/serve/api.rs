@@ -13,7 +13,7 @@
 //! | `POST /v1/load` | `{model?}` | the loaded model |
 //! | `POST /v1/unload` | | `{unloaded: [ids]}` |
 //! | `POST /v1/refine` | `{text, model?, mode?, prompt?, temperature?, ..., stream?}` | stream: `start`, `token`…, `done` / `error` |
-//! | `POST /v1/transcribe` | `{path, model?, language?, ...}` or the audio file itself | stream: `start`, `segment`…, `done` / `error` |
+//! | `POST /v1/transcribe` | `{path, model?, language?, ...}` or the audio file itself | stream: `start`, `audio` (its `duration`), `segment`… and `progress` (`elapsed`, every 0.5 s), `done` / `error` |
 //! | `GET /v1/events` | | stream of engine events |
 //! | `POST /v1/shutdown` | | `{status: "shutting_down"}` |
 //!
@@ -109,8 +109,11 @@ async fn status(State(st): State<Shared>) -> Json<Value> {
     let obj = v.as_object_mut().expect("object");
     obj.remove("type");
     let default_model = engine
-        .default_model()
+        .default_for(Capability::Text)
         .unwrap_or_else(|_| engine.recommended_model());
+    let default_audio_model = engine
+        .default_for(Capability::Audio)
+        .unwrap_or_else(|_| engine.recommended_audio_model());
     obj.extend([
         ("status".into(), "running".into()),
         ("version".into(), env!("CARGO_PKG_VERSION").into()),
@@ -122,6 +125,7 @@ async fn status(State(st): State<Shared>) -> Json<Value> {
         ("socket".into(), st.socket.display().to_string().into()),
         ("tcp".into(), st.tcp.map(|a| a.to_string()).into()),
         ("default_model".into(), default_model.id.into()),
+        ("default_audio_model".into(), default_audio_model.id.into()),
         (
             "recommended_model".into(),
             engine.recommended_model().id.into(),
@@ -427,17 +431,63 @@ async fn transcribe(
     let (lines, body) = stream::channel(Some(&cancel));
     lines.send(&json!({"type": "start", "model": model, "queued": engine.status().in_use}));
     tokio::spawn(async move {
+        // Decode first and say how long the audio is, so that a client can show the
+        // position of each segment against it (the engine decodes first anyway).
+        let decoded =
+            tokio::task::spawn_blocking(move || murmur_core::audio::load_16k_mono(&audio))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(Error::Internal {
+                        what: "decoding the audio".into(),
+                        reason: e.to_string(),
+                    })
+                });
+        let samples = match decoded {
+            Ok(samples) => samples,
+            Err(e) => {
+                lines.send(&error_line(e));
+                return;
+            }
+        };
+        let duration = samples.len() as f64 / f64::from(murmur_core::audio::SAMPLE_RATE);
+        lines.send(&json!({"type": "audio", "duration": duration}));
+        // A line every half second until the transcript is done: hyper only notices a
+        // client that went away when it writes, and segments can be many seconds apart
+        // (model load, queue, a 30 s window); without these lines the cancel waited for
+        // the next segment.
+        let ticker = tokio::spawn({
+            let (lines, started) = (lines.clone(), Instant::now());
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(500));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let elapsed = started.elapsed().as_secs_f64();
+                    if !lines.send(&json!({"type": "progress", "elapsed": elapsed})) {
+                        return;
+                    }
+                }
+            }
+        });
         let segments = lines.clone();
         let on_segment = move |s: &murmur_core::transcribe::Segment| {
             segments.send(&tagged("segment", s));
         };
         let line = match engine
-            .transcribe(Some(&model), audio, &opts, on_segment, &cancel)
+            .transcribe(
+                Some(&model),
+                AudioInput::Pcm16k(samples),
+                &opts,
+                on_segment,
+                &cancel,
+            )
             .await
         {
             Ok(transcript) => done_line(&model, transcript),
             Err(e) => error_line(e),
         };
+        ticker.abort();
+        let _ = ticker.await; // so that no progress line follows the last one
         lines.send(&line);
     });
     Ok(body.into_response())
