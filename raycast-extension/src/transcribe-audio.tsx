@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Segment, Transcript } from "./lib/engine";
 import { describeError, failureLine } from "./lib/errors";
-import { FailureActions } from "./lib/failure-actions";
+import { FailureActions, StopAction } from "./lib/failure-actions";
 import { segmentsMarkdown, toSrt, toText } from "./lib/format";
 import {
   OUTCOME_LABEL,
@@ -197,16 +197,7 @@ function TranscribeView(props: { file: string; language?: string; refine: boolea
       }
       actions={
         <ActionPanel>
-          {running ? (
-            <Action
-              title="Stop"
-              icon={Icon.Stop}
-              onAction={() => {
-                stopRequested.current = true;
-                controller.current?.abort();
-              }}
-            />
-          ) : null}
+          {running ? <StopAction controller={controller} stopRequested={stopRequested} /> : null}
           {text ? <Action.CopyToClipboard title="Copy Text" content={text} /> : null}
           {segments.length ? (
             <Action.CopyToClipboard

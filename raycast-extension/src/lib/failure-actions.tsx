@@ -26,3 +26,21 @@ export function FailureActions(props: { failure: Failure; handlers: FailureHandl
     </ActionPanel.Section>
   );
 }
+
+/** Stop: aborts the running request, and the daemon cancels the work when its client
+ * leaves; `stopRequested` tells the view the end was asked for, not a failure. */
+export function StopAction(props: {
+  controller: { current: AbortController | undefined };
+  stopRequested: { current: boolean };
+}) {
+  return (
+    <Action
+      title="Stop"
+      icon={Icon.Stop}
+      onAction={() => {
+        props.stopRequested.current = true;
+        props.controller.current?.abort();
+      }}
+    />
+  );
+}

@@ -2,7 +2,7 @@ import { Action, ActionPanel, Clipboard, Detail, Icon, closeMainWindow, showHUD,
 import { useEffect, useRef, useState } from "react";
 import type { RefineMode, RefineResult } from "./engine";
 import { describeError, failureLine } from "./errors";
-import { FailureActions } from "./failure-actions";
+import { FailureActions, StopAction } from "./failure-actions";
 import {
   OUTCOME_LABEL,
   isIncomplete,
@@ -133,16 +133,7 @@ export function RefineView(props: RefineRequest) {
       }
       actions={
         <ActionPanel>
-          {running ? (
-            <Action
-              title="Stop"
-              icon={Icon.Stop}
-              onAction={() => {
-                stopRequested.current = true;
-                controller.current?.abort();
-              }}
-            />
-          ) : null}
+          {running ? <StopAction controller={controller} stopRequested={stopRequested} /> : null}
           {/* Incomplete: Copy leads, never Paste. */}
           {incomplete ? [copy, paste] : [paste, copy]}
           {next ? (
