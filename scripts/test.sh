@@ -71,7 +71,8 @@ for line in open(sys.argv[1]):
         continue
     if m["target"]["name"] == "murmur_ffi":
         lib = next((f for f in m["filenames"] if f.endswith(".so")), lib)
-    if m["target"]["name"] == "murmur" and m.get("executable"):
+    # The `murmur` binary itself, not the unit-test harness cargo also builds from it.
+    if m["target"]["name"] == "murmur" and m.get("executable") and not m["profile"]["test"]:
         binary = m["executable"]
 print(f"export MURMUR_FFI_LIB='{lib}' MURMUR_BIN='{binary}'")
 PY
