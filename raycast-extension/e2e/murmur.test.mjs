@@ -242,16 +242,16 @@ test("Refine: a result cut at the token limit is marked, Copy leads, Continue do
     await session.press(["ctrl", "k"]);
     await session.waitForText("Continue with 64-Token Limit", { timeout: 10_000 });
     await search(session, "Continue", "Refine Again");
-    await session.press("enter");
-    await session.waitForText("↵ Stop", { timeout: 30_000 });
-    await session.text({ waitFor: (s) => !s.includes("↵ Stop"), timeout: 180_000 });
-    // The run with 64 tokens goes on past the 32-token text, as the daemon answers it.
+    // The run with 64 tokens goes on past the 32-token text, as the daemon answers it
+    // (greedy: the same text). Asked before Continue runs, so the two never queue.
     const body = { text, mode: "custom", prompt, model: "smollm2", temperature: 0, stream: false };
     const cut = squeeze((await call("POST", "/v1/refine", { ...body, max_tokens: 32 })).text);
     const more = squeeze((await call("POST", "/v1/refine", { ...body, max_tokens: 64 })).text);
     assert.ok(more.length > cut.length + 10, `${cut} / ${more}`);
     const beyond = more.slice(cut.length, cut.length + 15);
-    const after = await session.text();
+    await session.press("enter");
+    // Waits for the text itself: a fast run can end before a "Stop" frame is ever seen.
+    const after = await session.text({ waitFor: (s) => squeeze(s).includes(beyond), timeout: 180_000 });
     assert.ok(squeeze(after).includes(beyond), `expected ${JSON.stringify(beyond)} on screen:\n${after}`);
   } finally {
     session.close();
@@ -309,9 +309,10 @@ test("Transcribe: the Speech Model preference, progress against the duration, St
     // Progress: how far into the 2:12 of audio the segments got.
     await session.waitForText(/Transcribing… (?!00:00)\d\d:\d\d of 02:1\d \(\d+%\)/, { timeout: 180_000 });
     assert.equal((await call("GET", "/v1/status")).loaded_audio, "whisper-test");
-    await session.waitForText("↵ Stop", { timeout: 10_000 });
+    // Running, so Stop is the primary action (waiting for its label raced the redraws
+    // that progress makes every half second).
     await session.press("enter");
-    await session.waitForText("Stopped at", { timeout: 10_000 });
+    await session.waitForText("Stopped at", { timeout: 30_000 });
     // The daemon dropped the transcription: idle within about the step it was in (a window,
     // ~10 s in a debug build on a CPU), not after the ~100 s of audio left.
     const stoppedAt = Date.now();
