@@ -201,7 +201,7 @@ pub fn refine(
         });
     }
     let tier = opts.ram_tier.unwrap_or_else(RamTier::current);
-    let input_tokens = model.tokenizer().encode(text, false)?.len();
+    let input_tokens = model.tokenizer().encode_literal(text)?.len();
     let max_tokens = opts
         .max_tokens
         .unwrap_or_else(|| dynamic_max_tokens(input_tokens, tier));

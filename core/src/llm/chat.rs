@@ -248,11 +248,12 @@ impl ChatModel {
 
     /// The prompt tokens for `messages`, rendered with the model's chat template.
     pub fn prompt_tokens(&self, messages: &[Message], enable_thinking: bool) -> Result<Vec<u32>> {
-        let text = self
+        let prompt = self
             .template
-            .render(messages, true, Some(enable_thinking))?;
-        // The template writes BOS itself where the model wants one.
-        self.tokenizer.encode(&text, false)
+            .render_marked(messages, true, Some(enable_thinking))?;
+        // The template writes BOS itself where the model wants one; message text stays
+        // literal (a `<|im_end|>` typed by the user is not the control token).
+        self.tokenizer.encode_prompt(&prompt)
     }
 
     /// Answer `messages`, streaming text to `on_text` as it is decoded (valid UTF-8,

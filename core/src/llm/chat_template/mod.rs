@@ -20,6 +20,7 @@
 //!   only when given (Qwen3's template tests `enable_thinking is defined`);
 //! - `{% generation %}` blocks (transformers' assistant-mask extension) render their body.
 
+mod marked;
 mod strftime;
 mod tojson;
 
@@ -33,6 +34,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::llm::load::gguf::{GgufHeader, Value as GgufValue};
+
+pub use marked::RenderedPrompt;
 
 /// The name the template is stored under in its environment.
 const TEMPLATE_NAME: &str = "chat_template";
