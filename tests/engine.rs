@@ -331,6 +331,11 @@ async fn download_then_refine_on_demand_then_unload() {
         engine.refine(Some("smol"), "text", &opts(4), |_| {}, &CancelToken::new()).await,
         Err(Error::NotDownloaded { model }) if model == "smol"
     ));
+    // Deleting what is not there says so rather than "deleted".
+    assert!(matches!(
+        engine.delete("smol").await,
+        Err(Error::NotDownloaded { model }) if model == "smol"
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

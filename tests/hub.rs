@@ -671,3 +671,61 @@ fn python_huggingface_hub_shares_the_cache() {
         .expect("complete");
     assert_eq!(from_python.files, snapshot.files);
 }
+
+/// Names that would leave the cache are refused wherever they come from: a revision the
+/// user typed, a ref file's contents, a file name in the Hub's listing.
+#[test]
+fn names_that_would_leave_the_cache_are_refused() {
+    let server = HubServer::start();
+    let repo = qwen3_repo(&server, "org/model");
+    let cache = tempfile::tempdir().unwrap();
+    let hub = Hub::new(config(&server, cache.path())).unwrap();
+
+    // A revision like `../../..` never reaches the network or the file system.
+    let traversal = SnapshotSpec {
+        revision: "../../..".into(),
+        ..spec(&repo)
+    };
+    let err = rt()
+        .block_on(hub.download(&traversal, &mut |_| {}, &CancelToken::new()))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument { ref name, .. } if name == "revision"),
+        "{err}"
+    );
+    assert!(server.requests().is_empty(), "nothing was asked of the Hub");
+    assert_eq!(hub.local_snapshot(&traversal), None);
+
+    // A ref file pointing outside `snapshots/` is not believed: the snapshot is not found
+    // there, and a fresh download writes a correct ref.
+    let snapshot = rt()
+        .block_on(hub.download(&spec(&repo), &mut |_| {}, &CancelToken::new()))
+        .unwrap();
+    let refs = cache.path().join("models--org--model/refs/main");
+    std::fs::write(&refs, "../../../../tmp").unwrap();
+    assert_eq!(hub.local_snapshot(&spec(&repo)), None);
+    let again = rt()
+        .block_on(hub.download(&spec(&repo), &mut |_| {}, &CancelToken::new()))
+        .unwrap();
+    assert_eq!(again, snapshot);
+    assert_eq!(std::fs::read_to_string(&refs).unwrap(), repo.commit);
+
+    // A listing with a file name that climbs out of the snapshot is refused whole.
+    let evil = server.add_repo(
+        "org/evil",
+        vec![
+            FixtureFile::new("config.json", r#"{"model_type":"qwen3"}"#),
+            FixtureFile::new("../../../../escaped.json", "{}"),
+        ],
+    );
+    let err = rt()
+        .block_on(hub.download(&spec(&evil), &mut |_| {}, &CancelToken::new()))
+        .unwrap_err();
+    assert!(matches!(err, Error::Download { .. }), "{err}");
+    assert!(
+        err.to_string().contains("not a plain relative path"),
+        "{err}"
+    );
+    assert!(!cache.path().join("escaped.json").exists());
+    assert!(!cache.path().parent().unwrap().join("escaped.json").exists());
+}

@@ -515,6 +515,7 @@ impl Catalog {
                 Some((r, rev)) if !rev.is_empty() => (r, rev),
                 _ => (source.trim_end_matches('@'), "main"),
             };
+            crate::hub::names::check_revision(revision)?;
             let name = repo.rsplit('/').next().unwrap_or(repo).to_string();
             (
                 ModelSource::Hub {
@@ -545,9 +546,22 @@ impl Catalog {
             });
         }
         let capability = match (add.capability, &source_kind) {
+            // A file or folder says what it holds, and must hold a model: otherwise it
+            // would be listed as downloaded and fail only when used.
+            (given, ModelSource::Local { path }) => {
+                let found = local_capability(path)?;
+                if let Some(given) = given.filter(|&c| c != found) {
+                    return Err(Error::InvalidArgument {
+                        name: "capability".into(),
+                        reason: format!(
+                            "{} holds a {found:?} model, not the {given:?} one asked for",
+                            path.display(),
+                        ),
+                    });
+                }
+                found
+            }
             (Some(c), _) => c,
-            // A file or folder says what it holds.
-            (None, ModelSource::Local { path }) => local_capability(path)?,
             // A repository not downloaded yet cannot: its name decides until the download
             // completes (the engine then reads its files).
             (None, ModelSource::Hub { .. }) if source.to_lowercase().contains("whisper") => {
@@ -888,6 +902,33 @@ mod tests {
             .unwrap();
         assert_eq!(local.capabilities, vec![Capability::Audio]);
         assert_eq!(local.architecture, "whisper");
+
+        // A revision that would climb out of the cache, and a folder with no model in
+        // it (even when its kind is given), are refused rather than listed.
+        let err = c.add(&AddModel {
+            source: "someone/model@../../..".into(),
+            ..AddModel::default()
+        });
+        assert!(matches!(err, Err(Error::InvalidArgument { ref name, .. }) if name == "revision"));
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        std::fs::write(empty.join("notes.txt"), "no model here").unwrap();
+        for capability in [None, Some(Capability::Text)] {
+            let err = c.add(&AddModel {
+                source: empty.display().to_string(),
+                capability,
+                ..AddModel::default()
+            });
+            assert!(matches!(err, Err(Error::InvalidArgument { .. })), "{err:?}");
+        }
+        let err = c.add(&AddModel {
+            source: folder.display().to_string(),
+            capability: Some(Capability::Text),
+            ..AddModel::default()
+        });
+        assert!(
+            matches!(err, Err(Error::InvalidArgument { ref name, .. }) if name == "capability")
+        );
 
         let again = Catalog::load(&file).unwrap();
         assert_eq!(again.resolve("my-model-4bit").unwrap(), &m);

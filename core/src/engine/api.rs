@@ -10,14 +10,14 @@ use tokio::sync::broadcast;
 use super::config::EngineConfig;
 use super::slots::{Activity, Inner, Loaded, Model, Slot, Use, join_error};
 use super::status::{ActiveDownload, EngineStatus, Event, MemoryUsage, ModelStatus, UnloadReason};
-use crate::audio::AudioInput;
+use crate::audio::{AudioInput, AudioStream};
 use crate::cancel::CancelToken;
 use crate::catalog::{AddModel, Capability, Catalog, CatalogModel, ModelSource};
 use crate::error::{Error, Result};
 use crate::hub::{DownloadProgress, Hub, SnapshotSpec};
 use crate::refine::{RefineOptions, RefineResult};
-use crate::transcribe::{Segment, TranscribeOptions, Transcript};
-use crate::whisper::longform::transcribe_samples;
+use crate::transcribe::{Segment, TranscribeEvent, TranscribeOptions, Transcript};
+use crate::whisper::longform::transcribe_stream;
 
 /// The engine. Cheap to clone (one `Arc`); `Send + Sync`. Async methods need a tokio
 /// runtime; events go to every [`Engine::subscribe`]r.
@@ -310,8 +310,9 @@ impl Engine {
 
     /// Delete a downloaded model from the cache (the whole `models--org--name` folder,
     /// partial downloads included). A loaded but idle model is unloaded first; refused
-    /// with [`Error::Busy`] while it downloads, loads or works on a call. Local-folder
-    /// models are never deleted (see [`Engine::remove_model`]).
+    /// with [`Error::Busy`] while it downloads, loads or works on a call, and with
+    /// [`Error::NotDownloaded`] when nothing of it is in the cache. Local-folder models
+    /// are never deleted (see [`Engine::remove_model`]).
     pub async fn delete(&self, id: &str) -> Result<()> {
         let m = self.resolve(id)?;
         let Some(repo) = m.repo().map(str::to_string) else {
@@ -320,6 +321,10 @@ impl Engine {
                 reason: format!("{} is a local folder; Murmur does not delete it", m.id),
             });
         };
+        // Nothing of it in the cache: saying "deleted" would mislead.
+        if !self.inner.hub.cache().repo(&repo).dir().exists() {
+            return Err(Error::NotDownloaded { model: m.id });
+        }
         let busy = self.inner.begin(&m.id, Activity::Deleting)?;
         let inner = self.inner.clone();
         let id = m.id.clone();
@@ -450,7 +455,7 @@ impl Engine {
     /// first if needed; the result names the model and its text is trimmed (Whisper's
     /// starts with a space). Segments stream to `on_segment` (called on a blocking
     /// thread) as each window is decoded; `cancel` stops between encoder blocks and
-    /// decoding steps, or ends a call still decoding its audio, loading its model or
+    /// decoding steps, or ends a call still reading its audio, loading its model or
     /// queued behind another, with [`Error::Cancelled`].
     pub async fn transcribe(
         &self,
@@ -460,13 +465,47 @@ impl Engine {
         mut on_segment: impl FnMut(&Segment) + Send + 'static,
         cancel: &CancelToken,
     ) -> Result<Transcript> {
+        let on_event = move |e: TranscribeEvent<'_>| {
+            if let TranscribeEvent::Segment(s) = e {
+                on_segment(s)
+            }
+        };
+        self.transcribe_with_events(model, audio, opts, on_event, cancel)
+            .await
+    }
+
+    /// [`Engine::transcribe`], also reporting the audio's duration to `on_event`
+    /// ([`TranscribeEvent::Duration`]): the declared one (PCM's length, a container's
+    /// header) before the model is loaded, and the real one when the end of the audio
+    /// shows it differs, so that a client can show progress without reading the audio
+    /// itself.
+    ///
+    /// The audio is a stream: it is opened and read up to its first samples before
+    /// anything else (unreadable audio fails fast, without loading a model), then read
+    /// window by window as the transcription needs it, so memory does not grow with its
+    /// length and `cancel` is seen between packets while reading.
+    pub async fn transcribe_with_events(
+        &self,
+        model: Option<&str>,
+        audio: AudioInput,
+        opts: &TranscribeOptions,
+        mut on_event: impl FnMut(TranscribeEvent<'_>) + Send + 'static,
+        cancel: &CancelToken,
+    ) -> Result<Transcript> {
         let m = self.choose(model, Capability::Audio)?;
-        // Decode the audio first: unreadable audio fails fast, without loading a model.
-        let decoding = tokio::task::spawn_blocking(move || crate::audio::load_16k_mono(&audio));
-        let samples = tokio::select! {
+        let token = cancel.clone();
+        let opening = tokio::task::spawn_blocking(move || {
+            let mut stream = AudioStream::open_owned(audio)?;
+            stream.prime(&token)?;
+            if let Some(d) = stream.declared_duration() {
+                on_event(TranscribeEvent::Duration(d));
+            }
+            Ok::<_, Error>((stream, on_event))
+        });
+        let (stream, mut on_event) = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(Error::Cancelled),
-            s = decoding => s.map_err(|e| join_error(&m.id, e))??,
+            opened = opening => opened.map_err(|e| join_error(&m.id, e))??,
         };
         let opts = opts.clone();
         let mut transcript = self
@@ -476,7 +515,7 @@ impl Engine {
                 cancel,
                 move |model, cancel| match model {
                     Model::Whisper(whisper) => {
-                        transcribe_samples(whisper, &samples, &opts, cancel, &mut on_segment)
+                        transcribe_stream(whisper, stream, &opts, cancel, &mut on_event)
                     }
                     Model::Chat(_) => unreachable!("the audio slot holds speech models"),
                 },

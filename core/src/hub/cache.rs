@@ -14,10 +14,12 @@
 //! `CacheRepo::create_ref`, so the Rust crates agree on the layout too.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use hf_hub::{Repo, RepoType};
+
+use super::names::{check_revision, is_commit_hash};
 
 /// A Hugging Face hub cache folder (`$HF_HUB_CACHE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,13 +117,22 @@ impl RepoCache {
 
     /// The commit `revision` resolves to locally: a commit hash with a snapshot folder is
     /// itself, a branch or tag is what its ref file says.
+    ///
+    /// Only a valid revision name is looked up, and only a commit hash read from a ref
+    /// file is believed: either could otherwise point outside the cache.
     pub fn resolve_revision(&self, revision: &str) -> Option<String> {
+        check_revision(revision).ok()?;
         if is_commit_hash(revision) && self.snapshot_dir(revision).is_dir() {
             return Some(revision.to_string());
         }
-        let commit = std::fs::read_to_string(self.ref_path(revision)).ok()?;
+        let mut commit = String::new();
+        File::open(self.ref_path(revision))
+            .ok()?
+            .take(128)
+            .read_to_string(&mut commit)
+            .ok()?;
         let commit = commit.trim();
-        (!commit.is_empty()).then(|| commit.to_string())
+        is_commit_hash(commit).then(|| commit.to_string())
     }
 
     /// Point `snapshots/<commit>/<file>` at `blobs/<etag>` with a relative symlink, as
@@ -203,10 +214,6 @@ impl RepoCache {
 #[derive(Debug)]
 pub struct BlobLock {
     _file: File,
-}
-
-pub(crate) fn is_commit_hash(s: &str) -> bool {
-    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(unix)]

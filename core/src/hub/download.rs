@@ -156,8 +156,12 @@ pub(crate) fn check_status(
 }
 
 /// The whole body, unless cancelled first.
+/// The whole body of a small reply, refused past `limit` bytes (a server that never
+/// stops sending must not fill memory).
 pub(crate) async fn read_body(
     mut resp: reqwest::Response,
+    repo: &str,
+    limit: usize,
     cancel: &CancelToken,
 ) -> Result<Vec<u8>, Failure> {
     let mut body = Vec::new();
@@ -167,6 +171,13 @@ pub(crate) async fn read_body(
             _ = cancel.cancelled() => return Err(Failure::Fatal(Error::Cancelled)),
         };
         match chunk {
+            Some(c) if body.len() + c.len() > limit => {
+                return Err(Failure::Fatal(Error::Download {
+                    repo: repo.into(),
+                    file: String::new(),
+                    reason: format!("the Hub's reply is larger than {limit} bytes"),
+                }));
+            }
             Some(c) => body.extend_from_slice(&c),
             None => return Ok(body),
         }

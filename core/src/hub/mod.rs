@@ -15,6 +15,7 @@
 
 pub mod cache;
 mod download;
+pub mod names;
 pub mod progress;
 
 use std::fmt;
@@ -257,6 +258,7 @@ impl Hub {
         revision: &str,
         cancel: &CancelToken,
     ) -> Result<RepoInfo> {
+        names::check_revision(revision)?;
         if self.config.offline {
             return Err(Error::Offline { repo: repo.into() });
         }
@@ -269,7 +271,7 @@ impl Hub {
         let body = download::with_retries(&self.config.retry, cancel, || async {
             let resp = download::send(self.request(&url, reqwest::Method::GET), cancel).await?;
             download::check_status(&resp, repo, "")?;
-            download::read_body(resp, cancel).await
+            download::read_body(resp, repo, names::MAX_REPO_INFO_BYTES, cancel).await
         })
         .await
         .map_err(|f| f.into_error(repo, ""))?;
@@ -294,6 +296,16 @@ impl Hub {
                 }
             })
             .collect::<Vec<_>>();
+        if !names::is_commit_hash(&info.sha) {
+            return Err(Error::Download {
+                repo: repo.into(),
+                file: String::new(),
+                reason: format!("the Hub named the commit {:?}, not a commit hash", info.sha),
+            });
+        }
+        for f in &files {
+            names::check_repo_file(repo, &f.path)?;
+        }
         if let Some(bad) = files
             .iter()
             .find(|f| f.etag.is_empty() || f.etag.contains(['/', '\\', '.']))

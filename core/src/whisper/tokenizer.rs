@@ -135,6 +135,9 @@ const SPLIT_REGEX: &str =
 /// Number of timestamp tokens: 0.00 s to 30.00 s in 0.02 s steps.
 pub const TIMESTAMP_TOKENS: u32 = 1501;
 
+/// Longest piece merged at once (see [`WhisperTokenizer::encode`]).
+const MAX_PIECE: usize = 256;
+
 /// Ids of the special tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpecialTokens {
@@ -361,11 +364,23 @@ impl WhisperTokenizer {
     }
 
     /// Encode text (no special tokens).
+    ///
+    /// A piece longer than [`MAX_PIECE`] bytes (one "word" of thousands of letters, as a
+    /// hostile prompt can hold) is merged in slices of that size: byte-pair merging is
+    /// quadratic in the piece's length, and no real token is that long.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         let mut out = Vec::new();
         for piece in self.split.find_iter(text) {
             let piece = piece.map_err(|e| Error::Tokenizer(format!("splitting text: {e}")))?;
-            self.bpe(piece.as_str().as_bytes(), &mut out)?;
+            let mut rest = piece.as_str();
+            while !rest.is_empty() {
+                let mut end = rest.len().min(MAX_PIECE);
+                while !rest.is_char_boundary(end) {
+                    end -= 1;
+                }
+                self.bpe(rest[..end].as_bytes(), &mut out)?;
+                rest = &rest[end..];
+            }
         }
         Ok(out)
     }
@@ -688,6 +703,17 @@ mod tests {
         let en = WhisperTokenizer::from_dir(dir.path(), 51864).unwrap();
         assert!(!en.is_multilingual());
         assert_eq!(multi.encode(" Hello world").unwrap(), [2425, 1002]);
+    }
+
+    #[test]
+    fn a_huge_word_encodes_in_linear_time_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = WhisperTokenizer::from_dir(dir.path(), 51865).unwrap();
+        // One 200,000-letter "word" (with a 2-byte letter so slices meet at char
+        // boundaries): merging it whole would take hours.
+        let word = "aé".repeat(100_000);
+        let ids = tok.encode(&word).unwrap();
+        assert_eq!(tok.decode(&ids), word);
     }
 
     #[test]
