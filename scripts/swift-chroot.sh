@@ -21,7 +21,8 @@ STAMP="v1 $SUITE ${PACKAGES[*]}"
 
 [ "$(id -u)" -eq 0 ] || die "swift-chroot.sh needs root (debootstrap, chroot, mount)"
 
-# The Debian mirror the host already uses (debootstrap needs a plain archive URL).
+# The Debian mirror the host already uses (debootstrap needs a plain archive URL); empty
+# when the host names none, and debootstrap then uses its own default mirror.
 mirror() {
   local uri
   uri="$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null |
@@ -29,7 +30,7 @@ mirror() {
   if [ -z "$uri" ]; then
     uri="$(awk '$1 == "deb" && $2 !~ /security/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)"
   fi
-  echo "${uri:-http://deb.debian.org/debian}"
+  echo "$uri"
 }
 
 # Mount points made by this process, unmounted in reverse order by the trap.
@@ -79,8 +80,8 @@ ensure() {
   fi
   local url
   url="$(mirror)"
-  log "building the Swift chroot (Debian $SUITE from $url; about 2 minutes and 550 MB of downloads, once)"
-  retry 3 debootstrap --variant=minbase "$SUITE" "$tmp" "$url" >/dev/null
+  log "building the Swift chroot (Debian $SUITE from ${url:-the default debootstrap mirror}; about 2 minutes and 550 MB of downloads, once)"
+  retry 3 debootstrap --variant=minbase "$SUITE" "$tmp" ${url:+"$url"} >/dev/null
   mount_system "$tmp"
   chroot "$tmp" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
     bash -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends ${PACKAGES[*]} >/dev/null && apt-get clean"
