@@ -312,8 +312,14 @@ pub fn default_chatml() -> ChatTemplate {
 }
 
 /// The environment transformers renders chat templates in (see the module docs).
+/// Instructions one rendering may run. A template is part of a model file, so it may be
+/// hostile (`{% for i in range(99999) %}{% for j in range(99999) %}`); real ones render a
+/// dictation prompt in a few thousand.
+const TEMPLATE_FUEL: u64 = 5_000_000;
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_keep_trailing_newline(false);
@@ -383,6 +389,14 @@ mod tests {
     fn render(source: &str, messages: &[Message]) -> Result<String> {
         ChatTemplate::new(source.to_string(), Some("<s>".into()), Some("</s>".into()))?
             .render(messages, true, None)
+    }
+
+    #[test]
+    fn a_template_that_never_ends_runs_out_of_fuel() {
+        let endless = "{% for i in range(99999) %}{% for j in range(99999) %}.{% endfor %}{% endfor %}";
+        let err = render(endless, &[Message::user("Hi")]).unwrap_err();
+        assert!(matches!(err, Error::Template { .. }), "{err}");
+        assert!(err.to_string().contains("fuel"), "{err}");
     }
 
     #[test]
