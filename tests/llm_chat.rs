@@ -265,3 +265,35 @@ fn control_tokens_in_refined_text_do_not_open_a_turn() {
     }
     assert!(tok.decode(&hostile, false).unwrap().contains(injected));
 }
+
+/// `max_tokens` far past the context window (a request may say anything) stops at the
+/// window: the KV cache never grows beyond what the model was made for.
+#[test]
+fn generation_stops_at_the_context_window_whatever_max_tokens_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("goldens/llm/qwen3");
+    let tok = murmur_tests::qwen3_tokenizer_dir();
+    for (from, name) in [
+        (&golden, "config.json"),
+        (&golden, "model.safetensors"),
+        (&golden, "model.safetensors.index.json"),
+        (&tok, "tokenizer.json"),
+        (&tok, "tokenizer_config.json"),
+    ] {
+        std::fs::copy(from.join(name), dir.path().join(name)).unwrap();
+    }
+    let model = ChatModel::load(dir.path()).unwrap();
+    let window = model.info().context_length;
+    assert_eq!(window, 512);
+    let prompt: Vec<u32> = (3..13).collect();
+    let r = model
+        .complete(
+            &prompt,
+            &greedy(usize::MAX),
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(r.stats.stop_reason, StopReason::MaxTokens);
+    assert_eq!(r.stats.generated_tokens, window - prompt.len());
+}

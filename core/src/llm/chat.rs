@@ -298,6 +298,19 @@ impl ChatModel {
                 limit: self.info.context_length,
             });
         }
+        // Never past the context window: a huge `max_tokens` from a request would grow
+        // the KV cache until memory runs out on a model that never says EOS.
+        let room = self.info.context_length - prompt.len();
+        let capped;
+        let opts = if opts.max_tokens > room {
+            capped = GenerateOptions {
+                max_tokens: room,
+                ..opts.clone()
+            };
+            &capped
+        } else {
+            opts
+        };
         let mut decoder = StreamDecoder::new(&self.tokenizer);
         let mut filter = ThinkFilter::default();
         let mut text = String::new();
