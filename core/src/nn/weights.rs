@@ -40,7 +40,7 @@ impl QuantSpec {
         };
         let default =
             spec(q).ok_or_else(|| Error::corrupt(path, "quantization lacks group_size or bits"))?;
-        let overrides = q
+        let overrides: HashMap<String, QuantSpec> = q
             .as_object()
             .map(|o| {
                 o.iter()
@@ -48,7 +48,26 @@ impl QuantSpec {
                     .collect()
             })
             .unwrap_or_default();
+        for s in std::iter::once(&default).chain(overrides.values()) {
+            s.check(path)?;
+        }
         Ok((Some(default), overrides))
+    }
+
+    /// Bits and group sizes MLX's affine kernels take; anything else would fail inside
+    /// MLX or make the packed-size arithmetic meaningless (zero bits divide by zero).
+    fn check(self, path: &Path) -> Result<()> {
+        if [2, 3, 4, 5, 6, 8].contains(&self.bits) && [32, 64, 128].contains(&self.group_size) {
+            return Ok(());
+        }
+        Err(Error::Unsupported {
+            path: path.to_path_buf(),
+            what: format!(
+                "quantization of {} bits in groups of {} (MLX takes 2, 3, 4, 5, 6 or 8 bits in \
+                 groups of 32, 64 or 128)",
+                self.bits, self.group_size
+            ),
+        })
     }
 }
 
@@ -117,12 +136,12 @@ impl Weights {
                 let prefix = name.strip_suffix(".weight").unwrap_or(name);
                 match self.quant_for(prefix) {
                     Ok(Some(q)) if a.dtype() == Dtype::Uint32 && q.bits > 0 => {
-                        elements * 32 / q.bits as u64 * 4
+                        elements.saturating_mul(32 * 4) / q.bits as u64
                     }
-                    _ => elements * 4,
+                    _ => elements.saturating_mul(4),
                 }
             })
-            .sum()
+            .fold(0u64, u64::saturating_add)
     }
 
     pub fn with_overrides(mut self, overrides: HashMap<String, QuantSpec>) -> Self {
@@ -136,6 +155,28 @@ impl Weights {
 
     pub fn contains(&self, name: &str) -> bool {
         self.arrays.contains_key(name)
+    }
+
+    /// Names of the tensors not taken yet.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.arrays.keys().map(String::as_str)
+    }
+
+    /// The shape tensor `name` has as the model sees it, without reading its data: as
+    /// stored when dense; when quantized, the packed last axis replaced by the scales'
+    /// groups × group size. For comparing a config with its checkpoint.
+    pub fn logical_shape(&self, name: &str) -> Option<Vec<u64>> {
+        let a = self.arrays.get(name)?;
+        let mut shape: Vec<u64> = a.shape().iter().map(|&d| d.max(0) as u64).collect();
+        let prefix = name.strip_suffix(".weight").unwrap_or(name);
+        if let (Ok(Some(q)), Some(scales)) = (
+            self.quant_for(prefix),
+            self.arrays.get(&format!("{prefix}.scales")),
+        ) && let (Some(last), Some(&groups)) = (shape.last_mut(), scales.shape().last())
+        {
+            *last = (groups.max(0) as u64).saturating_mul(q.group_size as u64);
+        }
+        Some(shape)
     }
 
     /// Remove and return a tensor, or a [`Error::CorruptModel`] naming it.
@@ -229,9 +270,11 @@ pub(super) fn check_packed(
     scales: &Array,
     q: QuantSpec,
 ) -> Result<()> {
-    let packed = *w.shape().last().unwrap_or(&0);
-    let groups = *scales.shape().last().unwrap_or(&0);
-    if w.dtype() != Dtype::Uint32 || packed * 32 != groups * q.group_size * q.bits {
+    // In i64: hostile shapes and specs must not overflow the i32 products.
+    let packed = i64::from(*w.shape().last().unwrap_or(&0));
+    let groups = i64::from(*scales.shape().last().unwrap_or(&0));
+    let (group, bits) = (i64::from(q.group_size), i64::from(q.bits));
+    if w.dtype() != Dtype::Uint32 || packed * 32 != groups * group * bits {
         return Err(Error::corrupt(
             path,
             format!(

@@ -23,6 +23,9 @@ use mlx_rs::{Array, Dtype};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::llm::load::bounded::{bytes_of, check_fits_in_memory, elements};
+use crate::llm::load::read_small_json;
+use crate::llm::load::safetensors::load_safetensors;
 use crate::nn::QuantSpec;
 use crate::nn::weights::is_float;
 
@@ -39,6 +42,53 @@ pub struct Dims {
     pub n_text_state: i32,
     pub n_text_head: i32,
     pub n_text_layer: i32,
+}
+
+impl Dims {
+    /// Every dimension positive and below a bound far above real Whisper models (so
+    /// nothing derived from them overflows or allocates absurdly), the heads dividing
+    /// the widths: a bad `config.json` or `model.bin` fails here naming the key, before
+    /// any tensor is read, instead of dividing by zero or failing inside MLX.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        const STATE: i32 = 1 << 14;
+        let bounds = [
+            ("n_mels", self.n_mels, 1 << 10),
+            ("n_audio_ctx", self.n_audio_ctx, 1 << 16),
+            ("n_audio_state", self.n_audio_state, STATE),
+            ("n_audio_head", self.n_audio_head, 1 << 10),
+            ("n_audio_layer", self.n_audio_layer, 1 << 8),
+            ("n_vocab", self.n_vocab, 1 << 20),
+            ("n_text_ctx", self.n_text_ctx, 1 << 16),
+            ("n_text_state", self.n_text_state, STATE),
+            ("n_text_head", self.n_text_head, 1 << 10),
+            ("n_text_layer", self.n_text_layer, 1 << 8),
+        ];
+        let bad = |reason: String| Error::corrupt(path, format!("bad config: {reason}"));
+        for (key, v, max) in bounds {
+            if !(1..=max).contains(&v) {
+                return Err(bad(format!("{key} = {v} is out of range (1..={max})")));
+            }
+        }
+        for (state, head, s, h) in [
+            (
+                "n_audio_state",
+                "n_audio_head",
+                self.n_audio_state,
+                self.n_audio_head,
+            ),
+            (
+                "n_text_state",
+                "n_text_head",
+                self.n_text_state,
+                self.n_text_head,
+            ),
+        ] {
+            if s % h != 0 {
+                return Err(bad(format!("{head} = {h} does not divide {state} = {s}")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The on-disk layout a model came from.
@@ -107,16 +157,18 @@ fn has_mlx_weights(dir: &Path) -> bool {
 
 fn load_mlx_community(dir: &Path) -> Result<Checkpoint> {
     let config_path = dir.join("config.json");
-    let config = crate::files::read_json(&config_path)?;
+    let config = read_small_json(&config_path)?;
     let dims = Dims::deserialize(&config)
         .map_err(|e| Error::corrupt(&config_path, format!("config.json: {e}")))?;
+    dims.validate(&config_path)?;
+    let (quant, quant_overrides) = QuantSpec::from_config(&config, &config_path)?;
     let st = dir.join("weights.safetensors");
     let arrays = if st.is_file() {
-        Array::load_safetensors(&st).map_err(|e| Error::corrupt(&st, e.to_string()))?
+        load_safetensors(&st)?
     } else {
         read_npz(&dir.join("weights.npz"))?
     };
-    let (quant, quant_overrides) = QuantSpec::from_config(&config, &config_path)?;
+    check_mlx_tensors(&dims, &arrays, dir)?;
     let alignment_heads = config
         .get("alignment_heads")
         .and_then(|v| serde_json::from_value::<Vec<(usize, usize)>>(v.clone()).ok());
@@ -131,22 +183,77 @@ fn load_mlx_community(dir: &Path) -> Result<Checkpoint> {
     })
 }
 
+/// The checkpoint's tensors must agree with its config where it is cheap to see: the
+/// token embedding's rows are the vocabulary, and each side has as many blocks as the
+/// config says (a config claiming more or fewer would otherwise fail later, less clearly).
+fn check_mlx_tensors(dims: &Dims, arrays: &HashMap<String, Array>, dir: &Path) -> Result<()> {
+    let bad = |reason: String| Error::corrupt(dir, format!("bad config: {reason}"));
+    if let Some(emb) = arrays.get("decoder.token_embedding.weight")
+        && emb.shape().first() != Some(&dims.n_vocab)
+    {
+        return Err(bad(format!(
+            "n_vocab = {} but decoder.token_embedding.weight has shape {:?}",
+            dims.n_vocab,
+            emb.shape()
+        )));
+    }
+    for (side, key, n) in [
+        ("encoder", "n_audio_layer", dims.n_audio_layer),
+        ("decoder", "n_text_layer", dims.n_text_layer),
+    ] {
+        let prefix = format!("{side}.blocks.");
+        let mut blocks: Vec<&str> = arrays
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix)?.split('.').next())
+            .collect();
+        blocks.sort_unstable();
+        blocks.dedup();
+        if blocks.len() != n as usize {
+            return Err(bad(format!(
+                "{key} = {n} but the weights hold {} {side} blocks",
+                blocks.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Arrays of an `.npz` archive (what `mx.savez` / `np.savez` write): a zip of `.npy`
-/// files, stored or deflated.
+/// files, stored or deflated. The sizes the archive declares must fit in memory, and no
+/// entry may inflate beyond its declared size.
 pub fn read_npz(path: &Path) -> Result<HashMap<String, Array>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| Error::corrupt(path, format!("not a zip archive: {e}")))?;
+    let mut declared = 0u64;
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index_raw(i)
+            .map_err(|e| Error::corrupt(path, format!("zip entry {i}: {e}")))?;
+        declared = declared.saturating_add(entry.size());
+    }
+    check_fits_in_memory(path, declared)?;
     let mut out = HashMap::new();
     for i in 0..zip.len() {
-        let mut entry = zip
+        let entry = zip
             .by_index(i)
             .map_err(|e| Error::corrupt(path, format!("zip entry {i}: {e}")))?;
         let name = entry.name().trim_end_matches(".npy").to_string();
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        let size = entry.size();
+        let mut bytes = Vec::new();
         entry
+            .take(size)
             .read_to_end(&mut bytes)
             .map_err(|e| Error::corrupt(path, format!("{name}: {e}")))?;
+        if bytes.len() as u64 != size {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "{name}: {} bytes where the archive declares {size}",
+                    bytes.len()
+                ),
+            ));
+        }
         out.insert(
             name.clone(),
             parse_npy(&bytes).map_err(|r| Error::corrupt(path, format!("{name}: {r}")))?,
@@ -157,6 +264,13 @@ pub fn read_npz(path: &Path) -> Result<HashMap<String, Array>> {
 
 /// One `.npy` array (little-endian, C order).
 pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
+    let (shape, dtype, data) = parse_npy_header(bytes)?;
+    Ok(array_from_bytes(data, &shape, dtype))
+}
+
+/// The header of one `.npy` array: shape, dtype and exactly the data bytes they need
+/// (checked without overflow). Also the fuzz entry point for `.npy`: never touches MLX.
+pub fn parse_npy_header(bytes: &[u8]) -> std::result::Result<(Vec<i32>, Dtype, &[u8]), String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not an .npy array".into());
     }
@@ -168,13 +282,18 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
         ),
         v => return Err(format!("unsupported .npy version {v}")),
     };
+    let data_start = start + header_len;
     let header = bytes
-        .get(start..start + header_len)
+        .get(start..data_start)
         .and_then(|h| std::str::from_utf8(h).ok())
         .ok_or("truncated .npy header")?;
     let field = |key: &str| -> Option<&str> {
         let i = header.find(&format!("'{key}'"))? + key.len() + 2;
-        let rest = header[i..].trim_start().strip_prefix(':')?.trim_start();
+        let rest = header
+            .get(i..)?
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start();
         Some(rest)
     };
     let descr = field("descr").ok_or("no descr")?;
@@ -184,14 +303,19 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
         return Err("Fortran-order arrays are not supported".into());
     }
     let shape_text = field("shape").ok_or("no shape")?;
-    let shape_text = &shape_text[1..shape_text.find(')').ok_or("bad shape")?];
+    let shape_text = shape_text
+        .strip_prefix('(')
+        .and_then(|t| t.get(..t.find(')')?))
+        .ok_or("bad shape")?;
     let shape: Vec<i32> = shape_text
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<i32>()
-                .map_err(|_| format!("bad shape {shape_text:?}"))
+                .ok()
+                .filter(|&d| d >= 0)
+                .ok_or_else(|| format!("bad shape {shape_text:?}"))
         })
         .collect::<std::result::Result<_, _>>()?;
     let (dtype, size) = match descr {
@@ -205,15 +329,15 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
         "<V2" | "|V2" => (Dtype::Bfloat16, 2),
         other => return Err(format!("unsupported dtype {other}")),
     };
-    let data = &bytes[start + header_len..];
-    let count: usize = shape.iter().map(|&d| d as usize).product();
-    if data.len() < count * size {
-        return Err(format!(
-            "truncated: {} bytes for {count} elements",
+    let data = &bytes[data_start..];
+    let need = elements(shape.iter().map(|&d| d as u64)).and_then(|n| bytes_of(n, size));
+    match need.and_then(|n| data.get(..usize::try_from(n).ok()?)) {
+        Some(data) => Ok((shape, dtype, data)),
+        None => Err(format!(
+            "truncated: {} bytes for shape {shape:?} of {descr}",
             data.len()
-        ));
+        )),
     }
-    Ok(array_from_bytes(&data[..count * size], &shape, dtype))
 }
 
 /// An MLX array holding a copy of little-endian `data`.
@@ -250,16 +374,18 @@ impl<'a> Reader<'a> {
         self.pos = end;
         Ok(s)
     }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let b = self.bytes(N)?;
+        Ok(b.try_into().unwrap_or([0; N]))
+    }
     fn u8(&mut self) -> Result<u8> {
-        Ok(self.bytes(1)?[0])
+        Ok(self.array::<1>()?[0])
     }
     fn u16(&mut self) -> Result<u16> {
-        let b = self.bytes(2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
+        Ok(u16::from_le_bytes(self.array()?))
     }
     fn u32(&mut self) -> Result<u32> {
-        let b = self.bytes(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(u32::from_le_bytes(self.array()?))
     }
     /// A u16 length that counts a trailing NUL, then the bytes.
     fn string(&mut self) -> Result<String> {
@@ -270,20 +396,43 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// One variable of a CTranslate2 model.
-struct Variable {
-    shape: Vec<i32>,
-    dtype: u8,
-    data: std::ops::Range<usize>,
+/// A parsed CTranslate2 `model.bin`: its variables (validated shapes and byte ranges
+/// into the bytes it was parsed from) and aliases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ct2Model {
+    pub version: u32,
+    /// The model spec's name (always `WhisperSpec` once parsed).
+    pub spec: String,
+    pub variables: HashMap<String, Ct2Variable>,
+    pub aliases: HashMap<String, String>,
 }
 
-fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
-    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut r = Reader {
-        path,
-        data: &data,
-        pos: 0,
-    };
+/// One variable of a CTranslate2 model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ct2Variable {
+    /// Every dimension within `0..=i32::MAX`.
+    pub shape: Vec<i32>,
+    /// CTranslate2's type code: 0 f32, 1 i8, 2 i16, 3 i32, 4 f16, 5 bf16.
+    pub dtype: u8,
+    /// Exactly shape × element size bytes, inside the parsed bytes.
+    pub data: std::ops::Range<usize>,
+}
+
+/// Largest rank accepted (CTranslate2 writes at most 4).
+const CT2_MAX_RANK: u8 = 8;
+
+/// Parse and validate a CTranslate2 `model.bin` held in memory: header, variable table
+/// (each variable's shape × type must equal its byte count, checked without overflow)
+/// and aliases. Also the fuzz entry point for CTranslate2: never touches MLX, never
+/// allocates in proportion to a number in the bytes; the loader runs the same parser.
+/// Errors name `<memory>`.
+pub fn parse_ctranslate2(bytes: &[u8]) -> Result<Ct2Model> {
+    parse_ct2(bytes, Path::new("<memory>"))
+}
+
+/// The one `model.bin` parser; `path` names the file in errors.
+fn parse_ct2(data: &[u8], path: &Path) -> Result<Ct2Model> {
+    let mut r = Reader { path, data, pos: 0 };
     let version = r.u32()?;
     if !(1..=6).contains(&version) {
         return Err(Error::corrupt(
@@ -304,44 +453,12 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
     }
     let _revision = if version >= 2 { r.u32()? } else { 1 };
     let count = r.u32()?;
-    let mut vars: HashMap<String, Variable> = HashMap::new();
+    let mut variables = HashMap::new();
     for _ in 0..count {
-        let name = r.string()?;
-        let rank = r.u8()? as usize;
-        let mut shape = Vec::with_capacity(rank);
-        for _ in 0..rank {
-            shape.push(r.u32()? as i32);
+        let (name, var) = ct2_variable(&mut r, version)?;
+        if variables.insert(name.clone(), var).is_some() {
+            return Err(Error::corrupt(path, format!("duplicate variable {name}")));
         }
-        let dtype = if version >= 4 { r.u8()? } else { 0 };
-        let nbytes = r.u32()? as usize;
-        let start = r.pos;
-        r.bytes(nbytes)?;
-        let elem = match dtype {
-            0 | 3 => 4,
-            1 => 1,
-            2 | 4 | 5 => 2,
-            other => {
-                return Err(Error::corrupt(
-                    path,
-                    format!("{name}: unknown data type {other}"),
-                ));
-            }
-        };
-        let count: usize = shape.iter().map(|&d| d as usize).product();
-        if count * elem != nbytes {
-            return Err(Error::corrupt(
-                path,
-                format!("{name}: {nbytes} bytes for shape {shape:?} of type {dtype}"),
-            ));
-        }
-        vars.insert(
-            name,
-            Variable {
-                shape,
-                dtype,
-                data: start..start + nbytes,
-            },
-        );
     }
     let mut aliases = HashMap::new();
     if version >= 3 && r.pos < data.len() {
@@ -352,24 +469,161 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
             aliases.insert(alias, target);
         }
     }
-    let _ = aliases; // The only alias in Whisper specs is the tied output projection.
+    Ok(Ct2Model {
+        version,
+        spec,
+        variables,
+        aliases,
+    })
+}
 
-    let scalar = |name: &str| -> Result<i64> {
-        let v = vars
-            .get(name)
-            .ok_or_else(|| Error::corrupt(path, format!("missing {name}")))?;
-        let b = &data[v.data.clone()];
-        Ok(match v.dtype {
-            1 => b[0] as i8 as i64,
-            2 => i16::from_le_bytes([b[0], b[1]]) as i64,
-            3 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
-            _ => return Err(Error::corrupt(path, format!("{name} is not an integer"))),
-        })
+/// One entry of the variable table: name, rank, dims, type, byte count, data.
+fn ct2_variable(r: &mut Reader, version: u32) -> Result<(String, Ct2Variable)> {
+    let path = r.path;
+    let name = r.string()?;
+    let rank = r.u8()?;
+    if rank > CT2_MAX_RANK {
+        return Err(Error::corrupt(path, format!("{name}: rank {rank}")));
+    }
+    let mut shape = Vec::with_capacity(rank as usize);
+    for _ in 0..rank {
+        let d = r.u32()?;
+        let d = i32::try_from(d).map_err(|_| {
+            Error::corrupt(path, format!("{name}: dimension {d} (at most 2^31 − 1)"))
+        })?;
+        shape.push(d);
+    }
+    let dtype = if version >= 4 { r.u8()? } else { 0 };
+    let elem: u64 = match dtype {
+        0 | 3 => 4,
+        1 => 1,
+        2 | 4 | 5 => 2,
+        other => {
+            return Err(Error::corrupt(
+                path,
+                format!("{name}: unknown data type {other}"),
+            ));
+        }
     };
-    let array = |name: &str| -> Result<Array> {
-        let v = vars
+    let nbytes = r.u32()? as usize;
+    let start = r.pos;
+    r.bytes(nbytes)?;
+    let need = elements(shape.iter().map(|&d| d as u64)).and_then(|n| bytes_of(n, elem));
+    if need != Some(nbytes as u64) {
+        return Err(Error::corrupt(
+            path,
+            format!("{name}: {nbytes} bytes for shape {shape:?} of type {dtype}"),
+        ));
+    }
+    let var = Ct2Variable {
+        shape,
+        dtype,
+        data: start..start + nbytes,
+    };
+    Ok((name, var))
+}
+
+impl Ct2Model {
+    fn var(&self, name: &str, path: &Path) -> Result<&Ct2Variable> {
+        self.variables
             .get(name)
-            .ok_or_else(|| Error::corrupt(path, format!("missing tensor {name}")))?;
+            .ok_or_else(|| Error::corrupt(path, format!("missing {name}")))
+    }
+
+    /// An integer variable holding exactly one value.
+    fn scalar(&self, data: &[u8], name: &str, path: &Path) -> Result<i64> {
+        let v = self.var(name, path)?;
+        let b = &data[v.data.clone()];
+        let value = match (v.dtype, b) {
+            (1, &[x]) => x as i8 as i64,
+            (2, &[a, b]) => i16::from_le_bytes([a, b]) as i64,
+            (3, &[a, b, c, d]) => i32::from_le_bytes([a, b, c, d]) as i64,
+            _ => {
+                return Err(Error::corrupt(
+                    path,
+                    format!("{name} is not one integer (shape {:?})", v.shape),
+                ));
+            }
+        };
+        Ok(value)
+    }
+
+    /// The shape of `name`, which must have `rank` dimensions.
+    fn shape(&self, name: &str, rank: usize, path: &Path) -> Result<&[i32]> {
+        let v = self.var(name, path)?;
+        if v.shape.len() != rank {
+            return Err(Error::corrupt(
+                path,
+                format!("{name} has shape {:?}, not {rank} dimensions", v.shape),
+            ));
+        }
+        Ok(&v.shape)
+    }
+
+    /// The model's dimensions, from the shapes of its tensors and its head counts,
+    /// consistent with each other ([`Dims::validate`]).
+    fn dims(&self, data: &[u8], path: &Path) -> Result<Dims> {
+        let conv1 = self.shape("encoder/conv1/weight", 3, path)?;
+        let enc_pos = self.shape("encoder/position_encodings/encodings", 2, path)?;
+        let dec_pos = self.shape("decoder/position_encodings/encodings", 2, path)?;
+        let emb = self.shape("decoder/embeddings/weight", 2, path)?;
+        let heads = |name: &str| -> Result<i32> {
+            let n = self.scalar(data, name, path)?;
+            i32::try_from(n).map_err(|_| Error::corrupt(path, format!("bad config: {name} = {n}")))
+        };
+        let count_layers = |side: &str| {
+            (0..)
+                .take_while(|i| {
+                    self.variables
+                        .contains_key(&format!("{side}/layer_{i}/ffn/linear_0/weight"))
+                })
+                .count() as i32
+        };
+        let dims = Dims {
+            n_mels: conv1[1],
+            n_audio_ctx: enc_pos[0],
+            n_audio_state: enc_pos[1],
+            n_audio_head: heads("encoder/num_heads")?,
+            n_audio_layer: count_layers("encoder"),
+            n_vocab: emb[0],
+            n_text_ctx: dec_pos[0],
+            n_text_state: emb[1],
+            n_text_head: heads("decoder/num_heads")?,
+            n_text_layer: count_layers("decoder"),
+        };
+        dims.validate(path)?;
+        if conv1[0] != dims.n_audio_state || dec_pos[1] != dims.n_text_state {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "encoder/conv1/weight {conv1:?} and decoder/position_encodings {dec_pos:?} \
+                     do not match the model's widths {dims:?}"
+                ),
+            ));
+        }
+        Ok(dims)
+    }
+}
+
+fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    check_fits_in_memory(path, len)?;
+    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let model = parse_ct2(&data, path)?;
+    let dims = model.dims(&data, path)?;
+    let vars = &model.variables;
+    for unsupported in ["decoder/alibi", "decoder/scale_embeddings"] {
+        if vars.contains_key(unsupported) && model.scalar(&data, unsupported, path)? != 0 {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                what: unsupported.into(),
+            });
+        }
+    }
+    let array = |name: &str| -> Result<Array> {
+        let v = model.var(name, path)?;
         let bytes = &data[v.data.clone()];
         let dtype = match v.dtype {
             0 => Dtype::Float32,
@@ -385,36 +639,28 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
         if v.dtype == 1
             && let Some(s) = vars.get(&scale_name)
         {
+            let rows = v.shape.first().copied().unwrap_or(0);
+            let scales: i64 = s.shape.iter().map(|&d| d as i64).product();
+            if !matches!(s.dtype, 0 | 4) || scales != rows as i64 {
+                return Err(Error::corrupt(
+                    path,
+                    format!(
+                        "{scale_name} {:?} does not scale {name} {:?}",
+                        s.shape, v.shape
+                    ),
+                ));
+            }
             let sd = if s.dtype == 4 {
                 Dtype::Float16
             } else {
                 Dtype::Float32
             };
             let scale = array_from_bytes(&data[s.data.clone()], &s.shape, sd);
-            let scale = scale.as_dtype(Dtype::Float32)?;
-            let scale = if scale.ndim() == 1 {
-                scale.reshape(&[-1, 1])?
-            } else {
-                scale
-            };
+            let scale = scale.as_dtype(Dtype::Float32)?.reshape(&[-1, 1])?;
             return Ok(a.as_dtype(Dtype::Float32)?.divide(&scale)?);
         }
         Ok(a)
     };
-    let count_layers = |side: &str| {
-        (0..)
-            .take_while(|i| vars.contains_key(&format!("{side}/layer_{i}/ffn/linear_0/weight")))
-            .count() as i32
-    };
-    for unsupported in ["decoder/alibi", "decoder/scale_embeddings"] {
-        if vars.contains_key(unsupported) && scalar(unsupported)? != 0 {
-            return Err(Error::Unsupported {
-                path: path.to_path_buf(),
-                what: unsupported.into(),
-            });
-        }
-    }
-
     let mut arrays = HashMap::new();
     let mut put = |name: String, a: Array| {
         arrays.insert(name, a);
@@ -454,8 +700,10 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
     };
     norm(&mut put, "encoder.ln_post", "encoder/layer_norm")?;
     norm(&mut put, "decoder.ln", "decoder/layer_norm")?;
-    let (n_audio_layer, n_text_layer) = (count_layers("encoder"), count_layers("decoder"));
-    for (side, layers) in [("encoder", n_audio_layer), ("decoder", n_text_layer)] {
+    for (side, layers) in [
+        ("encoder", dims.n_audio_layer),
+        ("decoder", dims.n_text_layer),
+    ] {
         for i in 0..layers {
             let (to, from) = (format!("{side}.blocks.{i}"), format!("{side}/layer_{i}"));
             norm(
@@ -512,29 +760,6 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
             }
         }
     }
-    let shape = |name: &str| vars.get(name).map(|v| v.shape.clone()).unwrap_or_default();
-    let conv1 = shape("encoder/conv1/weight");
-    let enc_pos = shape("encoder/position_encodings/encodings");
-    let dec_pos = shape("decoder/position_encodings/encodings");
-    let emb = shape("decoder/embeddings/weight");
-    if conv1.len() != 3 || enc_pos.len() != 2 || dec_pos.len() != 2 || emb.len() != 2 {
-        return Err(Error::corrupt(
-            path,
-            "unexpected encoder/decoder tensor shapes",
-        ));
-    }
-    let dims = Dims {
-        n_mels: conv1[1],
-        n_audio_ctx: enc_pos[0],
-        n_audio_state: enc_pos[1],
-        n_audio_head: scalar("encoder/num_heads")? as i32,
-        n_audio_layer,
-        n_vocab: emb[0],
-        n_text_ctx: dec_pos[0],
-        n_text_state: emb[1],
-        n_text_head: scalar("decoder/num_heads")? as i32,
-        n_text_layer,
-    };
     // faster-whisper repos keep the alignment heads in the config.json beside model.bin.
     let config = path.with_file_name("config.json");
     let alignment_heads = std::fs::read_to_string(&config)
@@ -552,4 +777,130 @@ fn load_ctranslate2(path: &Path) -> Result<Checkpoint> {
         quant_overrides: HashMap::new(),
         alignment_heads,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: Dims = Dims {
+        n_mels: 80,
+        n_audio_ctx: 1500,
+        n_audio_state: 512,
+        n_audio_head: 8,
+        n_audio_layer: 6,
+        n_vocab: 51865,
+        n_text_ctx: 448,
+        n_text_state: 512,
+        n_text_head: 8,
+        n_text_layer: 6,
+    };
+
+    #[test]
+    fn dims_out_of_range_or_not_dividing_are_bad_configs() {
+        let p = Path::new("config.json");
+        assert!(BASE.validate(p).is_ok());
+        for (dims, key) in [
+            (
+                Dims {
+                    n_audio_head: 0,
+                    ..BASE
+                },
+                "n_audio_head",
+            ),
+            (
+                Dims {
+                    n_text_head: 7,
+                    ..BASE
+                },
+                "n_text_head = 7 does not divide",
+            ),
+            (
+                Dims {
+                    n_vocab: -1,
+                    ..BASE
+                },
+                "n_vocab",
+            ),
+            (
+                Dims {
+                    n_text_layer: 1 << 30,
+                    ..BASE
+                },
+                "n_text_layer",
+            ),
+        ] {
+            match dims.validate(p) {
+                Err(Error::CorruptModel { reason, .. }) => {
+                    assert!(reason.contains(key), "{reason}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    fn npy(header: &str, data: usize) -> Vec<u8> {
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend((header.len() as u16).to_le_bytes());
+        b.extend(header.as_bytes());
+        b.resize(b.len() + data, 0);
+        b
+    }
+
+    #[test]
+    fn npy_header_sizes_are_checked() {
+        let ok = npy(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+            24,
+        );
+        let (shape, dtype, data) = parse_npy_header(&ok).unwrap();
+        assert_eq!((shape, dtype, data.len()), (vec![2, 3], Dtype::Float32, 24));
+        for (header, data) in [
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+                23,
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }",
+                24,
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2147483647, 2147483647, 2147483647, 2147483647), }",
+                0,
+            ),
+            ("{'descr': '<f4', 'shape': 2", 0),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape'", 0),
+        ] {
+            assert!(parse_npy_header(&npy(header, data)).is_err(), "{header}");
+        }
+        let mut long = npy("{}", 0);
+        long[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert!(parse_npy_header(&long).is_err());
+    }
+
+    #[test]
+    fn ctranslate2_table_rejects_overflowing_dims() {
+        let mut b = 6u32.to_le_bytes().to_vec();
+        let name = |b: &mut Vec<u8>, s: &str| {
+            b.extend(((s.len() + 1) as u16).to_le_bytes());
+            b.extend(s.as_bytes());
+            b.push(0);
+        };
+        name(&mut b, "WhisperSpec");
+        b.extend(1u32.to_le_bytes());
+        b.extend(1u32.to_le_bytes());
+        name(&mut b, "w");
+        b.push(2);
+        b.extend(0x7FFF_FFFFu32.to_le_bytes());
+        b.extend(0x7FFF_FFFFu32.to_le_bytes());
+        b.push(0);
+        b.extend(4u32.to_le_bytes());
+        b.extend([0; 4]);
+        match parse_ctranslate2(&b) {
+            Err(Error::CorruptModel { reason, .. }) => {
+                assert!(reason.contains("4 bytes"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

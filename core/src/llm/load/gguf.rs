@@ -5,9 +5,9 @@
 //! one tensor is a k-quant (`Q4_K`, `Q6_K`, ...), which is most GGUF files people have
 //! (`Q4_K_M`, `Q5_K_M`). So we read everything ourselves: the full metadata
 //! (architecture, hyper-parameters, tokenizer vocabulary, chat template), each tensor's
-//! GGML type and offset (checked against the file size, so corrupt files fail with a
-//! clear error), and the tensor data ([`GgufHeader::read_tensor`]; block formats are
-//! decoded in `gguf_quants`).
+//! GGML type and offset (parsed and validated in `gguf_parse`, so corrupt or hostile
+//! files fail with a clear error), and the tensor data ([`GgufHeader::read_tensor`];
+//! block formats are decoded in `gguf_quants`).
 //!
 //! Format (little-endian): magic `GGUF`, u32 version (2 or 3), u64 tensor count, u64
 //! metadata count, the metadata key/values, the tensor infos (name, rank, dims, type,
@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use half::{bf16, f16};
 use mlx_rs::{Array, ArrayElement, ops, transforms};
 
+use super::bounded::{check_fits_in_memory, dim_i32};
+pub use super::gguf_parse::{MAX_HEADER_BYTES, parse_gguf_header};
 pub use super::gguf_quants::GgmlType;
 use super::gguf_quants::{self, AFFINE_GROUP_SIZE};
 use crate::error::{Error, Result};
@@ -127,19 +129,13 @@ pub struct GgufHeader {
 }
 
 impl GgufHeader {
-    /// Read and validate the header of the GGUF file at `path`.
+    /// Read and validate the header of the GGUF file at `path` (the parser of
+    /// [`parse_gguf_header`], reading the file's first bytes only).
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        let mut r = Reader {
-            inner: BufReader::with_capacity(1 << 16, file),
-            path,
-            file_len,
-        };
-        let header = r.header()?;
-        header.check_sizes(file_len)?;
-        Ok(header)
+        super::gguf_parse::parse(BufReader::with_capacity(1 << 16, file), file_len, path)
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -161,27 +157,27 @@ impl GgufHeader {
         self.tensors.iter().find(|t| t.name == name)
     }
 
-    /// Every tensor must lie inside the file: a truncated download fails here instead
-    /// of inside MLX with a less helpful message.
-    fn check_sizes(&self, file_len: u64) -> Result<()> {
-        for t in &self.tensors {
-            let Some(size) = t.n_bytes() else { continue };
-            let end = self
-                .data_offset
-                .checked_add(t.offset)
-                .and_then(|o| o.checked_add(size));
-            if end.is_none_or(|end| end > file_len) {
-                return Err(Error::corrupt(
-                    &self.path,
-                    format!(
-                        "tensor {} ({size} bytes at offset {}) extends past the end of the file \
-                         ({file_len} bytes): the file is truncated",
-                        t.name, t.offset
-                    ),
-                ));
-            }
-        }
-        Ok(())
+    /// Memory the tensors take once loaded as [`Self::read_tensor`] makes them: about
+    /// their size in the file, 9 bits per weight for re-quantized formats, f16 for 1-D
+    /// block tensors. For refusing a model that cannot fit before reading it.
+    pub fn loaded_bytes(&self) -> u64 {
+        self.tensors
+            .iter()
+            .map(|t| {
+                let n = t.n_elements();
+                match t.ggml_type {
+                    _ if t.dims.len() < 2 && t.ggml_type.block().is_some_and(|(b, _)| b > 1) => {
+                        n.saturating_mul(2)
+                    }
+                    ty if ty.block().is_some_and(|(b, _)| b > 1)
+                        && gguf_quants::affine_bits(ty).is_none() =>
+                    {
+                        n.saturating_mul(REQUANT_BITS as u64 + 1) / 8
+                    }
+                    _ => t.n_bytes().unwrap_or(0),
+                }
+            })
+            .fold(0, u64::saturating_add)
     }
 }
 
@@ -249,8 +245,8 @@ impl GgufHeader {
         if !t.ggml_type.supported() {
             return Err(self.unsupported_type(t));
         }
-        let shape = self.mlx_shape(t)?;
         let data = self.tensor_data(file, t)?;
+        let shape = self.mlx_shape(t)?;
         let (path, name) = (self.path.as_path(), t.name.as_str());
         let ty = t.ggml_type;
         let tensor = match ty {
@@ -337,58 +333,37 @@ impl GgufHeader {
         })
     }
 
-    /// The MLX shape of `t` (GGUF dims reversed). Block formats need whole blocks per row.
+    /// The MLX shape of `t` (GGUF dims reversed; checked by [`Self::check_tensor`]).
     fn mlx_shape(&self, t: &TensorInfo) -> Result<Vec<i32>> {
-        let (per_block, _) = t.ggml_type.block().unwrap_or((1, 1));
-        if per_block > 1 && t.dims.first().is_none_or(|&row| row % per_block != 0) {
-            return Err(Error::corrupt(
-                &self.path,
-                format!(
-                    "tensor {} ({}, dims {:?}) does not hold whole {per_block}-element blocks per row",
-                    t.name, t.ggml_type, t.dims
-                ),
-            ));
-        }
+        let bad = || Error::corrupt(&self.path, format!("tensor {} dims {:?}", t.name, t.dims));
         t.dims
             .iter()
             .rev()
-            .map(|&d| {
-                i32::try_from(d).map_err(|_| Error::Unsupported {
-                    path: self.path.clone(),
-                    what: format!(
-                        "tensor {} with dimension {d} (MLX takes up to 2^31 − 1)",
-                        t.name
-                    ),
-                })
-            })
+            .map(|&d| dim_i32(d).ok_or_else(bad))
             .collect()
     }
 
-    /// The raw bytes of `t`, read from its place in the data section.
+    /// The raw bytes of `t`, read from its place in the data section once its entry is
+    /// checked again ([`Self::check_tensor`]: `t` may come from anywhere) against the
+    /// file as it is now, and its size against memory.
     fn tensor_data(&self, file: &mut File, t: &TensorInfo) -> Result<Vec<u8>> {
-        let size = t.n_bytes().ok_or_else(|| self.unsupported_type(t))?;
-        let start = self.data_offset.checked_add(t.offset);
-        let truncated = || {
-            Error::corrupt(
+        let file_len = file.metadata().map_err(|e| Error::io(&self.path, e))?.len();
+        let span = self
+            .check_tensor(t, file_len)?
+            .ok_or_else(|| self.unsupported_type(t))?;
+        let len = span.end - span.start;
+        check_fits_in_memory(&self.path, len)?;
+        file.seek(SeekFrom::Start(span.start))
+            .map_err(|e| Error::io(&self.path, e))?;
+        let mut data = vec![0u8; len as usize];
+        file.read_exact(&mut data).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Error::corrupt(
                 &self.path,
                 format!(
                     "tensor {} extends past the end of the file: the file is truncated",
                     t.name
                 ),
-            )
-        };
-        let (Some(start), Ok(len)) = (start, usize::try_from(size)) else {
-            return Err(truncated());
-        };
-        let file_len = file.metadata().map_err(|e| Error::io(&self.path, e))?.len();
-        if start.saturating_add(size) > file_len {
-            return Err(truncated());
-        }
-        file.seek(SeekFrom::Start(start))
-            .map_err(|e| Error::io(&self.path, e))?;
-        let mut data = vec![0u8; len];
-        file.read_exact(&mut data).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => truncated(),
+            ),
             _ => Error::io(&self.path, e),
         })?;
         Ok(data)
@@ -442,147 +417,6 @@ fn new_array<T: ArrayElement>(data: &[T], shape: &[i32], path: &Path, name: &str
     // SAFETY: `data` holds exactly as many `T` as `shape` has elements, `T::DTYPE` is
     // their MLX dtype, and MLX copies the buffer before this call returns.
     Ok(unsafe { Array::from_raw_data(data.as_ptr().cast(), shape, T::DTYPE) })
-}
-
-struct Reader<'a, R> {
-    inner: R,
-    path: &'a Path,
-    file_len: u64,
-}
-
-impl<R: Read + Seek> Reader<'_, R> {
-    fn corrupt(&self, reason: impl Into<String>) -> Error {
-        Error::corrupt(self.path, reason)
-    }
-
-    fn bytes<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let mut buf = [0u8; N];
-        self.inner.read_exact(&mut buf).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                self.corrupt("the header ends early: the file is truncated")
-            } else {
-                Error::io(self.path, e)
-            }
-        })?;
-        Ok(buf)
-    }
-
-    fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.bytes()?))
-    }
-
-    fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.bytes()?))
-    }
-
-    /// A count that must be plausible for the file's size: each counted item takes at
-    /// least `min_item_bytes`, so a corrupt count cannot make us allocate gigabytes.
-    fn count(&mut self, what: &str, min_item_bytes: u64) -> Result<usize> {
-        let n = self.u64()?;
-        if n.saturating_mul(min_item_bytes) > self.file_len {
-            return Err(self.corrupt(format!(
-                "implausible {what} {n} for a {}-byte file: the file is truncated or corrupt",
-                self.file_len
-            )));
-        }
-        Ok(n as usize)
-    }
-
-    fn string(&mut self) -> Result<String> {
-        let len = self.count("string length", 1)?;
-        let mut buf = vec![0u8; len];
-        self.inner.read_exact(&mut buf).map_err(|_| {
-            self.corrupt("a string runs past the end of the file: the file is truncated")
-        })?;
-        String::from_utf8(buf).map_err(|_| self.corrupt("a metadata string is not UTF-8"))
-    }
-
-    fn value(&mut self, ty: u32, depth: u32) -> Result<Value> {
-        Ok(match ty {
-            0 => Value::U8(u8::from_le_bytes(self.bytes()?)),
-            1 => Value::I8(i8::from_le_bytes(self.bytes()?)),
-            2 => Value::U16(u16::from_le_bytes(self.bytes()?)),
-            3 => Value::I16(i16::from_le_bytes(self.bytes()?)),
-            4 => Value::U32(self.u32()?),
-            5 => Value::I32(i32::from_le_bytes(self.bytes()?)),
-            6 => Value::F32(f32::from_le_bytes(self.bytes()?)),
-            7 => Value::Bool(u8::from_le_bytes(self.bytes()?) != 0),
-            8 => Value::String(self.string()?),
-            9 => {
-                if depth > 4 {
-                    return Err(self.corrupt("metadata arrays nested too deeply"));
-                }
-                let item_ty = self.u32()?;
-                let n = self.count("array length", 1)?;
-                let mut items = Vec::with_capacity(n.min(1 << 20));
-                for _ in 0..n {
-                    items.push(self.value(item_ty, depth + 1)?);
-                }
-                Value::Array(items)
-            }
-            10 => Value::U64(self.u64()?),
-            11 => Value::I64(i64::from_le_bytes(self.bytes()?)),
-            12 => Value::F64(f64::from_le_bytes(self.bytes()?)),
-            t => return Err(self.corrupt(format!("unknown metadata value type {t}"))),
-        })
-    }
-
-    fn header(&mut self) -> Result<GgufHeader> {
-        if &self.bytes::<4>()? != b"GGUF" {
-            return Err(self.corrupt("not a GGUF file (bad magic)"));
-        }
-        let version = self.u32()?;
-        if !(2..=3).contains(&version) {
-            return Err(Error::Unsupported {
-                path: self.path.to_path_buf(),
-                what: format!("GGUF version {version}"),
-            });
-        }
-        let n_tensors = self.count("tensor", 24)?;
-        let n_kv = self.count("metadata", 12)?;
-        let mut metadata = BTreeMap::new();
-        for _ in 0..n_kv {
-            let key = self.string()?;
-            let ty = self.u32()?;
-            let value = self.value(ty, 0)?;
-            metadata.insert(key, value);
-        }
-        let mut tensors = Vec::with_capacity(n_tensors);
-        for _ in 0..n_tensors {
-            let name = self.string()?;
-            let rank = self.u32()?;
-            if rank > 8 {
-                return Err(self.corrupt(format!("tensor {name} has rank {rank}")));
-            }
-            let dims = (0..rank).map(|_| self.u64()).collect::<Result<Vec<_>>>()?;
-            let ggml_type = GgmlType::from_u32(self.u32()?);
-            let offset = self.u64()?;
-            tensors.push(TensorInfo {
-                name,
-                dims,
-                ggml_type,
-                offset,
-            });
-        }
-        let alignment = metadata
-            .get("general.alignment")
-            .and_then(Value::as_u64)
-            .unwrap_or(32);
-        if alignment == 0 || !alignment.is_power_of_two() {
-            return Err(self.corrupt(format!("invalid alignment {alignment}")));
-        }
-        let pos = self
-            .inner
-            .stream_position()
-            .map_err(|e| Error::io(self.path, e))?;
-        Ok(GgufHeader {
-            path: self.path.to_path_buf(),
-            version,
-            metadata,
-            tensors,
-            data_offset: pos.next_multiple_of(alignment),
-        })
-    }
 }
 
 #[cfg(test)]

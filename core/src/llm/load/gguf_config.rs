@@ -2,10 +2,14 @@
 //! converter writes them (`<arch>.block_count`, ...): the basis of the `config.json`
 //! equivalent GGUF models load with (`gguf_names`) and of `inspect_gguf`'s report.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::gguf::{GgufHeader, Value};
+use super::gguf_names;
 use crate::error::{Error, Result};
+use crate::llm::models::dims::{BadKey, Defaults, RawDims, layer_count};
 
 /// Hyper-parameters of a decoder-only transformer from GGUF metadata, named as in
 /// Hugging Face `config.json` (mlx-community folders are read from their own
@@ -26,55 +30,122 @@ pub struct ModelConfig {
     pub tie_word_embeddings: bool,
 }
 
+/// GGUF metadata keys (after `<arch>.`) of the config.json dimensions, for naming the
+/// key a file really has in errors.
+const GGUF_KEYS: &[(&str, &str)] = &[
+    ("hidden_size", "embedding_length"),
+    ("num_hidden_layers", "block_count"),
+    ("intermediate_size", "feed_forward_length"),
+    ("num_attention_heads", "attention.head_count"),
+    ("num_key_value_heads", "attention.head_count_kv"),
+    ("head_dim", "attention.key_length"),
+    ("vocab_size", "vocab_size"),
+];
+
 impl ModelConfig {
     /// Read the configuration from GGUF metadata (`<arch>.block_count`, ...), as
-    /// llama.cpp's converter writes it.
+    /// llama.cpp's converter writes it, validated like a `config.json`
+    /// ([`crate::llm::models::dims`]: ranges, consistency, and against the tensors'
+    /// shapes), so `inspect` and loading reject the same files.
     pub fn from_gguf(h: &GgufHeader) -> Result<Self> {
-        let missing = |key: &str| Error::corrupt(&h.path, format!("missing metadata key {key}"));
         let arch = h
             .architecture()
-            .ok_or_else(|| missing("general.architecture"))?
+            .ok_or_else(|| Error::corrupt(&h.path, "missing metadata key general.architecture"))?
             .to_string();
-        let uint = |key: &str| -> Result<usize> {
-            h.arch_key(key)
-                .and_then(Value::as_u64)
-                .map(|v| v as usize)
-                .ok_or_else(|| missing(&format!("{arch}.{key}")))
+        let bad = |e: BadKey| {
+            let gguf = GGUF_KEYS.iter().find(|(hf, _)| *hf == e.key);
+            let key = gguf.map_or(e.key.to_string(), |(_, g)| format!("{arch}.{g}"));
+            Error::corrupt(&h.path, format!("bad config: {key} {}", e.reason))
         };
-        let opt_uint = |key: &str| h.arch_key(key).and_then(Value::as_u64).map(|v| v as usize);
-        let opt_float = |key: &str| h.arch_key(key).and_then(Value::as_f64).map(|v| v as f32);
-
-        let hidden_size = uint("embedding_length")?;
-        let num_attention_heads = uint("attention.head_count")?;
-        if num_attention_heads == 0 || hidden_size % num_attention_heads != 0 {
+        let raw = raw_dims(h).map_err(bad)?;
+        let dims = raw.validate(Defaults::NONE).map_err(bad)?;
+        for (key, v) in [
+            ("intermediate_size", raw.intermediate_size),
+            ("vocab_size", raw.vocab_size),
+        ] {
+            if v.is_none() {
+                return Err(bad(BadKey {
+                    key,
+                    reason: "is missing".into(),
+                }));
+            }
+        }
+        let names = h
+            .tensors
+            .iter()
+            .filter_map(|t| gguf_names::hf_name(&arch, &t.name));
+        let shapes: HashMap<String, Vec<u64>> = names
+            .zip(&h.tensors)
+            .map(|(hf, t)| (hf, t.dims.iter().rev().copied().collect()))
+            .collect();
+        dims.check_tensors(
+            |name| shapes.get(name).cloned(),
+            layer_count(shapes.keys().map(String::as_str)),
+        )
+        .map_err(bad)?;
+        let float = |key: &str, default: f32| -> Result<f32> {
+            let v = h.arch_key(key).map_or(Some(default as f64), Value::as_f64);
+            v.filter(|v| v.is_finite() && *v >= 0.0)
+                .map(|v| v as f32)
+                .ok_or_else(|| Error::corrupt(&h.path, format!("bad config: {arch}.{key} = {v:?}")))
+        };
+        let rope_theta = float("rope.freq_base", 10_000.0)?;
+        if rope_theta == 0.0 {
             return Err(Error::corrupt(
                 &h.path,
-                format!(
-                    "{num_attention_heads} attention heads do not divide hidden size {hidden_size}"
-                ),
+                format!("bad config: {arch}.rope.freq_base = 0"),
             ));
         }
-        let vocab_size = match opt_uint("vocab_size") {
-            Some(v) => v,
-            None => h
-                .get("tokenizer.ggml.tokens")
-                .and_then(Value::as_array)
-                .map(<[Value]>::len)
-                .ok_or_else(|| missing(&format!("{arch}.vocab_size")))?,
-        };
+        let context = h.arch_key("context_length").and_then(Value::as_u64);
         Ok(Self {
-            hidden_size,
-            num_hidden_layers: uint("block_count")?,
-            intermediate_size: uint("feed_forward_length")?,
-            num_attention_heads,
-            num_key_value_heads: opt_uint("attention.head_count_kv").unwrap_or(num_attention_heads),
-            head_dim: opt_uint("attention.key_length").unwrap_or(hidden_size / num_attention_heads),
-            rms_norm_eps: opt_float("attention.layer_norm_rms_epsilon").unwrap_or(1e-5),
-            rope_theta: opt_float("rope.freq_base").unwrap_or(10_000.0),
-            vocab_size,
-            max_position_embeddings: opt_uint("context_length").unwrap_or(2048),
+            hidden_size: dims.hidden_size as usize,
+            num_hidden_layers: dims.layers,
+            intermediate_size: dims.intermediate_size.unwrap_or_default() as usize,
+            num_attention_heads: dims.heads as usize,
+            num_key_value_heads: dims.kv_heads as usize,
+            head_dim: dims.head_dim as usize,
+            rms_norm_eps: float("attention.layer_norm_rms_epsilon", 1e-5)?,
+            rope_theta,
+            vocab_size: dims.vocab_size.unwrap_or_default() as usize,
+            max_position_embeddings: context.map_or(2048, |c| c.clamp(1, i32::MAX as u64) as usize),
             tie_word_embeddings: h.tensor("output.weight").is_none(),
             model_type: arch,
         })
     }
+}
+
+/// The dimensions GGUF metadata states, under their config.json names. The vocabulary
+/// size falls back to the tokenizer's token count.
+fn raw_dims(h: &GgufHeader) -> std::result::Result<RawDims, BadKey> {
+    let int = |hf: &'static str| -> std::result::Result<Option<i64>, BadKey> {
+        let (_, key) = GGUF_KEYS
+            .iter()
+            .find(|(k, _)| *k == hf)
+            .copied()
+            .unwrap_or((hf, hf));
+        match h.arch_key(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .and_then(|v| i64::try_from(v).ok())
+                .map(Some)
+                .ok_or_else(|| BadKey {
+                    key: hf,
+                    reason: format!("= {v:?} is not a non-negative integer"),
+                }),
+        }
+    };
+    let tokens = h.get("tokenizer.ggml.tokens").and_then(Value::as_array);
+    Ok(RawDims {
+        hidden_size: int("hidden_size")?,
+        num_hidden_layers: int("num_hidden_layers")?,
+        num_attention_heads: int("num_attention_heads")?,
+        num_key_value_heads: int("num_key_value_heads")?,
+        head_dim: int("head_dim")?,
+        vocab_size: match int("vocab_size")? {
+            Some(v) => Some(v),
+            None => tokens.map(|t| t.len() as i64),
+        },
+        intermediate_size: int("intermediate_size")?,
+    })
 }

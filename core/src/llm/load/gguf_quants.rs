@@ -71,6 +71,28 @@ impl GgmlType {
         }
     }
 
+    /// The type's number in the GGUF specification (what [`Self::from_u32`] reads).
+    pub fn to_u32(self) -> u32 {
+        match self {
+            Self::F32 => 0,
+            Self::F16 => 1,
+            Self::Q4_0 => 2,
+            Self::Q4_1 => 3,
+            Self::Q5_0 => 6,
+            Self::Q5_1 => 7,
+            Self::Q8_0 => 8,
+            Self::Q8_1 => 9,
+            Self::Q2K => 10,
+            Self::Q3K => 11,
+            Self::Q4K => 12,
+            Self::Q5K => 13,
+            Self::Q6K => 14,
+            Self::Q8K => 15,
+            Self::BF16 => 30,
+            Self::Other(n) => n,
+        }
+    }
+
     /// (elements per block, bytes per block), for computing a tensor's byte size.
     pub fn block(self) -> Option<(u64, u64)> {
         Some(match self {

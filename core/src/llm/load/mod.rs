@@ -2,11 +2,14 @@
 //! sharded, dense or affine-quantized) and GGUF files (llama.cpp names and metadata,
 //! translated to the Hugging Face names and config the model files expect).
 
+pub mod bounded;
 pub mod gguf;
 mod gguf_config;
 mod gguf_names;
+mod gguf_parse;
 pub mod gguf_quants;
 mod inspect;
+pub mod safetensors;
 
 pub use gguf_config::ModelConfig;
 pub use inspect::{GgufReport, TensorSummary, inspect_gguf};
@@ -14,16 +17,35 @@ pub use inspect::{GgufReport, TensorSummary, inspect_gguf};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use mlx_rs::Array;
-
+use self::bounded::check_fits_in_memory;
 use self::gguf::{GgufHeader, GgufTensor};
+use self::safetensors::{load_safetensors, read_safetensors_header};
 use crate::error::{Error, Result};
-use crate::files::read_json;
+use crate::files::parse_json;
 use crate::nn::{QuantSpec, Weights};
+
+/// Largest JSON side file (`config.json`, the shard index) read whole: real ones take a
+/// few KB, so anything this large is not one.
+const MAX_JSON_BYTES: u64 = 16 << 20;
 
 /// Read `config.json` of a model folder.
 pub fn read_config(dir: &Path) -> Result<serde_json::Value> {
-    read_json(&dir.join("config.json"))
+    read_small_json(&dir.join("config.json"))
+}
+
+/// A small JSON file, refused as corrupt above [`MAX_JSON_BYTES`] before it is read.
+pub fn read_small_json(path: &Path) -> Result<serde_json::Value> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    if len > MAX_JSON_BYTES {
+        return Err(Error::corrupt(
+            path,
+            format!("{len} bytes is far too large for this JSON file"),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_json(path, &bytes)
 }
 
 /// The safetensors files of a model folder: the shards named by
@@ -31,7 +53,7 @@ pub fn read_config(dir: &Path) -> Result<serde_json::Value> {
 fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let index = dir.join("model.safetensors.index.json");
     let mut files: Vec<PathBuf> = if index.is_file() {
-        let json = read_json(&index)?;
+        let json = read_small_json(&index)?;
         let map = json
             .get("weight_map")
             .and_then(|m| m.as_object())
@@ -62,14 +84,21 @@ fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Load an mlx-community model folder: `config.json` plus safetensors weights.
+/// Load an mlx-community model folder: `config.json` plus safetensors weights. The
+/// config is validated ([`crate::llm::models::spec`]) and every shard's header
+/// ([`safetensors`]) before any weight is read, and the weights must fit in memory.
 pub fn load_safetensors_dir(dir: &Path) -> Result<(serde_json::Value, Weights)> {
     let config = read_config(dir)?;
+    crate::llm::models::spec(&config, dir)?;
+    let files = safetensors_files(dir)?;
+    let mut needed = 0u64;
+    for file in &files {
+        needed = needed.saturating_add(read_safetensors_header(file)?.data_bytes());
+    }
+    check_fits_in_memory(dir, needed)?;
     let mut arrays = HashMap::new();
-    for file in safetensors_files(dir)? {
-        let loaded =
-            Array::load_safetensors(&file).map_err(|e| Error::corrupt(&file, e.to_string()))?;
-        arrays.extend(loaded);
+    for file in &files {
+        arrays.extend(load_safetensors(file)?);
     }
     let (quant, overrides) = QuantSpec::from_config(&config, dir)?;
     Ok((
@@ -83,11 +112,13 @@ pub fn load_safetensors_dir(dir: &Path) -> Result<(serde_json::Value, Weights)> 
 /// `Q4_K`/`Q5_K` repacked as MLX affine 4/5/8-bit arrays; `Q2_K`/`Q3_K`/`Q6_K`/`Q8_K`
 /// dequantized and re-quantized to 8-bit), renamed to Hugging Face names, and a
 /// `config.json` equivalent built from the metadata. MLX's own GGUF loader is not used:
-/// it rejects whole files as soon as they hold a k-quant.
+/// it rejects whole files as soon as they hold a k-quant. The header and the config it
+/// states are validated, and the tensors must fit in memory, before any data is read.
 pub fn load_gguf(path: &Path) -> Result<(serde_json::Value, Weights, GgufHeader)> {
     let header = GgufHeader::read(path)?;
     header.check_types()?;
     let config = gguf_names::config_json(&header)?;
+    check_fits_in_memory(path, header.loaded_bytes())?;
     let arch = config["model_type"].as_str().unwrap_or_default();
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut arrays = HashMap::with_capacity(header.tensors.len() * 3);

@@ -6,6 +6,7 @@
 use mlx_rs::{Array, Dtype};
 use serde::Deserialize;
 
+use super::dims::{Defaults, Dims};
 use super::{LanguageModel, output_logits, parse_args};
 use crate::error::Result;
 use crate::nn::{
@@ -15,14 +16,6 @@ use crate::nn::{
 
 #[derive(Debug, Deserialize)]
 struct Args {
-    hidden_size: i32,
-    num_hidden_layers: usize,
-    #[serde(default = "d_heads")]
-    num_attention_heads: i32,
-    #[serde(default = "d_kv_heads")]
-    num_key_value_heads: i32,
-    #[serde(default = "d_head_dim")]
-    head_dim: i32,
     #[serde(default = "d_eps")]
     rms_norm_eps: f32,
     #[serde(default = "d_theta")]
@@ -41,15 +34,13 @@ struct Args {
     norm_weights_include_unit_offset: bool,
 }
 
-fn d_heads() -> i32 {
-    4
-}
-fn d_kv_heads() -> i32 {
-    1
-}
-fn d_head_dim() -> i32 {
-    256
-}
+/// mlx-lm's defaults for the dimensions Gemma 3 configs may leave out.
+pub const DEFAULTS: Defaults = Defaults {
+    heads: Some(4),
+    kv_heads: Some(1),
+    head_dim: Some(256),
+};
+
 fn d_head_dim_f() -> f32 {
     256.0
 }
@@ -96,9 +87,11 @@ pub struct Gemma3 {
     lm_head: Option<Linear>,
 }
 
-pub fn build(config: &serde_json::Value, w: &mut Weights) -> Result<Box<dyn LanguageModel>> {
-    // Multimodal Gemma 3 checkpoints nest the text model's config.
-    let config = config.get("text_config").unwrap_or(config);
+pub fn build(
+    config: &serde_json::Value,
+    dims: &Dims,
+    w: &mut Weights,
+) -> Result<Box<dyn LanguageModel>> {
     let a: Args = parse_args(config, w.path())?;
     let eps = a.rms_norm_eps;
     let offset = !a.norm_weights_include_unit_offset;
@@ -106,14 +99,14 @@ pub fn build(config: &serde_json::Value, w: &mut Weights) -> Result<Box<dyn Lang
         let n = w.rms_norm(name, eps)?;
         if offset { n.with_unit_offset() } else { Ok(n) }
     };
-    let mut blocks = Vec::with_capacity(a.num_hidden_layers);
-    for i in 0..a.num_hidden_layers {
+    let mut blocks = Vec::with_capacity(dims.layers);
+    for i in 0..dims.layers {
         let p = format!("model.layers.{i}");
         let sliding = (i + 1) % a.sliding_window_pattern != 0;
         let rope = if sliding {
-            Rope::new(a.head_dim, a.rope_local_base_freq, false)
+            Rope::new(dims.head_dim, a.rope_local_base_freq, false)
         } else {
-            Rope::new(a.head_dim, a.rope_theta, false)
+            Rope::new(dims.head_dim, a.rope_theta, false)
                 .with_scaling(a.rope_scaling.as_ref(), w.path())?
         };
         blocks.push(Block {
@@ -147,12 +140,12 @@ pub fn build(config: &serde_json::Value, w: &mut Weights) -> Result<Box<dyn Lang
         None
     };
     Ok(Box::new(Gemma3 {
-        heads: a.num_attention_heads,
-        kv_heads: a.num_key_value_heads,
-        head_dim: a.head_dim,
+        heads: dims.heads,
+        kv_heads: dims.kv_heads,
+        head_dim: dims.head_dim,
         scale: a.query_pre_attn_scalar.powf(-0.5),
         // mlx-lm rounds √hidden to bfloat16 before scaling; match it exactly.
-        embed_scale: bf16_round((a.hidden_size as f32).sqrt()),
+        embed_scale: bf16_round((dims.hidden_size as f32).sqrt()),
         embed: w.embedding("model.embed_tokens")?,
         norm: norm(w, "model.norm")?,
         blocks,

@@ -7,6 +7,7 @@
 use mlx_rs::Array;
 use serde::Deserialize;
 
+use super::dims::Dims;
 use super::{LanguageModel, output_logits, parse_args};
 use crate::error::Result;
 use crate::nn::{
@@ -15,11 +16,6 @@ use crate::nn::{
 
 #[derive(Debug, Deserialize)]
 struct Args {
-    hidden_size: i32,
-    num_hidden_layers: usize,
-    num_attention_heads: i32,
-    num_key_value_heads: Option<i32>,
-    head_dim: Option<i32>,
     #[serde(default = "default_eps")]
     rms_norm_eps: f32,
     #[serde(default = "default_theta")]
@@ -41,21 +37,15 @@ fn default_theta() -> f32 {
     10_000.0
 }
 
-pub fn build(config: &serde_json::Value, w: &mut Weights) -> Result<Box<dyn LanguageModel>> {
+pub fn build(
+    config: &serde_json::Value,
+    dims: &Dims,
+    w: &mut Weights,
+) -> Result<Box<dyn LanguageModel>> {
     let a: Args = parse_args(config, w.path())?;
-    let head_dim = a.head_dim.unwrap_or(a.hidden_size / a.num_attention_heads);
-    let rope = Rope::new(head_dim, a.rope_theta, a.rope_traditional)
+    let rope = Rope::new(dims.head_dim, a.rope_theta, a.rope_traditional)
         .with_scaling(a.rope_scaling.as_ref(), w.path())?;
-    let spec = DecoderSpec {
-        layers: a.num_hidden_layers,
-        heads: a.num_attention_heads,
-        kv_heads: a.num_key_value_heads.unwrap_or(a.num_attention_heads),
-        head_dim,
-        eps: a.rms_norm_eps,
-        rope,
-        qk_norm: false,
-        tie_word_embeddings: a.tie_word_embeddings,
-    };
+    let spec = DecoderSpec::new(dims, a.rms_norm_eps, rope, false, a.tie_word_embeddings);
     // Biases are picked up when present; the flags only document intent.
     let _ = (a.attention_bias, a.mlp_bias);
     Ok(Box::new(Decoder::load(spec, w)?))
@@ -73,6 +63,28 @@ pub struct DecoderSpec {
     pub qk_norm: bool,
     /// `None`: tie when the checkpoint has no `lm_head`.
     pub tie_word_embeddings: Option<bool>,
+}
+
+impl DecoderSpec {
+    /// The decoder of validated `dims` (Qwen3: `qk_norm`).
+    pub fn new(
+        dims: &Dims,
+        eps: f32,
+        rope: Rope,
+        qk_norm: bool,
+        tie_word_embeddings: Option<bool>,
+    ) -> Self {
+        Self {
+            layers: dims.layers,
+            heads: dims.heads,
+            kv_heads: dims.kv_heads,
+            head_dim: dims.head_dim,
+            eps,
+            rope,
+            qk_norm,
+            tie_word_embeddings,
+        }
+    }
 }
 
 struct Attention {

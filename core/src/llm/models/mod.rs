@@ -1,5 +1,9 @@
 //! Model architectures, one file each, behind one trait and a `model_type` registry.
+//! Every architecture gets its dimensions from [`spec`]: read once from `config.json` and
+//! validated (ranges, how they fit together, against the tensors) before anything is
+//! allocated, so each file only reads the keys that are its own.
 
+pub mod dims;
 pub mod gemma3;
 pub mod llama;
 pub mod qwen2;
@@ -8,12 +12,11 @@ pub mod qwen3;
 use std::path::Path;
 
 use mlx_rs::Array;
-
-use crate::error::{Error, Result};
-use crate::nn::KvCache;
 use mlx_rs::ops::indexing::TryIndexOp;
 
-use crate::nn::{Embedding, Linear, RmsNorm, Weights};
+use self::dims::{BadKey, Defaults, Dims, RawDims, check_scalars, layer_count};
+use crate::error::{Error, Result};
+use crate::nn::{Embedding, KvCache, Linear, RmsNorm, Weights};
 
 /// A decoder-only language model ready to run.
 pub trait LanguageModel: Send {
@@ -26,43 +29,105 @@ pub trait LanguageModel: Send {
     fn new_cache(&self) -> Vec<KvCache>;
 }
 
-type Constructor = fn(&serde_json::Value, &mut Weights) -> Result<Box<dyn LanguageModel>>;
+/// Builds an architecture from its (text) config and validated dimensions.
+type Constructor = fn(&serde_json::Value, &Dims, &mut Weights) -> Result<Box<dyn LanguageModel>>;
 
-/// `config.json`'s `model_type` → constructor. Aliases map to the same file.
-const REGISTRY: &[(&str, Constructor)] = &[
-    ("qwen3", qwen3::build),
-    ("llama", llama::build),
-    ("mistral", llama::build),
-    ("smollm3", llama::build),
-    ("qwen2", qwen2::build),
-    ("gemma3", gemma3::build),
-    ("gemma3_text", gemma3::build),
+/// `config.json`'s `model_type` → constructor, and the dimensions the architecture
+/// assumes when its configs leave them out. Aliases map to the same file.
+const REGISTRY: &[(&str, Constructor, Defaults)] = &[
+    ("qwen3", qwen3::build, Defaults::NONE),
+    ("llama", llama::build, Defaults::NONE),
+    ("mistral", llama::build, Defaults::NONE),
+    ("smollm3", llama::build, Defaults::NONE),
+    ("qwen2", qwen2::build, Defaults::NONE),
+    ("gemma3", gemma3::build, gemma3::DEFAULTS),
+    ("gemma3_text", gemma3::build, gemma3::DEFAULTS),
 ];
 
 /// Model types Murmur can run.
 pub fn supported_model_types() -> impl Iterator<Item = &'static str> {
-    REGISTRY.iter().map(|(name, _)| *name)
+    REGISTRY.iter().map(|(name, ..)| *name)
 }
 
-/// Build the model `config["model_type"]` names from `weights`; every tensor the
-/// architecture needs must be present, and none may be left over.
-pub fn build(config: &serde_json::Value, weights: &mut Weights) -> Result<Box<dyn LanguageModel>> {
-    let path = weights.path().to_path_buf();
+/// What a `config.json` says about a model, validated: the architecture and its
+/// dimensions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    pub model_type: String,
+    pub dims: Dims,
+}
+
+/// The text model's part of a config: multimodal checkpoints (Gemma 3) nest it.
+fn text_config(config: &serde_json::Value) -> &serde_json::Value {
+    config.get("text_config").unwrap_or(config)
+}
+
+/// A config key that is wrong, as the [`Error::CorruptModel`] of the model at `path`.
+pub(crate) fn bad_config(path: &Path, e: BadKey) -> Error {
+    Error::corrupt(path, format!("bad config: {} {}", e.key, e.reason))
+}
+
+/// Map a parsed `config.json` to its [`ModelSpec`]: a supported `model_type`, every
+/// dimension in range and consistent, every scalar the architectures read finite and
+/// positive. Pure (no MLX, no allocation beyond the spec); `path` names the model in
+/// errors.
+pub fn spec(config: &serde_json::Value, path: &Path) -> Result<ModelSpec> {
     let model_type = config
         .get("model_type")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| Error::corrupt(&path, "config has no model_type"))?;
-    let (_, constructor) = REGISTRY
+        .ok_or_else(|| Error::corrupt(path, "config has no model_type"))?;
+    let (.., defaults) = registered(model_type, path)?;
+    let text = text_config(config);
+    check_scalars(text).map_err(|e| bad_config(path, e))?;
+    let dims = RawDims::from_config(text)
+        .and_then(|raw| raw.validate(*defaults))
+        .map_err(|e| bad_config(path, e))?;
+    Ok(ModelSpec {
+        model_type: model_type.to_string(),
+        dims,
+    })
+}
+
+/// `config.json`'s bytes → validated [`ModelSpec`], exactly as [`build`] maps a config
+/// before it touches a tensor. Also the fuzz entry point for configs: never calls MLX,
+/// never allocates in proportion to the numbers in the file.
+pub fn parse_model_config(json: &[u8]) -> Result<ModelSpec> {
+    let path = Path::new("config.json");
+    let config = crate::files::parse_json(path, json)?;
+    spec(&config, path)
+}
+
+fn registered(
+    model_type: &str,
+    path: &Path,
+) -> Result<&'static (&'static str, Constructor, Defaults)> {
+    REGISTRY
         .iter()
-        .find(|(name, _)| *name == model_type)
+        .find(|(name, ..)| *name == model_type)
         .ok_or_else(|| Error::Unsupported {
-            path: path.clone(),
+            path: path.to_path_buf(),
             what: format!(
                 "model_type {model_type:?} (supported: {})",
                 supported_model_types().collect::<Vec<_>>().join(", ")
             ),
-        })?;
-    let model = constructor(config, weights)?;
+        })
+}
+
+/// Build the model `config["model_type"]` names from `weights`: the config is mapped and
+/// validated ([`spec`]) and compared with the tensors' shapes first; every tensor the
+/// architecture needs must be present, and none may be left over.
+pub fn build(config: &serde_json::Value, weights: &mut Weights) -> Result<Box<dyn LanguageModel>> {
+    let path = weights.path().to_path_buf();
+    let spec = spec(config, &path)?;
+    let model_type = spec.model_type.as_str();
+    spec.dims
+        .check_tensors(
+            |name| weights.logical_shape(name),
+            layer_count(weights.names()),
+        )
+        .map_err(|e| bad_config(&path, e))?;
+    let (_, constructor, _) = registered(model_type, &path)?;
+    let model = constructor(text_config(config), &spec.dims, weights)?;
     weights.materialize()?;
     let leftover = weights.leftover();
     if !leftover.is_empty() {

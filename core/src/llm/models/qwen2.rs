@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::dims::Dims;
 use super::llama::{Decoder, DecoderSpec};
 use super::{LanguageModel, parse_args};
 use crate::error::Result;
@@ -10,10 +11,6 @@ use crate::nn::{Rope, Weights};
 
 #[derive(Debug, Deserialize)]
 struct Args {
-    hidden_size: i32,
-    num_hidden_layers: usize,
-    num_attention_heads: i32,
-    num_key_value_heads: i32,
     rms_norm_eps: f32,
     #[serde(default = "default_theta")]
     rope_theta: f32,
@@ -27,19 +24,14 @@ fn default_theta() -> f32 {
     1_000_000.0
 }
 
-pub fn build(config: &serde_json::Value, w: &mut Weights) -> Result<Box<dyn LanguageModel>> {
+pub fn build(
+    config: &serde_json::Value,
+    dims: &Dims,
+    w: &mut Weights,
+) -> Result<Box<dyn LanguageModel>> {
     let a: Args = parse_args(config, w.path())?;
-    let head_dim = a.hidden_size / a.num_attention_heads;
-    let spec = DecoderSpec {
-        layers: a.num_hidden_layers,
-        heads: a.num_attention_heads,
-        kv_heads: a.num_key_value_heads,
-        head_dim,
-        eps: a.rms_norm_eps,
-        rope: Rope::new(head_dim, a.rope_theta, a.rope_traditional)
-            .with_scaling(a.rope_scaling.as_ref(), w.path())?,
-        qk_norm: false,
-        tie_word_embeddings: a.tie_word_embeddings,
-    };
+    let rope = Rope::new(dims.head_dim, a.rope_theta, a.rope_traditional)
+        .with_scaling(a.rope_scaling.as_ref(), w.path())?;
+    let spec = DecoderSpec::new(dims, a.rms_norm_eps, rope, false, a.tie_word_embeddings);
     Ok(Box::new(Decoder::load(spec, w)?))
 }
