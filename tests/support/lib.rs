@@ -42,6 +42,9 @@ pub fn smollm2_gguf() -> PathBuf {
 /// A Hugging Face Hub look-alike on 127.0.0.1 for download tests.
 pub mod hub_server;
 
+/// The fuzz harnesses (tests/fuzz), also replayed by `cargo test`.
+pub mod fuzz;
+
 /// The real Qwen3 tokenizer (`tokenizer.json`, `tokenizer_config.json`).
 pub fn qwen3_tokenizer_dir() -> PathBuf {
     fixture("qwen3-tokenizer")

@@ -355,7 +355,8 @@ fn rewrite_generation_tags(source: &str) -> String {
     while let Some(start) = rest.find("{%") {
         out.push_str(&rest[..start]);
         let tag = &rest[start..];
-        let Some(end) = tag.find("%}") else {
+        // The closing `%}` comes after the opening `{%` (in `{%}` they share the `%`).
+        let Some(end) = tag[2..].find("%}").map(|e| e + 2) else {
             break;
         };
         let inner = &tag[2..end];
@@ -392,8 +393,18 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_whose_percent_signs_overlap_is_left_to_the_parser() {
+        // Found by the chat_template fuzz target: `{%}` sliced [2..1] and panicked.
+        for source in ["{%}", "a{%}b%}", "{%-}", "{%generation%}{%}"] {
+            let _ = ChatTemplate::new(source.into(), None, None);
+        }
+        assert_eq!(rewrite_generation_tags("{%}x%}"), "{%}x%}");
+    }
+
+    #[test]
     fn a_template_that_never_ends_runs_out_of_fuel() {
-        let endless = "{% for i in range(99999) %}{% for j in range(99999) %}.{% endfor %}{% endfor %}";
+        let endless =
+            "{% for i in range(99999) %}{% for j in range(99999) %}.{% endfor %}{% endfor %}";
         let err = render(endless, &[Message::user("Hi")]).unwrap_err();
         assert!(matches!(err, Error::Template { .. }), "{err}");
         assert!(err.to_string().contains("fuel"), "{err}");

@@ -1,0 +1,112 @@
+//! The fuzz harnesses: one function per target, taking the fuzzer's bytes.
+//!
+//! `tests/fuzz/fuzz_targets/*.rs` are one-line cargo-fuzz wrappers around these, and
+//! `tests/fuzz_corpora.rs` replays every committed corpus file through the same
+//! functions on stable Rust in CI, so a crash the fuzzer once found stays fixed. A
+//! harness returns normally for any input: a typed error is the expected answer to
+//! garbage; a panic, an abort, a hang or an allocation past libFuzzer's limit is a bug.
+
+use std::sync::OnceLock;
+
+use murmur_core::llm::chat_template::{ChatTemplate, Message};
+use murmur_core::llm::load::ModelConfig;
+use murmur_core::llm::load::gguf::parse_gguf_header;
+use murmur_core::llm::load::safetensors::parse_safetensors_header;
+use murmur_core::llm::models::{dims::layer_count, parse_model_config};
+use murmur_core::llm::tokenizer::Tokenizer;
+
+/// Every target, by name: the corpus folder under `tests/fuzz/corpus/` and its harness.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("chat_template", chat_template),
+    ("ctranslate2", ctranslate2),
+    ("gguf", gguf),
+    ("safetensors", safetensors),
+];
+
+/// Split at the first NUL: two inputs from one byte string.
+fn split(data: &[u8]) -> (&[u8], &[u8]) {
+    match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[]),
+    }
+}
+
+fn qwen3() -> &'static Tokenizer {
+    static TOK: OnceLock<Tokenizer> = OnceLock::new();
+    TOK.get_or_init(|| {
+        Tokenizer::from_file(&crate::fixture("qwen3-tokenizer/tokenizer.json"))
+            .expect("the Qwen3 tokenizer fixture loads")
+    })
+}
+
+/// A chat template (model files carry them, so they may be hostile) rendering a message
+/// (user text, so it may be hostile), then the prompt tokenized. Whatever the template
+/// does, message text never yields an added token.
+pub fn chat_template(data: &[u8]) {
+    let (source, content) = split(data);
+    let source = String::from_utf8_lossy(source).into_owned();
+    let content = String::from_utf8_lossy(content).into_owned();
+    let Ok(template) = ChatTemplate::new(source, Some("<s>".into()), Some("</s>".into())) else {
+        return;
+    };
+    let messages = [
+        Message::system("Fix the text."),
+        Message::user(content.clone()),
+    ];
+    let Ok(prompt) = template.render_marked(&messages, true, Some(false)) else {
+        return;
+    };
+    let tok = qwen3();
+    let _ = tok.encode_prompt(&prompt);
+    let added = tok.hf().get_added_tokens_decoder();
+    let literal = tok
+        .encode_literal(&content)
+        .expect("literal encoding never fails");
+    assert!(
+        literal.iter().all(|id| !added.contains_key(id)),
+        "message text became a control token"
+    );
+}
+
+/// A CTranslate2 `model.bin` (Whisper weights as faster-whisper ships them).
+pub fn ctranslate2(data: &[u8]) {
+    let _ = murmur_core::whisper::load::parse_ctranslate2(data);
+}
+
+/// A GGUF file: the header (metadata, tensor table), then everything read from it before
+/// a weight is: the model's dimensions, its tokenizer (vocabulary, merges, token types)
+/// and its chat template, each used once.
+pub fn gguf(data: &[u8]) {
+    let Ok(header) = parse_gguf_header(data) else {
+        return;
+    };
+    let _ = header.check_types();
+    let _ = ModelConfig::from_gguf(&header);
+    if let Ok(tok) = Tokenizer::from_gguf(&header) {
+        let _ = tok.encode("Hello <|im_end|> world", true);
+        let _ = tok.encode_literal("Hello <|im_end|> world");
+        let _ = tok.decode(&[0, 1, 2, 3], true);
+    }
+    if let Ok(template) = ChatTemplate::from_gguf(&header) {
+        let _ = template.render_marked(&[Message::user("Hi")], true, Some(false));
+    }
+}
+
+/// A `config.json` and a safetensors file (split at the first NUL): both parsed as the
+/// loader does, then the dimensions checked against the tensors' shapes.
+pub fn safetensors(data: &[u8]) {
+    let (config, tensors) = split(data);
+    let spec = parse_model_config(config);
+    let header = parse_safetensors_header(tensors);
+    if let (Ok(spec), Ok(header)) = (spec, header) {
+        let shape = |name: &str| {
+            header
+                .tensors
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.shape.clone())
+        };
+        let layers = layer_count(header.tensors.iter().map(|t| t.name.as_str()));
+        let _ = spec.dims.check_tensors(shape, layers);
+    }
+}
