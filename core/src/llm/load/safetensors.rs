@@ -145,7 +145,9 @@ fn parse(bytes: &[u8], file_len: u64, path: &Path) -> Result<SafetensorsHeader> 
     };
     for (name, value) in entries {
         if name == "__metadata__" {
-            header.metadata = serde_json::from_value(value)
+            // MLX writes `null` when there is none.
+            header.metadata = serde_json::from_value::<Option<_>>(value)
+                .map(Option::unwrap_or_default)
                 .map_err(|e| corrupt(format!("__metadata__ is not a map of strings: {e}")))?;
             continue;
         }
@@ -264,6 +266,8 @@ mod tests {
 
     #[test]
     fn valid_header_parses() {
+        let h = parse_safetensors_header(&file(r#"{"__metadata__":null}"#, 0)).unwrap();
+        assert!(h.tensors.is_empty() && h.metadata.is_empty());
         let h = parse_safetensors_header(&file(
             r#"{"__metadata__":{"format":"mlx"},"a":{"dtype":"F16","shape":[2,3],"data_offsets":[0,12]},"b":{"dtype":"U32","shape":[1],"data_offsets":[12,16]}}"#,
             16,
