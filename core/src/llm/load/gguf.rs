@@ -465,10 +465,21 @@ mod tests {
         }
         fn write(&self, dir: &Path, extra_data: usize) -> PathBuf {
             let path = dir.join("t.gguf");
+            std::fs::write(&path, self.bytes(extra_data)).unwrap();
+            path
+        }
+        /// The file: header, padding to 32, then `extra_data` zero bytes of data.
+        fn bytes(&self, extra_data: usize) -> Vec<u8> {
             let mut bytes = self.0.clone();
             bytes.resize(bytes.len().next_multiple_of(32) + extra_data, 0);
-            std::fs::write(&path, bytes).unwrap();
-            path
+            bytes
+        }
+    }
+
+    fn reason(r: Result<GgufHeader>) -> String {
+        match r {
+            Err(Error::CorruptModel { reason, .. }) => reason,
+            other => panic!("expected CorruptModel, got {other:?}"),
         }
     }
 
@@ -564,5 +575,64 @@ mod tests {
             GgufHeader::read(b.write(&tmpdir(), 0)),
             Err(Error::CorruptModel { .. })
         ));
+    }
+
+    /// Two F32 tensors of 8 elements (32 bytes each) at `a` and `b`.
+    fn two_tensors(a: u64, b: u64) -> Vec<u8> {
+        let mut builder = Builder::new(2, 0);
+        builder.tensor("a", &[8], 0, a);
+        builder.tensor("b", &[8], 0, b);
+        builder.bytes(96)
+    }
+
+    #[test]
+    fn tensor_data_must_be_aligned_and_disjoint() {
+        assert!(parse_gguf_header(&two_tensors(0, 32)).is_ok());
+        assert!(reason(parse_gguf_header(&two_tensors(0, 16))).contains("alignment 32"));
+        assert!(reason(parse_gguf_header(&two_tensors(32, 32))).contains("overlap"));
+        assert!(reason(parse_gguf_header(&two_tensors(0, 96))).contains("truncated"));
+        let mut b = Builder::new(2, 0);
+        b.tensor("a", &[8], 0, 0);
+        b.tensor("a", &[8], 0, 32);
+        assert!(reason(parse_gguf_header(&b.bytes(64))).contains("duplicate tensor a"));
+        let mut b = Builder::new(1, 0);
+        b.tensor("a", &[u64::MAX / 2, 4], 0, 0);
+        assert!(matches!(
+            parse_gguf_header(&b.bytes(64)),
+            Err(Error::Unsupported { .. })
+        ));
+        let mut b = Builder::new(1, 0);
+        b.tensor("a", &[1 << 30, 1 << 30, 1 << 30], 0, 0);
+        assert!(reason(parse_gguf_header(&b.bytes(64))).contains("overflow"));
+        let mut b = Builder::new(1, 0);
+        b.tensor("a", &[8, 0], 0, 0);
+        assert!(reason(parse_gguf_header(&b.bytes(64))).contains("dims"));
+    }
+
+    #[test]
+    fn metadata_is_bounded_before_allocating() {
+        // A u8 array longer than the value budget, with the bytes to back it.
+        let mut b = Builder::new(0, 1);
+        b.str("k");
+        b.u32(9);
+        b.u32(0);
+        b.u64(5 << 20);
+        assert!(reason(parse_gguf_header(&b.bytes(5 << 20))).contains("at most"));
+        // Arrays nested deeper than the limit.
+        let mut b = Builder::new(0, 1);
+        b.str("k");
+        b.u32(9);
+        for _ in 0..8 {
+            b.u32(9);
+            b.u64(1);
+        }
+        assert!(reason(parse_gguf_header(&b.bytes(64))).contains("nested"));
+        let mut b = Builder::new(0, 2);
+        b.kv_u32("k", 1);
+        b.kv_u32("k", 2);
+        assert!(reason(parse_gguf_header(&b.bytes(0))).contains("duplicate metadata key k"));
+        let mut b = Builder::new(0, 1);
+        b.kv_u32("general.alignment", 24);
+        assert!(reason(parse_gguf_header(&b.bytes(0))).contains("general.alignment"));
     }
 }
