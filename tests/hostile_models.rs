@@ -389,6 +389,9 @@ fn edit_header(file: &Path, edit: impl FnOnce(&mut BTreeMap<String, serde_json::
     std::fs::write(file, out).unwrap();
 }
 
+/// A change to one header entry.
+type Edit = fn(&mut serde_json::Value);
+
 /// Issue 5, safetensors: the header length, shapes and offsets are checked before MLX
 /// reads the file.
 #[test]
@@ -410,7 +413,7 @@ fn safetensors_lying_header_is_corrupt() {
     std::fs::write(&file, &past).unwrap();
     expect_corrupt(load_and_build(&dir), &["truncated"]);
 
-    let edits: [(&str, fn(&mut serde_json::Value)); 4] = [
+    let edits: [(&str, Edit); 4] = [
         ("do not hold", |t| t["shape"] = json!([193])),
         ("do not hold", |t| {
             t["shape"] = json!([4_000_000_000u64, 4_000_000_000u64])
