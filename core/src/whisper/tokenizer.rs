@@ -378,7 +378,7 @@ impl WhisperTokenizer {
                 while !rest.is_char_boundary(end) {
                     end -= 1;
                 }
-                self.bpe(rest[..end].as_bytes(), &mut out)?;
+                self.bpe(&rest.as_bytes()[..end], &mut out)?;
                 rest = &rest[end..];
             }
         }
