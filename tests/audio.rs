@@ -4,12 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use murmur_core::Error;
-use murmur_core::audio::{AudioInput, decode_file, load_16k_mono};
+use murmur_core::audio::{
+    AudioInput, AudioStream, decode_bytes, decode_file, decode_prefix, load_16k_mono, to_16k_mono,
+};
 use murmur_core::mlx::Array;
 use murmur_core::mlx::transforms::eval;
 use murmur_core::whisper::load::{parse_npy, read_npz};
 use murmur_core::whisper::mel::{log_mel_spectrogram, mel_filters};
+use murmur_core::{CancelToken, Error};
 use murmur_tests::fixture;
 
 /// Re-encode `input` into `dir/name` with SoX (format from the extension).
@@ -253,6 +255,274 @@ fn log_mel_matches_mlx_whisper() {
                 .fold(0f32, f32::max);
             // Values span about [-1, 1.5]; the same MLX kernels run on the same input.
             assert!(max < 1e-4, "{name} {n_mels}: max difference {max}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile and broken input: mutated copies of the real fixtures. Audio input must never
+// take the engine down: every one of these is an `Error::Audio`, found before anything
+// is sized from the lie.
+
+/// jfk.wav's first `len` bytes with its RIFF and `data` sizes made to agree: a small,
+/// valid WAV of real speech, ready to be mutated.
+fn jfk_head(len: usize) -> Vec<u8> {
+    let mut b = std::fs::read(jfk()).unwrap();
+    b.truncate(len);
+    let data = b.windows(4).position(|w| w == b"data").unwrap();
+    put(&mut b, 4, &(len as u32 - 8).to_le_bytes());
+    put(&mut b, data + 4, &((len - data - 8) as u32).to_le_bytes());
+    b
+}
+
+fn put(b: &mut [u8], at: usize, bytes: &[u8]) {
+    b[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+/// Offsets in a canonical WAV header.
+const WAV_CHANNELS: usize = 22;
+const WAV_RATE: usize = 24;
+
+/// The same bytes as a file, as memory and through the fuzzing entry point: each must
+/// be refused with an `Error::Audio` whose reason contains `why`.
+fn refused_every_way(dir: &Path, name: &str, bytes: &[u8], why: &str) {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let ext = Path::new(name).extension().and_then(|e| e.to_str());
+    let started = std::time::Instant::now();
+    for (how, r) in [
+        ("file", load_16k_mono(&AudioInput::Path(path.clone()))),
+        (
+            "memory",
+            load_16k_mono(&AudioInput::Encoded(bytes.to_vec())),
+        ),
+        ("decode_prefix", decode_prefix(bytes, ext, 30.0)),
+        ("decode_file", decode_file(&path).map(|d| d.samples)),
+    ] {
+        let e = audio_error(r);
+        assert!(
+            e.contains(why),
+            "{name} ({how}): {e:?} does not say {why:?}"
+        );
+    }
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "{name}: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn header_rates_and_channel_counts_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = jfk_head(3000);
+    // The unmutated 3 KB copy is fine: 1461 samples of speech.
+    assert_eq!(
+        load_16k_mono(&AudioInput::Encoded(head.clone()))
+            .unwrap()
+            .len(),
+        1461
+    );
+    let with = |at: usize, bytes: &[u8]| {
+        let mut b = head.clone();
+        put(&mut b, at, bytes);
+        b
+    };
+    // Reported: 4,294,967,295 Hz made the resampler allocate until the process died
+    // (23 GB; it killed the daemon), and 0 Hz panicked inside the decoder.
+    let cases: [(&str, Vec<u8>, &str); 6] = [
+        (
+            "max_rate.wav",
+            with(WAV_RATE, &u32::MAX.to_le_bytes()),
+            "4294967295 Hz",
+        ),
+        (
+            "zero_rate.wav",
+            with(WAV_RATE, &0u32.to_le_bytes()),
+            "sample rate is 0",
+        ),
+        (
+            "low_rate.wav",
+            with(WAV_RATE, &999u32.to_le_bytes()),
+            "999 Hz",
+        ),
+        (
+            "high_rate.wav",
+            with(WAV_RATE, &384_001u32.to_le_bytes()),
+            "384001 Hz",
+        ),
+        (
+            "no_channels.wav",
+            with(WAV_CHANNELS, &0u16.to_le_bytes()),
+            "channel count is 0",
+        ),
+        (
+            "65535_channels.wav",
+            with(WAV_CHANNELS, &u16::MAX.to_le_bytes()),
+            "65535 channels",
+        ),
+    ];
+    for (name, bytes, why) in &cases {
+        refused_every_way(dir.path(), name, bytes, why);
+    }
+    // The bounds themselves are usable rates.
+    for (rate, samples) in [(384_000u32, 61), (1_000, 23_376)] {
+        let pcm = load_16k_mono(&AudioInput::Encoded(with(WAV_RATE, &rate.to_le_bytes())));
+        assert_eq!(pcm.unwrap().len(), samples, "{rate} Hz");
+    }
+    // Raw PCM from memory is held to the same bounds.
+    for (rate, channels) in [(u32::MAX, 1), (0, 1), (16_000, 0), (16_000, 33)] {
+        audio_error(load_16k_mono(&AudioInput::PcmS16 {
+            samples: vec![0; 33 * 100],
+            sample_rate: rate,
+            channels,
+        }));
+    }
+}
+
+/// Deterministic noise (a multiplicative hash), `n` bytes of it.
+fn noise(n: usize, seed: u32) -> Vec<u8> {
+    (0..n as u32)
+        .map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+#[test]
+fn garbage_and_sampleless_audio_are_errors_not_empty_transcripts() {
+    let dir = tempfile::tempdir().unwrap();
+    // Reported: random bytes named .mp3 gave an empty transcript and exit status 0.
+    refused_every_way(dir.path(), "noise.mp3", &noise(300_000, 7), "");
+    // A real MP3 (jfk through SoX) whose every byte after its first frame header is
+    // noise: the header gets it past the probe, the rest is garbage.
+    let mp3 = std::fs::read(sox(&jfk(), dir.path(), "jfk.mp3")).unwrap();
+    let first_frame = mp3
+        .windows(2)
+        .position(|w| w[0] == 0xff && w[1] & 0xe0 == 0xe0);
+    let keep = first_frame.unwrap() + 4;
+    let mut garbled = mp3[..keep].to_vec();
+    garbled.extend(noise(200_000, 11));
+    refused_every_way(dir.path(), "garbled.mp3", &garbled, "");
+    // Decodes to zero samples: jfk.wav with its data chunk emptied.
+    let empty = jfk_head(78);
+    refused_every_way(
+        dir.path(),
+        "no_data.wav",
+        &empty,
+        "no audio could be decoded",
+    );
+    // One frame at 48 kHz: decoded (it is one sample at its own rate), but less than
+    // one 16 kHz sample.
+    let mut one = jfk_head(80);
+    put(&mut one, WAV_RATE, &48_000u32.to_le_bytes());
+    assert_eq!(decode_bytes(one.clone(), None).unwrap().samples.len(), 1);
+    for r in [
+        load_16k_mono(&AudioInput::Encoded(one.clone())),
+        decode_prefix(&one, None, 1.0),
+    ] {
+        assert!(audio_error(r).contains("shorter than one 16 kHz sample"));
+    }
+}
+
+#[test]
+fn streamed_samples_equal_a_whole_file_conversion() {
+    // The stream decodes a packet at a time and resamples chunk by chunk; converting the
+    // whole decoded file at once must give the very same samples.
+    let dir = tempfile::tempdir().unwrap();
+    let front = fixture("audio/alsa/Front_Center.wav");
+    let stereo = dir.path().join("stereo.wav");
+    let ok = Command::new("sox")
+        .arg(&front)
+        .args(["-r", "44100", "-c", "2"])
+        .arg(&stereo)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let files = [
+        jfk(),
+        front,
+        stereo,
+        sox(&jfk(), dir.path(), "jfk.mp3"),
+        sox(&jfk(), dir.path(), "jfk.ogg"),
+    ];
+    for path in files {
+        let whole = to_16k_mono(None, &decode_file(&path).unwrap()).unwrap();
+        let mut stream = AudioStream::open_owned(AudioInput::Path(path.clone())).unwrap();
+        let (mut streamed, mut chunks) = (Vec::new(), 0);
+        while let Some(c) = stream.next_chunk(&CancelToken::new()).unwrap() {
+            streamed.extend_from_slice(&c);
+            chunks += 1;
+        }
+        assert!(chunks > 3, "{}: {chunks} chunks", path.display());
+        assert!(streamed == whole, "{}", path.display());
+        if let Some(d) = stream.declared_duration() {
+            let actual = streamed.len() as f64 / 16_000.0;
+            assert!(
+                (d - actual).abs() < 0.1,
+                "{}: {d} vs {actual}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_long_file_is_read_on_demand_and_a_cancel_stops_the_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ten minutes of speech.
+    let long = dir.path().join("long.flac");
+    let ok = Command::new("sox")
+        .arg(jfk())
+        .arg(&long)
+        .args(["repeat", "54"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let started = std::time::Instant::now();
+    let mut stream = AudioStream::open_owned(AudioInput::Path(long)).unwrap();
+    // The header says how long it is before anything is decoded.
+    assert!((stream.declared_duration().unwrap() - 605.0).abs() < 0.01);
+    let cancel = CancelToken::new();
+    let first = stream.next_chunk(&cancel).unwrap().unwrap();
+    assert!(first.len() <= 65_536, "{} samples at once", first.len());
+    assert!(started.elapsed().as_secs() < 2, "{:?}", started.elapsed());
+    cancel.cancel();
+    assert!(matches!(stream.next_chunk(&cancel), Err(Error::Cancelled)));
+}
+
+#[test]
+fn decode_prefix_is_bounded_and_answers_every_input() {
+    // The fuzzing entry point: the stream's samples, cut at the bound.
+    let bytes = std::fs::read(jfk()).unwrap();
+    let all = load_16k_mono(&AudioInput::Path(jfk())).unwrap();
+    let two = decode_prefix(&bytes, Some("wav"), 2.0).unwrap();
+    assert!(two[..] == all[..32_000]);
+    // Truncations and bit flips of real files in each container: samples or an
+    // `Error::Audio`, never a panic or another error.
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = vec![("wav", jfk_head(20_000))];
+    for ext in ["mp3", "flac", "ogg"] {
+        let path = sox(&jfk(), dir.path(), &format!("jfk.{ext}"));
+        files.push((ext, std::fs::read(path).unwrap()));
+    }
+    for (ext, bytes) in &files {
+        let mut cases = Vec::new();
+        for cut in [1, 4, 12, 44, 100, 1000, bytes.len() / 2] {
+            cases.push(bytes[..cut.min(bytes.len())].to_vec());
+        }
+        for i in 0..40 {
+            let mut b = bytes.clone();
+            let at = (i * 7919 + 13) % b.len().min(4096);
+            b[at] ^= 1 << (i % 8);
+            cases.push(b);
+        }
+        for case in cases {
+            match decode_prefix(&case, Some(ext), 1.0) {
+                Ok(s) => assert!(s.len() <= 16_000),
+                Err(Error::Audio { .. }) => {}
+                Err(e) => panic!("{ext}: {e:?}"),
+            }
         }
     }
 }

@@ -14,17 +14,19 @@ mod writers;
 use serde::Serialize;
 
 pub use self::writers::{Format, Writer, format_timestamp, to_json, to_srt, to_txt, to_vtt};
-use crate::audio::{self, AudioInput};
+use crate::audio::{AudioInput, AudioStream};
 use crate::cancel::CancelToken;
 use crate::error::Result;
 use crate::llm::chat::ChatModel;
 use crate::refine::{RefineOptions, RefineResult, refine};
 use crate::whisper::WhisperModel;
-use crate::whisper::longform::transcribe_samples;
+pub use crate::whisper::longform::TranscribeEvent;
+use crate::whisper::longform::transcribe_stream;
 pub use crate::whisper::types::{Segment, Task, TranscribeOptions, Transcript, Word};
 
 /// Transcribe `audio` with `model`, calling `on_segment` with each segment as soon as
-/// its window is decoded. `cancel` stops within one decoding step
+/// its window is decoded. The audio is streamed (a window at a time, whatever its
+/// length); `cancel` stops within one decoding step or packet
 /// ([`crate::Error::Cancelled`]).
 pub fn transcribe(
     model: &WhisperModel,
@@ -33,8 +35,27 @@ pub fn transcribe(
     cancel: &CancelToken,
     on_segment: &mut dyn FnMut(&Segment),
 ) -> Result<Transcript> {
-    let samples = audio::load_16k_mono(audio)?;
-    transcribe_samples(model, &samples, opts, cancel, on_segment)
+    transcribe_with_events(model, audio, opts, cancel, &mut |e| {
+        if let TranscribeEvent::Segment(s) = e {
+            on_segment(s)
+        }
+    })
+}
+
+/// [`transcribe`], reporting the audio's duration too ([`TranscribeEvent`]): the
+/// declared one before any work, and the real one when the end shows it differs.
+pub fn transcribe_with_events(
+    model: &WhisperModel,
+    audio: &AudioInput,
+    opts: &TranscribeOptions,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(TranscribeEvent<'_>),
+) -> Result<Transcript> {
+    let stream = AudioStream::open(audio)?;
+    if let Some(d) = stream.declared_duration() {
+        on_event(TranscribeEvent::Duration(d));
+    }
+    transcribe_stream(model, stream, opts, cancel, on_event)
 }
 
 /// A transcript and its refined text.

@@ -13,11 +13,23 @@ use mlx_rs::Array;
 
 use super::WhisperModel;
 use super::decode::{DecodeOptions, DecodingResult, decode, detect_language};
-use super::mel::{self, FRAMES_PER_SECOND, HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE};
+use super::mel::{self, FRAMES_PER_SECOND, HOP_LENGTH, N_FFT, N_FRAMES, SAMPLE_RATE};
 use super::timestamps::add_word_timestamps;
 use super::types::{Segment, Task, TranscribeOptions, Transcript};
+use crate::audio::{AudioStream, BufferedStream};
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
+
+/// What a transcription reports while it runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TranscribeEvent<'a> {
+    /// Seconds of audio. Sent before the first segment when the input says how long it
+    /// is (PCM; a container's header), and again when the end of the stream is reached
+    /// if the header had it wrong or said nothing: a listener keeps the latest.
+    Duration(f64),
+    /// A segment, as soon as its window is decoded.
+    Segment(&'a Segment),
+}
 
 /// Transcribe 16 kHz mono `samples`, calling `on_segment` for each segment as soon as
 /// its window is done.
@@ -29,23 +41,56 @@ pub fn transcribe_samples(
     on_segment: &mut dyn FnMut(&Segment),
 ) -> Result<Transcript> {
     validate(opts)?;
-    if samples.is_empty() {
-        return Err(Error::Audio {
-            path: None,
-            reason: "there are no samples to transcribe".into(),
-        });
-    }
+    let stream = AudioStream::from_16k(samples)?;
+    transcribe_stream(model, stream, opts, cancel, &mut |e| {
+        if let TranscribeEvent::Segment(s) = e {
+            on_segment(s)
+        }
+    })
+}
+
+/// Transcribe a stream, pulling its audio a window at a time: memory stays that of
+/// one 30 s window however long the recording, and `cancel` is checked while reading
+/// (between packets), before each window and inside the encoder and decoder.
+/// `on_event` gets segments as their windows are done and, before the first of them,
+/// the exact duration when it differs from what `stream` declared (the caller reports
+/// the declared one: it knows it before this starts).
+pub fn transcribe_stream(
+    model: &WhisperModel,
+    stream: AudioStream<'_>,
+    opts: &TranscribeOptions,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(TranscribeEvent<'_>),
+) -> Result<Transcript> {
+    validate(opts)?;
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
     let tok = model.tokenizer();
     let sp = *tok.special();
-    let mel = model.log_mel(samples, N_SAMPLES)?;
-    let total_frames = mel.shape()[0] as usize;
-    let content_frames = total_frames.saturating_sub(N_FRAMES);
-    let duration = (content_frames * HOP_LENGTH) as f32 / SAMPLE_RATE as f32;
+    let mut reported = stream.declared_duration();
+    let mut report_duration =
+        |total: Option<usize>, on_event: &mut dyn FnMut(TranscribeEvent<'_>)| {
+            let Some(total) = total else { return };
+            let exact = total as f64 / SAMPLE_RATE as f64;
+            if reported.is_none_or(|d| (d - exact).abs() > 1e-3) {
+                reported = Some(exact);
+                on_event(TranscribeEvent::Duration(exact));
+            }
+        };
+    let mut windows = Windows::new(stream, model.model().dims.n_mels as usize);
     let input_stride = N_FRAMES / model.model().dims.n_audio_ctx as usize; // 2
     let time_precision = (input_stride * HOP_LENGTH) as f32 / SAMPLE_RATE as f32; // 0.02 s
+
+    // The first window: needed by language detection, and the check that there is audio.
+    let Some(first) = windows.at(0, cancel)? else {
+        return Err(Error::Audio {
+            path: windows.path(),
+            reason: "there are no samples to transcribe".into(),
+        });
+    };
+    // Known now when the audio is one window long or its loudest frame was measured.
+    report_duration(windows.total(), on_event);
 
     // Language: given, English for English-only models, or detected on the first 30 s.
     let mut first_features: Option<Array> = None;
@@ -65,13 +110,13 @@ pub fn transcribe_samples(
             // features for decoding. (mlx-whisper encodes the first 30 s of the padded
             // spectrogram separately, which for clips under 30 s differs only in the
             // padding frames and costs a second encoder pass.)
-            let frames = N_FRAMES.min(content_frames);
-            let features = model.encode(&mel::window(&mel, 0, frames)?.expand_dims(0)?, cancel)?;
+            let features = model.encode(&first.mel.expand_dims(0)?, cancel)?;
             let (code, p, _) = detect_language(model, &features)?;
             first_features = Some(features);
             (code.to_string(), Some(p))
         }
     };
+    let mut next_window = Some(first);
     let language_token = tok.language_token(&language);
     let translate = opts.task == Task::Translate;
     let sot_sequence = tok.sot_sequence(language_token, translate);
@@ -106,20 +151,28 @@ pub fn transcribe_samples(
     let mut last_speech_timestamp = 0f32;
     let mut window_index = 0u64;
 
-    while seek < content_frames {
+    loop {
         if cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
+        let window = match next_window.take() {
+            Some(w) if w.seek == seek => w,
+            _ => match windows.at(seek, cancel)? {
+                Some(w) => w,
+                None => break,
+            },
+        };
+        let segment_size = window.frames;
+        if segment_size == 0 {
+            break;
+        }
         let time_offset = (seek * HOP_LENGTH) as f32 / SAMPLE_RATE as f32;
-        let segment_size = N_FRAMES.min(content_frames - seek);
         let segment_duration = (segment_size * HOP_LENGTH) as f32 / SAMPLE_RATE as f32;
         let features = match first_features.take().filter(|_| seek == 0) {
             Some(f) => f,
-            None => model.encode(
-                &mel::window(&mel, seek, segment_size)?.expand_dims(0)?,
-                cancel,
-            )?,
+            None => model.encode(&window.mel.expand_dims(0)?, cancel)?,
         };
+        drop(window);
         let base = DecodeOptions {
             translate,
             language: language_token,
@@ -215,6 +268,9 @@ pub fn transcribe_samples(
         }
 
         if opts.word_timestamps {
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
             last_speech_timestamp = add_word_timestamps(
                 &mut current,
                 model,
@@ -254,7 +310,7 @@ pub fn transcribe_samples(
         for mut s in current {
             s.id = segments.len() as u32;
             all_tokens.extend_from_slice(&s.tokens);
-            on_segment(&s);
+            on_event(TranscribeEvent::Segment(&s));
             segments.push(s);
         }
         if !opts.condition_on_previous_text || result.temperature > 0.5 {
@@ -262,6 +318,9 @@ pub fn transcribe_samples(
         }
     }
 
+    let content_frames = windows.content_frames().unwrap_or(seek);
+    let duration = (content_frames * HOP_LENGTH) as f32 / SAMPLE_RATE as f32;
+    report_duration(windows.total(), on_event);
     let text = tok.decode(&all_tokens[initial_prompt_tokens.len().min(all_tokens.len())..]);
     Ok(Transcript {
         model: String::new(),
@@ -271,6 +330,158 @@ pub fn transcribe_samples(
         segments,
         duration,
     })
+}
+
+/// One 30 s window of log-mel frames, as the encoder takes it.
+struct Window {
+    /// Its first frame.
+    seek: usize,
+    /// Frames of audio in it (the rest is zero padding).
+    frames: usize,
+    /// `[N_FRAMES, n_mels]`.
+    mel: Array,
+}
+
+/// The log-mel windows of a stream, computed as the seek position asks for them: only
+/// the samples from the current window on are kept, and each window's spectrogram is
+/// computed from them alone.
+///
+/// Frames are computed exactly as over the whole recording (mlx-whisper's reflect
+/// padding at the start, silence after the end). The one whole-recording quantity is
+/// the clamp 8 decades below the loudest frame: for audio of one window that frame is
+/// in the window; for longer audio it can be anywhere, so the recording is first read
+/// through once on its own ([`Windows::measure_peak`]: a fresh stream, nothing kept)
+/// to find it. That costs a second decode of long audio, not memory, and keeps every
+/// transcript identical to the whole-recording computation: a clamp taken from the
+/// part heard so far changes the frames of quiet passages (digital silence, a fade)
+/// whenever something louder comes later, and with them the text.
+struct Windows<'a> {
+    audio: BufferedStream<'a>,
+    n_mels: usize,
+    /// The loudest `log10` mel value of the whole recording, once known.
+    peak: Option<f32>,
+    /// Samples in the recording, once known (its end read, or the peak measured).
+    total: Option<usize>,
+}
+
+/// Frames per batch of the peak measurement (a minute of audio: a 20 MB scratch).
+const PEAK_BATCH: usize = 6_000;
+
+impl<'a> Windows<'a> {
+    fn new(stream: AudioStream<'a>, n_mels: usize) -> Self {
+        Self {
+            audio: BufferedStream::new(stream),
+            n_mels,
+            peak: None,
+            total: None,
+        }
+    }
+
+    fn path(&self) -> Option<std::path::PathBuf> {
+        self.audio.stream().path().map(|p| p.to_path_buf())
+    }
+
+    /// Samples in the stream, once known.
+    fn total(&self) -> Option<usize> {
+        self.total.or_else(|| self.audio.total())
+    }
+
+    /// Frames of audio (mlx-whisper's `content_frames`), once known.
+    fn content_frames(&self) -> Option<usize> {
+        self.total().map(|t| t / HOP_LENGTH)
+    }
+
+    /// The window starting at frame `seek`, or `None` when the audio ends before it.
+    /// Seek positions must not go back: what comes before `seek` is let go of.
+    fn at(&mut self, seek: usize, cancel: &CancelToken) -> Result<Option<Window>> {
+        let half = N_FFT / 2;
+        // Frame i covers samples [i·160 − 200, i·160 + 200).
+        self.audio
+            .discard_before((seek * HOP_LENGTH).saturating_sub(half));
+        // A few frames past the window, to know whether it is the last one.
+        self.audio
+            .fill_to((seek + N_FRAMES + 3) * HOP_LENGTH + half, cancel)?;
+        let (frames, end) = match self.audio.total() {
+            Some(total) => {
+                let content = total / HOP_LENGTH;
+                // Under 10 ms of audio is still a (silent, frameless) first window, as
+                // in the reference; only no audio at all is none.
+                if total == 0 || (seek >= content && seek > 0) {
+                    return Ok(None);
+                }
+                let frames = N_FRAMES.min(content.saturating_sub(seek));
+                // The last window also takes in the frames after the content that still
+                // overlap the audio: the loudest frame may be one of them.
+                let end = if seek + frames >= content {
+                    audible_frames(total).max(seek + frames)
+                } else {
+                    seek + frames
+                };
+                (frames, end)
+            }
+            None => (N_FRAMES, seek + N_FRAMES),
+        };
+        let log_spec = log_spec(&self.audio, seek, end, self.n_mels)?;
+        let peak = match self.peak {
+            Some(p) => p,
+            // The whole recording is in this window.
+            None if self.audio.total().is_some() => {
+                let p = log_spec.max(None)?.item_cast::<f32>();
+                self.peak = Some(p);
+                p
+            }
+            None => self.measure_peak(cancel)?,
+        };
+        let mel = mel::normalize(&log_spec, peak)?;
+        Ok(Some(Window {
+            seek,
+            frames,
+            mel: mel::window(&mel, 0, frames)?,
+        }))
+    }
+
+    /// Read the recording through on a fresh stream for its loudest frame (and its
+    /// length), in batches of [`PEAK_BATCH`] frames, keeping nothing.
+    fn measure_peak(&mut self, cancel: &CancelToken) -> Result<f32> {
+        let half = N_FFT / 2;
+        let mut audio = BufferedStream::new(self.audio.stream().reopen()?);
+        let (mut peak, mut frame) = (f32::NEG_INFINITY, 0);
+        let total = loop {
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            audio.discard_before((frame * HOP_LENGTH).saturating_sub(half));
+            audio.fill_to((frame + PEAK_BATCH + 3) * HOP_LENGTH + half, cancel)?;
+            let end = match audio.total() {
+                Some(total) if frame >= audible_frames(total) => break total,
+                Some(total) => audible_frames(total).min(frame + PEAK_BATCH),
+                None => frame + PEAK_BATCH,
+            };
+            let spec = log_spec(&audio, frame, end, self.n_mels)?;
+            peak = peak.max(spec.max(None)?.item_cast::<f32>());
+            frame = end;
+        };
+        self.peak = Some(peak);
+        self.total = Some(total);
+        Ok(peak)
+    }
+}
+
+/// Frames that overlap the audio: frame i covers samples from i·160 − 200, so those up
+/// to `(total + 200) / 160`, rounded up. Every later frame is silence.
+fn audible_frames(total: usize) -> usize {
+    (total + N_FFT / 2).div_ceil(HOP_LENGTH)
+}
+
+/// `log10` mel power of frames `[first, end)` of the buffered audio: reflected before
+/// its start (numpy's "reflect", as mlx-whisper pads), silent after its end.
+fn log_spec(audio: &BufferedStream<'_>, first: usize, end: usize, n_mels: usize) -> Result<Array> {
+    let start = (first * HOP_LENGTH) as isize - (N_FFT / 2) as isize;
+    let len = (end - first - 1) * HOP_LENGTH + N_FFT;
+    let x: Vec<f32> = (0..len as isize)
+        .map(|k| audio.sample((start + k).unsigned_abs()))
+        .collect();
+    mel::log10_mel(&x, end - first, n_mels)
 }
 
 fn last_word_end(segments: &[Segment]) -> Option<f32> {

@@ -87,12 +87,6 @@ fn hann_window() -> Vec<f32> {
 /// Log-mel spectrogram `[frames, n_mels]` (float32) of 16 kHz mono `audio` followed by
 /// `padding` zero samples. `frames = (len + padding) / 160` (mlx-whisper's count).
 pub fn log_mel_spectrogram(audio: &[f32], n_mels: usize, padding: usize) -> Result<Array> {
-    if n_mels == 0 {
-        return Err(Error::InvalidArgument {
-            name: "n_mels".into(),
-            reason: "must be positive".into(),
-        });
-    }
     let total = audio.len() + padding;
     let pad = N_FFT / 2;
     if total < pad + 1 {
@@ -112,7 +106,28 @@ pub fn log_mel_spectrogram(audio: &[f32], n_mels: usize, padding: usize) -> Resu
 
     // Frames of the STFT; the last one is dropped, as the reference does.
     let n_stft = (x.len() - N_FFT + HOP_LENGTH) / HOP_LENGTH;
-    let n_frames = n_stft - 1;
+    let log_spec = log10_mel(&x, n_stft - 1, n_mels)?;
+    let peak = log_spec.max(None)?.item_cast::<f32>();
+    normalize(&log_spec, peak)
+}
+
+/// `log10` mel power `[n_frames, n_mels]` of the STFT frames of `x`, a signal already
+/// padded for it: frame `i` is the Hann-windowed `x[i·160 .. i·160 + 400]`. Frames
+/// are independent of each other, so any run of them can be computed on its own (a
+/// 30 s window of a long recording) with the same values as in the whole.
+pub fn log10_mel(x: &[f32], n_frames: usize, n_mels: usize) -> Result<Array> {
+    if n_mels == 0 {
+        return Err(Error::InvalidArgument {
+            name: "n_mels".into(),
+            reason: "must be positive".into(),
+        });
+    }
+    if n_frames == 0 || x.len() < (n_frames - 1) * HOP_LENGTH + N_FFT {
+        return Err(Error::InvalidArgument {
+            name: "audio".into(),
+            reason: format!("{} samples do not hold {n_frames} frames", x.len()),
+        });
+    }
     let filters = Array::from_slice(
         &mel_filters(n_mels),
         &[n_mels as i32, (N_FFT / 2 + 1) as i32],
@@ -143,9 +158,15 @@ pub fn log_mel_spectrogram(audio: &[f32], n_mels: usize, padding: usize) -> Resu
     } else {
         ops::concatenate(&chunks, 0)?
     };
-    let log_spec = ops::maximum(&mel, Array::from_f32(1e-10))?.log10()?;
-    let floor = log_spec.max(None)?.subtract(Array::from_f32(8.0))?;
-    let log_spec = ops::maximum(&log_spec, &floor)?;
+    Ok(ops::maximum(&mel, Array::from_f32(1e-10))?.log10()?)
+}
+
+/// Whisper's scaling of [`log10_mel`] output: clamped to 8 decades below `peak` (the
+/// loudest value of the recording, or of the part heard so far) and mapped to roughly
+/// [-1, 1].
+pub fn normalize(log_spec: &Array, peak: f32) -> Result<Array> {
+    let floor = Array::from_f32(peak).subtract(Array::from_f32(8.0))?;
+    let log_spec = ops::maximum(log_spec, &floor)?;
     Ok(log_spec
         .add(Array::from_f32(4.0))?
         .divide(Array::from_f32(4.0))?)
