@@ -1005,3 +1005,102 @@ fn transcribe_streams_segments_from_a_path_and_an_upload() {
     );
     assert_eq!(empty.status, 400);
 }
+
+#[test]
+fn transcribe_sniffs_json_answers_4xx_for_bad_paths_and_audio_and_cancels_on_disconnect() {
+    let home = Home::new();
+    let whisper = fixture("whisper-base-ct2");
+    home.cli(&[
+        "models",
+        "add",
+        whisper.to_str().unwrap(),
+        "--id",
+        "whisper-test",
+        "--audio",
+    ]);
+    let daemon = home.serve(&[]);
+    let unix = daemon.unix();
+    let wav = fixture("audio/jfk.wav");
+
+    // A JSON request sent without a JSON content type (curl -d sends a form type) is a
+    // request, not an upload to decode.
+    let body = json!({"path": wav, "model": "whisper-test", "language": "en", "stream": false});
+    let r = request(&unix, "POST", "/v1/transcribe", &[], body.to_string().as_bytes());
+    assert_eq!(r.status, 200);
+    let text = r.json()["text"].as_str().unwrap().to_lowercase();
+    assert!(text.contains("ask not what your country"), "{text}");
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let missing = json!({"path": home.path("nowhere.wav"), "model": "whisper-test"});
+    let r = request(
+        &unix,
+        "POST",
+        "/v1/transcribe",
+        &form,
+        missing.to_string().as_bytes(),
+    );
+    // Read as JSON: the path it names is missing (a 404, not an audio error).
+    assert_eq!(r.status, 404);
+    let v = r.json();
+    assert_eq!(v["error"]["kind"], "io", "{v}");
+    assert!(v["error"]["path"].as_str().unwrap().ends_with("nowhere.wav"));
+    // The same with the JSON content type, and a body that only looks like JSON.
+    assert_eq!(post(&unix, "/v1/transcribe", &missing).status, 404);
+    let r = request(&unix, "POST", "/v1/transcribe", &[], b"{\"path\": ");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["kind"], "bad_request");
+
+    // Reported: 3 KB of jfk.wav claiming 4,294,967,295 Hz, uploaded, took the daemon
+    // down (the resampler allocated 23 GB). Now it is refused and the daemon answers.
+    let mut bytes = std::fs::read(&wav).unwrap();
+    bytes.truncate(3000);
+    bytes[4..8].copy_from_slice(&2992u32.to_le_bytes());
+    bytes[74..78].copy_from_slice(&2922u32.to_le_bytes());
+    bytes[24..28].copy_from_slice(&u32::MAX.to_le_bytes());
+    let audio = [("Content-Type", "audio/wav")];
+    let r = request(
+        &unix,
+        "POST",
+        "/v1/transcribe?model=whisper-test&stream=false",
+        &audio,
+        &bytes,
+    );
+    assert_eq!(r.status, 422);
+    let v = r.json();
+    assert_eq!(v["error"]["kind"], "audio", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("4294967295 Hz"));
+    assert_eq!(get(&unix, "/v1/status").json()["status"], "running");
+
+    // A client that leaves cancels its transcription at once, even while the audio is
+    // still being read (20 minutes of speech as FLAC): it was once left running ~40 s.
+    let long = home.path("long.flac");
+    let ok = Command::new("sox")
+        .arg(&wav)
+        .arg(&long)
+        .args(["repeat", "108"])
+        .status()
+        .expect("sox is installed")
+        .success();
+    assert!(ok);
+    let mut r = post(
+        &unix,
+        "/v1/transcribe",
+        &json!({"path": long, "model": "whisper-test", "language": "en"}),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.next_line().unwrap()["type"], "start");
+    // The audio's length comes from its header, before any work on it.
+    let line = r.next_line().unwrap();
+    assert_eq!(line["type"], "audio", "{line}");
+    assert!((line["duration"].as_f64().unwrap() - 1199.0).abs() < 0.01, "{line}");
+    let started = Instant::now();
+    drop(r);
+    assert!(
+        daemon.wait_log("transcribe with whisper-test cancelled", Duration::from_secs(20)),
+        "the transcription was cancelled"
+    );
+    eprintln!("cancelled {:?} after the disconnect", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    let status = get(&unix, "/v1/status").json();
+    assert_eq!(status["in_use"], false);
+    assert_eq!(status["loaded_audio"], "whisper-test", "still warm");
+}

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -35,7 +35,7 @@ use murmur_core::catalog::{AddModel, Capability};
 use murmur_core::engine::ModelState;
 use murmur_core::llm::generate::StopReason;
 use murmur_core::refine::{RefineMode, RefineOptions};
-use murmur_core::transcribe::{Task, TranscribeOptions};
+use murmur_core::transcribe::{Task, TranscribeEvent, TranscribeOptions};
 use murmur_core::{CancelToken, Error};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -378,22 +378,18 @@ async fn transcribe(
     req: Request,
 ) -> ApiResult<Response> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let is_json = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let (params, audio) = if is_json {
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let (params, audio) = if content_type.starts_with("application/json") {
         let JsonBody(params) = <JsonBody<TranscribeRequest> as axum::extract::FromRequest<
             Shared,
         >>::from_request(req, &st)
         .await?;
-        let Some(path) = params.path.clone() else {
-            return Err(ApiError::bad_request(
-                "`path` is required (or send the audio file itself as the body)",
-            ));
-        };
-        (params, AudioInput::Path(path))
+        (params, None)
     } else {
         let bytes = body_bytes(req, &st, st.limits.upload).await?;
         if bytes.is_empty() {
@@ -401,7 +397,66 @@ async fn transcribe(
                 "send the audio file as the body, or JSON with a `path`",
             ));
         }
-        (query, AudioInput::Encoded(bytes.to_vec()))
+        // A JSON request sent without its content type (curl -d, a hand-written client)
+        // must not be decoded as audio. No audio container starts with `{`, so a body
+        // that does is read as a request whatever the header says, unless it is
+        // declared audio.
+        let declared_audio = content_type.starts_with("audio/")
+            || content_type.starts_with("video/")
+            || content_type.starts_with("application/octet-stream");
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if !declared_audio && first == Some(&b'{') {
+            if bytes.len() > st.limits.body {
+                return Err(ApiError::too_large(st.limits.body));
+            }
+            let params = serde_json::from_slice::<TranscribeRequest>(&bytes).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the body is JSON but not a transcribe request ({e}); send \
+                     {{\"path\": ...}} as application/json, or the audio file itself"
+                ))
+            })?;
+            (params, None)
+        } else {
+            (query, Some(AudioInput::Encoded(bytes.to_vec())))
+        }
+    };
+    let audio = match audio {
+        Some(audio) => audio,
+        None => {
+            let Some(path) = params.path.clone() else {
+                return Err(ApiError::bad_request(
+                    "`path` is required (or send the audio file itself as the body)",
+                ));
+            };
+            // A path that is not there is the client's mistake (404), not the server's
+            // (the 500 an I/O error would otherwise be); so is one it may not read.
+            match std::fs::metadata(&path) {
+                Err(e) => {
+                    let status = match e.kind() {
+                        std::io::ErrorKind::NotFound => Some(StatusCode::NOT_FOUND),
+                        std::io::ErrorKind::PermissionDenied => Some(StatusCode::FORBIDDEN),
+                        _ => None,
+                    };
+                    let mut err = ApiError::from(Error::Io {
+                        path: path.clone(),
+                        source: e,
+                    });
+                    if let Some(status) = status {
+                        err.status = status;
+                    }
+                    return Err(err);
+                }
+                Ok(meta) if meta.is_dir() => {
+                    return Err(Error::Audio {
+                        path: Some(path),
+                        reason: "is a folder, not an audio file".into(),
+                    }
+                    .into());
+                }
+                Ok(_) => {}
+            }
+            AudioInput::Path(path)
+        }
     };
     let mut opts = TranscribeOptions {
         language: params.language.filter(|l| !l.trim().is_empty()),
@@ -420,41 +475,27 @@ async fn transcribe(
         .id;
     let cancel = CancelToken::new();
     let engine = st.engine.clone();
+    let log_cancel = |model: &str, result: &murmur_core::Result<_>| {
+        if matches!(result, Err(Error::Cancelled)) {
+            eprintln!("murmur serve: transcribe with {model} cancelled: the client went away");
+        }
+    };
     if params.stream == Some(false) {
         let guard = cancel.drop_guard();
         let result = engine
             .transcribe(Some(&model), audio, &opts, |_| {}, &cancel)
             .await;
         guard.disarm();
+        log_cancel(&model, &result);
         return Ok(done_json(&model, result?));
     }
     let (lines, body) = stream::channel(Some(&cancel));
     lines.send(&json!({"type": "start", "model": model, "queued": engine.status().in_use}));
     tokio::spawn(async move {
-        // Decode first and say how long the audio is, so that a client can show the
-        // position of each segment against it (the engine decodes first anyway).
-        let decoded =
-            tokio::task::spawn_blocking(move || murmur_core::audio::load_16k_mono(&audio))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(Error::Internal {
-                        what: "decoding the audio".into(),
-                        reason: e.to_string(),
-                    })
-                });
-        let samples = match decoded {
-            Ok(samples) => samples,
-            Err(e) => {
-                lines.send(&error_line(e));
-                return;
-            }
-        };
-        let duration = samples.len() as f64 / f64::from(murmur_core::audio::SAMPLE_RATE);
-        lines.send(&json!({"type": "audio", "duration": duration}));
         // A line every half second until the transcript is done: hyper only notices a
-        // client that went away when it writes, and segments can be many seconds apart
-        // (model load, queue, a 30 s window); without these lines the cancel waited for
-        // the next segment.
+        // client that went away when it writes, and lines can be many seconds apart
+        // (reading the audio, model load, queue, a 30 s window); without these the cancel
+        // waited for the next segment.
         let ticker = tokio::spawn({
             let (lines, started) = (lines.clone(), Instant::now());
             async move {
@@ -469,20 +510,23 @@ async fn transcribe(
                 }
             }
         });
-        let segments = lines.clone();
-        let on_segment = move |s: &murmur_core::transcribe::Segment| {
-            segments.send(&tagged("segment", s));
+        // The engine reads the audio as a stream and says how long it is: from its
+        // header or length before the model is loaded (so before any segment), and again
+        // at its end if that differs. The client shows progress against the latest.
+        let events = lines.clone();
+        let on_event = move |e: TranscribeEvent<'_>| match e {
+            TranscribeEvent::Duration(d) => {
+                events.send(&json!({"type": "audio", "duration": d}));
+            }
+            TranscribeEvent::Segment(s) => {
+                events.send(&tagged("segment", s));
+            }
         };
-        let line = match engine
-            .transcribe(
-                Some(&model),
-                AudioInput::Pcm16k(samples),
-                &opts,
-                on_segment,
-                &cancel,
-            )
-            .await
-        {
+        let result = engine
+            .transcribe_with_events(Some(&model), audio, &opts, on_event, &cancel)
+            .await;
+        log_cancel(&model, &result);
+        let line = match result {
             Ok(transcript) => done_line(&model, transcript),
             Err(e) => error_line(e),
         };
