@@ -933,3 +933,56 @@ fn transcribe_then_refine_in_one_call() {
     assert!(!refined.text.is_empty());
     assert_eq!(refined.text, streamed.trim());
 }
+
+#[test]
+fn streamed_transcription_reports_the_duration_first_and_stops_at_a_cancel() {
+    use murmur_core::transcribe::{TranscribeEvent, transcribe_with_events};
+    let m = model();
+    let opts = TranscribeOptions {
+        language: Some("en".into()),
+        ..TranscribeOptions::default()
+    };
+    // The duration (jfk.wav's header: 176,000 frames at 16 kHz) comes before any
+    // segment, once: the end of the stream agreed with it.
+    let mut events = Vec::new();
+    let t = transcribe_with_events(
+        &m,
+        &AudioInput::Path(jfk()),
+        &opts,
+        &CancelToken::new(),
+        &mut |e| {
+            events.push(match e {
+                TranscribeEvent::Duration(d) => format!("duration {d}"),
+                TranscribeEvent::Segment(_) => "segment".into(),
+            })
+        },
+    )
+    .unwrap();
+    assert_eq!(events[0], "duration 11", "{events:?}");
+    assert_eq!(events[1..], vec!["segment".to_string(); t.segments.len()]);
+    assert_eq!(t.duration, 11.0);
+
+    // A cancel during a long transcription lands at the next check, with windows
+    // still to come: here from the first segment's callback.
+    let mut samples = Vec::new();
+    for _ in 0..4 {
+        samples.extend(load_16k_mono(&AudioInput::Path(jfk())).unwrap());
+        samples.extend(std::iter::repeat_n(0.0, 16_000));
+    }
+    let cancel = CancelToken::new();
+    let mut when = None;
+    let r = transcribe(
+        &m,
+        &AudioInput::Pcm16k(samples),
+        &opts,
+        &cancel,
+        &mut |_| {
+            cancel.cancel();
+            when.get_or_insert_with(Instant::now);
+        },
+    );
+    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    let after = when.expect("a segment came first").elapsed();
+    eprintln!("cancelled {after:?} after the cancel");
+    assert!(after.as_secs() < 5, "{after:?}");
+}

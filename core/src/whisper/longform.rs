@@ -573,3 +573,70 @@ fn validate(opts: &TranscribeOptions) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use mlx_rs::transforms::eval;
+
+    use super::*;
+    use crate::whisper::mel::{N_SAMPLES, log_mel_spectrogram};
+
+    /// 70 s that make the whole-recording clamp matter: quiet noise broken by digital
+    /// silence, and only after 60 s a sound 40 dB louder.
+    fn quiet_then_loud() -> Vec<f32> {
+        let mut state = 12345u32;
+        (0..70 * 16_000)
+            .map(|i| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (state >> 8) as f32 / (1 << 24) as f32 - 0.5;
+                let t = i as f32 / 16_000.0;
+                match i / 16_000 {
+                    s if s % 7 == 3 => 0.0,
+                    s if s >= 60 => 0.8 * (2.0 * std::f32::consts::PI * 440.0 * t).sin(),
+                    _ => 0.01 * noise,
+                }
+            })
+            .collect()
+    }
+
+    fn values(a: &Array) -> Vec<f32> {
+        eval([a]).unwrap();
+        a.as_slice::<f32>().to_vec()
+    }
+
+    #[test]
+    fn streamed_windows_equal_windows_of_the_whole_spectrogram() {
+        let audio = quiet_then_loud();
+        for len in [audio.len(), 20 * 16_000 + 77, 150] {
+            let audio = &audio[..len];
+            let whole = log_mel_spectrogram(audio, 80, N_SAMPLES).unwrap();
+            let content = audio.len() / HOP_LENGTH;
+            let mut windows = Windows::new(AudioStream::from_16k(audio).unwrap(), 80);
+            let never = CancelToken::new();
+            // Seeks as long-form decoding makes them: forward, by less than a window.
+            for seek in [0, 1, 2_345, 3_000, 5_999, 6_500] {
+                let Some(w) = windows.at(seek, &never).unwrap() else {
+                    assert!(seek >= content, "{len}: no window at {seek}");
+                    continue;
+                };
+                let frames = N_FRAMES.min(content - seek);
+                assert_eq!(w.frames, frames, "{len} @ {seek}");
+                let want = mel::window(&whole, seek, frames).unwrap();
+                assert!(
+                    values(&w.mel) == values(&want),
+                    "{len} samples, window at {seek}: not the whole spectrogram's"
+                );
+            }
+            assert_eq!(windows.total(), Some(len));
+        }
+    }
+
+    #[test]
+    fn a_cancel_stops_the_peak_measurement() {
+        let audio = quiet_then_loud();
+        let mut windows = Windows::new(AudioStream::from_16k(&audio).unwrap(), 80);
+        let cancelled = CancelToken::new();
+        cancelled.cancel();
+        assert!(matches!(windows.at(0, &cancelled), Err(Error::Cancelled)));
+    }
+}
