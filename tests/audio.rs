@@ -526,3 +526,39 @@ fn decode_prefix_is_bounded_and_answers_every_input() {
         }
     }
 }
+
+/// A FLAC whose comment or picture block has a field that claims more bytes than the
+/// block holds (symphonia would allocate what it claims: 4 GB, found by the audio fuzz
+/// target) is refused before symphonia reads it.
+#[test]
+fn flac_metadata_fields_longer_than_their_block_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let flac = std::fs::read(sox(&jfk(), dir.path(), "jfk.flac")).unwrap();
+    assert_eq!(&flac[..4], b"fLaC");
+    // Find the comment block (type 4) that SoX writes, walking the block headers.
+    let mut at = 4;
+    let comment = loop {
+        let (kind, len) = (
+            flac[at] & 0x7f,
+            u32::from_be_bytes([0, flac[at + 1], flac[at + 2], flac[at + 3]]) as usize,
+        );
+        if kind == 4 {
+            break at + 4;
+        }
+        assert!(flac[at] & 0x80 == 0, "SoX writes a comment block");
+        at += 4 + len;
+    };
+    let mut vendor = flac.clone();
+    put(&mut vendor, comment, &0xFFFF_FFF0u32.to_le_bytes());
+    refused_every_way(dir.path(), "vendor.flac", &vendor, "longer than the block");
+    let vendor_len = u32::from_le_bytes(flac[comment..comment + 4].try_into().unwrap()) as usize;
+    let mut count = flac.clone();
+    put(
+        &mut count,
+        comment + 4 + vendor_len,
+        &u32::MAX.to_le_bytes(),
+    );
+    refused_every_way(dir.path(), "count.flac", &count, "longer than the block");
+    // The untouched file still decodes.
+    assert!(!decode_prefix(&flac, Some("flac"), 1.0).unwrap().is_empty());
+}

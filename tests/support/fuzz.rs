@@ -24,6 +24,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("ctranslate2", ctranslate2),
     ("gguf", gguf),
     ("safetensors", safetensors),
+    ("audio", audio),
 ];
 
 /// Split at the first NUL: two inputs from one byte string.
@@ -117,5 +118,17 @@ pub fn safetensors(data: &[u8]) {
         };
         let layers = layer_count(header.tensors.iter().map(|t| t.name.as_str()));
         let _ = spec.dims.check_tensors(shape, layers);
+    }
+}
+
+/// Encoded audio of any container (WAV, FLAC, MP3, Ogg/Vorbis, MP4/AAC), the extension
+/// hint before the first NUL: decoded and resampled to 16 kHz mono through the streaming
+/// path a transcription uses, up to 30 s of output (a window).
+pub fn audio(data: &[u8]) {
+    let (hint, bytes) = split(data);
+    let hint = std::str::from_utf8(hint).ok().filter(|h| h.len() <= 8);
+    if let Ok(samples) = murmur_core::audio::decode_prefix(bytes, hint, 30.0) {
+        assert!(samples.len() <= 30 * 16_000, "more than was asked for");
+        assert!(samples.iter().all(|s| s.is_finite()), "a sample is not finite");
     }
 }
