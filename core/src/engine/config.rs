@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::Precision;
+use crate::error::{Error, Result};
 use crate::hub::HubConfig;
 use crate::whisper::ComputeDtype;
 
@@ -68,23 +69,69 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
+    /// The longest idle timeout taken (a year; 0 stands for "never").
+    pub const MAX_IDLE_UNLOAD: Duration = Duration::from_secs(365 * 24 * 3600);
+
     /// Hugging Face settings from the environment ([`HubConfig::from_env`]), Murmur's
     /// folder from `$MURMUR_CONFIG_DIR` (else the platform's config folder), the idle
     /// timeout from `$MURMUR_IDLE_UNLOAD_SECS` (0: never; default 5 minutes) and the
     /// default models from `$MURMUR_DEFAULT_MODEL` and `$MURMUR_DEFAULT_AUDIO_MODEL`.
+    ///
+    /// Lenient, for faces that cannot report an error here: a value that
+    /// [`EngineConfig::try_from_env`] refuses is left out (the default applies). Never
+    /// panics, whatever the environment holds.
     pub fn from_env() -> Self {
+        let config = Self::defaults_from_env();
+        Self {
+            idle_unload: idle_unload_env().unwrap_or(Some(DEFAULT_IDLE_UNLOAD)),
+            config_dir: config_dir_env().unwrap_or_else(|_| default_config_dir()),
+            ..config
+        }
+    }
+
+    /// [`EngineConfig::from_env`], refusing what it would leave out: every variable it
+    /// reads is checked, and the first bad one is an [`Error::InvalidArgument`] that
+    /// names the variable and what it accepts. For a daemon, which should fail at start
+    /// rather than run on settings the user did not mean.
+    pub fn try_from_env() -> Result<Self> {
+        check_hub_env()?;
+        let config = Self::defaults_from_env();
+        Ok(Self {
+            idle_unload: idle_unload_env()?,
+            config_dir: config_dir_env()?,
+            ..config
+        })
+    }
+
+    /// The idle timeout `secs` (read from `name`) asks for: `None` for 0 (never),
+    /// refused when it is not a number from 0 to [`Self::MAX_IDLE_UNLOAD`] (NaN, infinity and
+    /// values `Duration` cannot hold would panic in `Duration::from_secs_f64`).
+    pub fn idle_unload_from_secs(name: &str, secs: f64) -> Result<Option<Duration>> {
+        if !(0.0..=Self::MAX_IDLE_UNLOAD.as_secs_f64()).contains(&secs) {
+            return Err(Error::InvalidArgument {
+                name: name.into(),
+                reason: format!(
+                    "{} is out of range: give a number of seconds from 0 (never unload) to {} (a year)",
+                    // 1e300 as such, not as 301 digits.
+                    if secs.abs() < 1e15 {
+                        format!("{secs}")
+                    } else {
+                        format!("{secs:e}")
+                    },
+                    Self::MAX_IDLE_UNLOAD.as_secs()
+                ),
+            });
+        }
+        Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
+    }
+
+    /// Everything but the fields [`EngineConfig::try_from_env`] checks itself.
+    fn defaults_from_env() -> Self {
         use crate::hub::var;
-        let idle_unload = match var("MURMUR_IDLE_UNLOAD_SECS").and_then(|s| s.parse::<f64>().ok()) {
-            Some(s) if s <= 0.0 => None,
-            Some(s) => Some(Duration::from_secs_f64(s)),
-            None => Some(DEFAULT_IDLE_UNLOAD),
-        };
         Self {
             hub: HubConfig::from_env(),
-            config_dir: var("MURMUR_CONFIG_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(default_config_dir),
-            idle_unload,
+            config_dir: default_config_dir(),
+            idle_unload: Some(DEFAULT_IDLE_UNLOAD),
             default_model: var("MURMUR_DEFAULT_MODEL"),
             default_audio_model: var("MURMUR_DEFAULT_AUDIO_MODEL"),
             ram_bytes: None,
@@ -99,6 +146,106 @@ impl EngineConfig {
     }
 }
 
+fn invalid(name: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidArgument {
+        name: name.into(),
+        reason: reason.into(),
+    }
+}
+
+/// `$MURMUR_IDLE_UNLOAD_SECS`: unset is the default, 0 is never.
+fn idle_unload_env() -> Result<Option<Duration>> {
+    const NAME: &str = "MURMUR_IDLE_UNLOAD_SECS";
+    let Some(v) = crate::hub::var(NAME) else {
+        return Ok(Some(DEFAULT_IDLE_UNLOAD));
+    };
+    let secs = v.parse::<f64>().map_err(|_| {
+        invalid(
+            NAME,
+            format!(
+                "{v:?} is not a number: give seconds from 0 (never unload) to {} (a year)",
+                EngineConfig::MAX_IDLE_UNLOAD.as_secs()
+            ),
+        )
+    })?;
+    EngineConfig::idle_unload_from_secs(NAME, secs)
+}
+
+/// `$MURMUR_CONFIG_DIR`: an absolute path that is a folder or not there yet.
+fn config_dir_env() -> Result<PathBuf> {
+    match crate::hub::var("MURMUR_CONFIG_DIR") {
+        Some(v) => folder_var("MURMUR_CONFIG_DIR", &v),
+        None => Ok(default_config_dir()),
+    }
+}
+
+/// A variable naming a folder: absolute (a relative one would depend on where the
+/// process started), and a folder if it exists.
+fn folder_var(name: &str, v: &str) -> Result<PathBuf> {
+    let path = PathBuf::from(v);
+    if !path.is_absolute() {
+        return Err(invalid(
+            name,
+            format!("{v:?} is not an absolute path: give the full path of a folder"),
+        ));
+    }
+    if path.exists() && !path.is_dir() {
+        return Err(invalid(
+            name,
+            format!("{v:?} exists and is not a folder: give a folder (it is created if missing)"),
+        ));
+    }
+    Ok(path)
+}
+
+/// The variables [`HubConfig::from_env`] reads, checked here so that a daemon refuses
+/// them at start (`HubConfig` itself stays lenient, as huggingface_hub is).
+fn check_hub_env() -> Result<()> {
+    use crate::hub::var;
+    if let Some(v) = var("HF_HUB_OFFLINE") {
+        let known = ["1", "ON", "YES", "TRUE", "0", "OFF", "NO", "FALSE"];
+        if !known.iter().any(|k| v.eq_ignore_ascii_case(k)) {
+            return Err(invalid(
+                "HF_HUB_OFFLINE",
+                format!(
+                    "{v:?} is not a yes/no value: give 1, on, yes or true (offline) or 0, off, no or false"
+                ),
+            ));
+        }
+    }
+    if let Some(v) = var("HF_ENDPOINT") {
+        let rest = v
+            .strip_prefix("https://")
+            .or_else(|| v.strip_prefix("http://"));
+        if rest.is_none_or(|r| r.trim_matches('/').is_empty() || r.contains(char::is_whitespace)) {
+            return Err(invalid(
+                "HF_ENDPOINT",
+                format!("{v:?} is not a URL: give one like https://huggingface.co"),
+            ));
+        }
+    }
+    for name in ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"] {
+        if var(name).is_some_and(|t| !t.bytes().all(|b| b.is_ascii_graphic())) {
+            // The token's value is never repeated in an error.
+            return Err(invalid(
+                name,
+                "the token holds spaces or control characters: give the token alone",
+            ));
+        }
+    }
+    for name in [
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "XDG_CACHE_HOME",
+    ] {
+        if let Some(v) = var(name) {
+            folder_var(name, &v)?;
+        }
+    }
+    Ok(())
+}
+
 fn default_config_dir() -> PathBuf {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
@@ -111,4 +258,32 @@ fn default_config_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| home.join(".config"))
         .join("murmur")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_unload_is_refused_out_of_range_never_panics() {
+        let f = |s| EngineConfig::idle_unload_from_secs("X", s);
+        assert_eq!(f(0.0).unwrap(), None);
+        assert_eq!(f(1.5).unwrap(), Some(Duration::from_millis(1500)));
+        let max = EngineConfig::MAX_IDLE_UNLOAD;
+        assert_eq!(f(max.as_secs_f64()).unwrap(), Some(max));
+        for bad in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e300,
+            -5.0,
+            -0.5,
+        ] {
+            let e = f(bad).unwrap_err();
+            assert!(
+                matches!(&e, Error::InvalidArgument { name, reason } if name == "X" && reason.contains("from 0")),
+                "{bad}: {e}"
+            );
+        }
+    }
 }
