@@ -161,6 +161,27 @@ impl Default for RefineOptions {
     }
 }
 
+impl RefineOptions {
+    /// The sampling settings these options ask for.
+    pub fn sampler(&self) -> SamplerConfig {
+        SamplerConfig {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            top_k: self.top_k,
+            min_p: self.min_p,
+            repetition_penalty: self.repetition_penalty,
+            seed: self.seed,
+            ..SamplerConfig::default()
+        }
+    }
+
+    /// Every setting in its range ([`SamplerConfig::validate`]), checked before a model
+    /// is loaded for them; the error names the setting.
+    pub fn validate(&self) -> Result<()> {
+        self.sampler().validate()
+    }
+}
+
 /// The refined text and how it was produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct RefineResult {
@@ -215,15 +236,7 @@ pub fn refine(
     messages.push(Message::new("user", opts.mode.user_message(text)));
     let generate = GenerateOptions {
         max_tokens,
-        sampler: SamplerConfig {
-            temperature: opts.temperature,
-            top_p: opts.top_p,
-            top_k: opts.top_k,
-            min_p: opts.min_p,
-            repetition_penalty: opts.repetition_penalty,
-            seed: opts.seed,
-            ..SamplerConfig::default()
-        },
+        sampler: opts.sampler(),
         ..GenerateOptions::default()
     };
     let response = model.chat(&messages, opts.enable_thinking, &generate, cancel, on_text)?;

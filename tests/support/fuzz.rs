@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("gguf", gguf),
     ("safetensors", safetensors),
     ("audio", audio),
+    ("requests", requests),
 ];
 
 /// Split at the first NUL: two inputs from one byte string.
@@ -129,6 +130,58 @@ pub fn audio(data: &[u8]) {
     let hint = std::str::from_utf8(hint).ok().filter(|h| h.len() <= 8);
     if let Ok(samples) = murmur_core::audio::decode_prefix(bytes, hint, 30.0) {
         assert!(samples.len() <= 30 * 16_000, "more than was asked for");
-        assert!(samples.iter().all(|s| s.is_finite()), "a sample is not finite");
+        assert!(
+            samples.iter().all(|s| s.is_finite()),
+            "a sample is not finite"
+        );
     }
+}
+
+/// A request body as the daemon's routes read it, and every check it meets before a model
+/// is touched: `/v1/refine`'s options (core's `RefineOptions`, flat, with its mode and
+/// prompt) and `/v1/transcribe`'s (`TranscribeOptions`), a model source with its
+/// revision (`/v1/models`), an idle timeout. Also the query string of an upload.
+pub fn requests(data: &[u8]) {
+    use murmur_core::EngineConfig;
+    use murmur_core::refine::{RefineMode, RefineOptions};
+    use murmur_core::transcribe::TranscribeOptions;
+    let text = String::from_utf8_lossy(data);
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(data)
+        .or_else(|_| serde_urlencoded_to_json(&text))
+    else {
+        return;
+    };
+    if let Ok(opts) = serde_json::from_value::<RefineOptions>(body.clone()) {
+        if opts.validate().is_ok() {
+            let _ = opts.mode.user_message("text");
+        }
+    }
+    let field = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let _ = RefineMode::parse(field("mode").as_deref(), field("prompt"));
+    if let Ok(opts) = serde_json::from_value::<TranscribeOptions>(body.clone()) {
+        let _ = opts.validate();
+    }
+    if let Some(source) = field("model") {
+        if let Some((_, revision)) = source.split_once('@') {
+            let _ = murmur_core::hub::names::check_revision(revision);
+        }
+    }
+    if let Some(secs) = body.get("idle").and_then(|v| v.as_f64()) {
+        let _ = EngineConfig::idle_unload_from_secs("idle", secs);
+    }
+}
+
+/// `a=1&b=x` as a JSON object of strings and numbers (how the upload route's query
+/// string reaches the same option types).
+fn serde_urlencoded_to_json(query: &str) -> Result<serde_json::Value, ()> {
+    let mut map = serde_json::Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or(())?;
+        let value = match v.parse::<f64>() {
+            Ok(n) => serde_json::json!(n),
+            Err(_) => serde_json::json!(v),
+        };
+        map.insert(k.to_string(), value);
+    }
+    Ok(serde_json::Value::Object(map))
 }

@@ -432,6 +432,8 @@ impl Engine {
         mut on_text: impl FnMut(&str) + Send + 'static,
         cancel: &CancelToken,
     ) -> Result<RefineResult> {
+        // Bad settings fail before a model is chosen, downloaded or loaded for them.
+        opts.validate()?;
         let m = self.choose(model, Capability::Text)?;
         let (text, opts) = (text.to_string(), opts.clone());
         let mut result = self

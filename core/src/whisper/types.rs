@@ -111,6 +111,81 @@ impl Default for TranscribeOptions {
     }
 }
 
+/// Largest beam or best-of candidate count: each candidate is a decoder batch row with
+/// its own KV cache, so a request's `beam_size` must not size memory (faster-whisper uses
+/// 5; 32 is far past any gain).
+pub const MAX_CANDIDATES: usize = 32;
+/// Longest temperature schedule (mlx-whisper's default has 6 steps).
+pub const MAX_TEMPERATURES: usize = 32;
+
+impl TranscribeOptions {
+    /// Every option in its range; the error names the option. Checked before any audio
+    /// is read or a model loaded.
+    pub fn validate(&self) -> crate::error::Result<()> {
+        let bad = |name: &str, reason: String| {
+            Err(crate::error::Error::InvalidArgument {
+                name: name.into(),
+                reason,
+            })
+        };
+        let t = &self.temperatures;
+        if t.is_empty() || t.len() > MAX_TEMPERATURES {
+            return bad(
+                "temperatures",
+                format!("give 1 to {MAX_TEMPERATURES} temperatures, not {}", t.len()),
+            );
+        }
+        if t.iter().any(|t| !t.is_finite() || *t < 0.0) {
+            return bad("temperatures", "must be finite and non-negative".into());
+        }
+        for (name, n) in [("beam_size", self.beam_size), ("best_of", self.best_of)] {
+            if let Some(n) = n.filter(|n| !(1..=MAX_CANDIDATES).contains(n)) {
+                return bad(name, format!("{n} (must be 1 to {MAX_CANDIDATES})"));
+            }
+        }
+        if self.beam_size.is_some() && self.best_of.is_some() {
+            return bad(
+                "beam_size",
+                "beam_size and best_of cannot be given together".into(),
+            );
+        }
+        if self.patience.is_some() && self.beam_size.is_none() {
+            return bad("patience", "requires beam_size".into());
+        }
+        if let Some(p) = self
+            .patience
+            .filter(|p| !(p.is_finite() && *p > 0.0 && *p <= 8.0))
+        {
+            return bad("patience", format!("{p} (must be above 0, at most 8)"));
+        }
+        for (name, value) in [
+            ("length_penalty", self.length_penalty),
+            (
+                "compression_ratio_threshold",
+                self.compression_ratio_threshold,
+            ),
+            ("logprob_threshold", self.logprob_threshold),
+            ("no_speech_threshold", self.no_speech_threshold),
+            ("max_initial_timestamp", self.max_initial_timestamp),
+        ] {
+            if let Some(v) = value.filter(|v| !v.is_finite()) {
+                return bad(name, format!("{v} (must be a finite number)"));
+            }
+        }
+        if self
+            .suppress_tokens
+            .iter()
+            .any(|&t| t < -1 || t > u32::MAX as i64)
+        {
+            return bad(
+                "suppress_tokens",
+                "token ids are 0 or more (-1: the defaults)".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// One word with its time span (seconds) and the model's confidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
@@ -162,4 +237,62 @@ pub struct Transcript {
     pub segments: Vec<Segment>,
     /// Seconds of audio.
     pub duration: f32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_that_would_size_memory_or_poison_decoding_are_refused() {
+        assert!(TranscribeOptions::default().validate().is_ok());
+        let named = |o: TranscribeOptions| match o.validate() {
+            Err(crate::error::Error::InvalidArgument { name, .. }) => name,
+            other => panic!("{other:?}"),
+        };
+        let d = TranscribeOptions::default;
+        assert_eq!(
+            named(TranscribeOptions {
+                beam_size: Some(1_000_000_000),
+                ..d()
+            }),
+            "beam_size"
+        );
+        assert_eq!(
+            named(TranscribeOptions {
+                best_of: Some(0),
+                ..d()
+            }),
+            "best_of"
+        );
+        assert_eq!(
+            named(TranscribeOptions {
+                temperatures: vec![0.0; 1000],
+                ..d()
+            }),
+            "temperatures"
+        );
+        assert_eq!(
+            named(TranscribeOptions {
+                beam_size: Some(5),
+                patience: Some(f32::NAN),
+                ..d()
+            }),
+            "patience"
+        );
+        assert_eq!(
+            named(TranscribeOptions {
+                no_speech_threshold: Some(f32::INFINITY),
+                ..d()
+            }),
+            "no_speech_threshold"
+        );
+        assert_eq!(
+            named(TranscribeOptions {
+                suppress_tokens: vec![-7],
+                ..d()
+            }),
+            "suppress_tokens"
+        );
+    }
 }
