@@ -16,16 +16,17 @@
 //! timeout unloaded it). Errors answer FastAPI's `{"detail": "..."}` beside Murmur's
 //! `{"error": {...}}`.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use murmur_core::catalog::Capability;
+use murmur_core::catalog::{Capability, CatalogModel};
 use murmur_core::engine::ModelState;
 use murmur_core::refine::{RefineMode, RefineOptions};
-use murmur_core::{CancelToken, Engine};
+use murmur_core::{CancelToken, Engine, Error};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -83,8 +84,8 @@ async fn status(State(st): State<Shared>) -> Json<Value> {
 }
 
 #[derive(Deserialize)]
-struct LoadRequest {
-    model_path: String,
+pub struct LoadRequest {
+    pub model_path: String,
 }
 
 async fn load(
@@ -92,26 +93,92 @@ async fn load(
     body: Result<JsonBody<LoadRequest>, ApiError>,
 ) -> SidecarResult {
     let JsonBody(LoadRequest { model_path }) = body?;
-    let id = model_id(&st.engine, &model_path).await?;
-    super::api::load_model(&st.engine, &id).await?;
+    let engine = &st.engine;
+    // Known before this call? `find_or_add` registers what it does not know (a path for
+    // this run, a repository for good); a load that fails must take that back.
+    let known = engine.resolve(&model_path).is_ok_and(|m| !m.transient);
+    let mut registered = None;
+    let loaded = async {
+        let m = find_model(engine, &model_path)?;
+        registered = Some(m.id.clone());
+        check_model(engine, &m, &model_path).await?;
+        super::api::load_model(engine, &m.id).await
+    }
+    .await;
+    if let Err(e) = loaded {
+        if let Some(id) = registered.filter(|_| !known) {
+            // A path is known again the next time it is named; a repository id is added
+            // again. Refused only while the model is in use (then it stays).
+            let _ = engine.remove_model(&id);
+        }
+        return Err(SidecarError(given_path(e.into(), &model_path)));
+    }
+    let id = registered.expect("a model loaded");
     *st.sidecar_model.lock().unwrap() = Some((id, model_path.clone()));
     Ok(Json(json!({"status": "loaded", "model_path": model_path})))
 }
 
-/// The catalog id for a sidecar `model_path` (a model file or folder, a catalog id or a
-/// repository, added the first time), downloading a repository that is not complete.
-async fn model_id(engine: &Engine, given: &str) -> Result<String, ApiError> {
+/// The model a sidecar `model_path` names: a model file or folder, a catalog id or a
+/// repository (added the first time).
+fn find_model(engine: &Engine, given: &str) -> Result<CatalogModel, Error> {
+    let path = Path::new(given.trim());
     if given.trim().is_empty() {
-        return Err(ApiError::bad_request("`model_path` is empty"));
+        return Err(invalid("`model_path` is empty".into()));
     }
-    let m = engine.find_or_add(given, Capability::Text)?;
+    let looks_like_path = path.is_absolute()
+        || given.trim().starts_with('.')
+        || given.trim().starts_with('~')
+        || path
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("gguf"));
+    if looks_like_path && !path.exists() {
+        return Err(invalid(format!(
+            "there is no file or folder at {given}; give a model file (.gguf) or folder on this machine, a model id, or a repository id like org/name"
+        )));
+    }
+    engine
+        .find_or_add(given, Capability::Text)
+        .map_err(|e| match e {
+            Error::UnknownModel { .. } => invalid(format!(
+                "{given} is neither a model file or folder on this machine, a model id, nor a repository id like org/name"
+            )),
+            Error::InvalidArgument { reason, .. } => invalid(reason),
+            other => other,
+        })
+}
+
+/// Refuse a speech model, and download a repository that is not complete (as mlx-lm
+/// did on first load).
+async fn check_model(engine: &Engine, m: &CatalogModel, given: &str) -> Result<(), Error> {
+    if m.kind() != Capability::Text {
+        return Err(invalid(format!(
+            "{given} is a speech model; the sidecar protocol generates text"
+        )));
+    }
     if engine.model(&m.id)?.state == ModelState::NotDownloaded {
         let cancel = CancelToken::new();
         let guard = cancel.drop_guard();
         engine.download(&m.id, |_| {}, &cancel).await?;
         guard.disarm();
     }
-    Ok(m.id)
+    Ok(())
+}
+
+fn invalid(reason: String) -> Error {
+    Error::InvalidArgument {
+        name: "model_path".into(),
+        reason,
+    }
+}
+
+/// `e` as the answer to a `/load` of `given`: the message names the path as the client
+/// gave it (the engine's own names the absolute path, or a model id), and the details
+/// carry it as `model_path`.
+fn given_path(mut e: ApiError, given: &str) -> ApiError {
+    if e.details.get("name").and_then(|n| n.as_str()) != Some("model_path") {
+        e.message = format!("cannot load {given}: {}", e.message);
+    }
+    e.with("model_path", given)
 }
 
 #[derive(Deserialize)]
