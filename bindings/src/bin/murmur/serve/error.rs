@@ -43,6 +43,19 @@ impl ApiError {
         .with("limit", limit)
     }
 
+    /// A request body that stopped arriving (see `super::body_bytes`).
+    pub fn body_timeout(after: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body stalled: nothing arrived for {} s",
+                after.as_secs_f64()
+            ),
+        )
+        .with("timeout_secs", after.as_secs_f64())
+    }
+
     /// The `{"kind", "message", ...}` object.
     pub fn body(&self) -> Value {
         let mut error = self.details.clone();

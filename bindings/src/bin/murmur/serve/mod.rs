@@ -13,10 +13,12 @@
 
 mod api;
 mod error;
+mod listen;
 mod sidecar;
 mod stream;
 
 use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -30,13 +32,16 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use clap::Args;
+use futures_util::StreamExt;
+use murmur_core::catalog::Capability;
 use murmur_core::{Engine, EngineConfig, Error, Result};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 pub use error::ApiError;
+use listen::ConnLimits;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -58,12 +63,14 @@ pub struct ServeArgs {
     /// take no token, as the sidecar's never did.
     #[arg(long, requires = "tcp")]
     sidecar: bool,
-    /// Unload the model after this many minutes unused (0: never). Default:
-    /// $MURMUR_IDLE_UNLOAD_SECS, else 5 minutes.
-    #[arg(long, env = "MURMUR_IDLE_UNLOAD_MINUTES")]
-    idle_unload_minutes: Option<f64>,
-    /// The text model used when a call names none and none is loaded. Default:
-    /// $MURMUR_DEFAULT_MODEL, else the model recommended for this machine's memory.
+    /// Unload the model after this many minutes unused (0: never; at most 525600, a
+    /// year). Default: $MURMUR_IDLE_UNLOAD_SECS, else 5 minutes.
+    #[arg(long, env = "MURMUR_IDLE_UNLOAD_MINUTES", value_name = "MINUTES")]
+    idle_unload_minutes: Option<String>,
+    /// The text model used when a call names none: a model id or alias, a repository id
+    /// (added as `murmur models add` would) or a model file or folder. Checked at start.
+    /// Default: $MURMUR_DEFAULT_MODEL, else the engine's rule (the loaded model, one on
+    /// disk, else the one recommended for this machine's memory).
     #[arg(long)]
     default_model: Option<String>,
     /// Largest JSON request body, in bytes (larger: 413).
@@ -72,6 +79,32 @@ pub struct ServeArgs {
     /// Largest uploaded audio file, in bytes (larger: 413).
     #[arg(long, default_value_t = 512 << 20)]
     max_upload_bytes: usize,
+    /// Close a connection whose request head has not arrived within this many seconds
+    /// (of connecting, or of its previous response: an idle keep-alive connection).
+    #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_secs)]
+    header_timeout_secs: Duration,
+    /// Answer 408 when a request body stalls this many seconds between two pieces.
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
+    body_timeout_secs: Duration,
+    /// Connections open at once on each listener (socket, TCP); one more is answered
+    /// 503 and closed, leaving the other listener and the open connections alone.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    max_connections: u32,
+}
+
+/// A timeout in seconds: a number above 0 and at most an hour (fractions allowed, so
+/// tests can use short ones).
+fn parse_secs(s: &str) -> std::result::Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 3600.0) {
+        return Err(format!(
+            "{s} is out of range: give seconds above 0, at most 3600"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// What every handler shares.
@@ -96,6 +129,8 @@ impl AppState {
 pub struct Limits {
     pub body: usize,
     pub upload: usize,
+    /// The longest pause between two pieces of a request body ([`body_bytes`]).
+    pub body_timeout: Duration,
 }
 
 type Shared = Arc<AppState>;
@@ -170,24 +205,54 @@ fn private_dir(dir: &Path, ours: bool) -> Result<()> {
 }
 
 /// Hold an exclusive lock beside the socket for the daemon's life, so two daemons never
-/// fight over one socket (a second one exits at once).
-fn lock(socket: &Path) -> Result<File> {
+/// fight over one socket (a second one exits at once). The holder removes the file as it
+/// exits ([`Cleanup`]); a lock taken on a file removed meanwhile is retried on the new
+/// one, so two daemons can never each hold a lock of their own.
+fn lock(socket: &Path) -> Result<(PathBuf, File)> {
     let path = socket.with_extension("lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| io_err(&path, e))?;
-    // SAFETY: a plain flock on a descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(Error::Busy {
-            model: "murmur serve".into(),
-            state: format!("already running on {}", socket.display()),
-        });
+    loop {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        // SAFETY: a plain flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(Error::Busy {
+                model: "murmur serve".into(),
+                state: format!("already running on {}", socket.display()),
+            });
+        }
+        let held = file.metadata().map_err(|e| io_err(&path, e))?;
+        let named = std::fs::metadata(&path).ok();
+        if named.is_some_and(|n| n.ino() == held.ino() && n.dev() == held.dev()) {
+            return Ok((path, file));
+        }
     }
-    Ok(file)
+}
+
+/// The files a daemon creates beside its socket (the lock, the token, the socket),
+/// removed when it stops: after a clean shutdown and on every start-up failure alike, so
+/// that a daemon that could not start leaves nothing behind. The lock goes last, while
+/// still held.
+#[derive(Default)]
+struct Cleanup {
+    files: Vec<PathBuf>,
+    lock: Option<(PathBuf, File)>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for path in self.files.iter().rev() {
+            let _ = std::fs::remove_file(path);
+        }
+        if let Some((path, file)) = self.lock.take() {
+            let _ = std::fs::remove_file(path);
+            drop(file);
+        }
+    }
 }
 
 /// 32 random bytes as hex.
@@ -227,7 +292,94 @@ pub fn run(args: ServeArgs) -> Result<()> {
     result
 }
 
+/// The engine's settings from the environment and the arguments, every one checked:
+/// a daemon refuses at start what it would otherwise ignore or trip over later.
+fn engine_config(args: &ServeArgs) -> Result<EngineConfig> {
+    let mut config = EngineConfig::try_from_env()?;
+    if let Some(minutes) = &args.idle_unload_minutes {
+        config.idle_unload = idle_unload_minutes(minutes)?;
+    }
+    if args.default_model.is_some() {
+        config.default_model = args.default_model.clone();
+    }
+    Ok(config)
+}
+
+/// `--idle-unload-minutes` (or `$MURMUR_IDLE_UNLOAD_MINUTES`): 0 is never.
+fn idle_unload_minutes(given: &str) -> Result<Option<Duration>> {
+    const NAME: &str = "--idle-unload-minutes ($MURMUR_IDLE_UNLOAD_MINUTES)";
+    let max = EngineConfig::MAX_IDLE_UNLOAD.as_secs() / 60;
+    let minutes = given
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|m| (0.0..=max as f64).contains(m))
+        .ok_or_else(|| {
+            invalid(
+                NAME,
+                format!(
+                    "{given:?} is not a number of minutes from 0 (never unload) to {max} (a year)"
+                ),
+            )
+        })?;
+    EngineConfig::idle_unload_from_secs(NAME, minutes * 60.0)
+}
+
+/// Resolve the configured default models now, so that a daemon started with one it
+/// cannot use says so and exits, rather than showing another default in its status and
+/// answering 404 to the first call. A path or an unknown repository id is registered
+/// as [`Engine::find_or_add`] does, so the status and every call see the same model.
+fn check_defaults(engine: &Engine, args: &ServeArgs) -> Result<()> {
+    let config = engine.config();
+    let text_name = match args.default_model {
+        Some(_) => "--default-model",
+        None => "MURMUR_DEFAULT_MODEL",
+    };
+    let defaults = [
+        (&config.default_model, Capability::Text, text_name),
+        (
+            &config.default_audio_model,
+            Capability::Audio,
+            "MURMUR_DEFAULT_AUDIO_MODEL",
+        ),
+    ];
+    for (given, kind, name) in defaults {
+        let Some(given) = given else { continue };
+        let m = engine.find_or_add(given, kind).map_err(|e| match e {
+            Error::UnknownModel { .. } => invalid(
+                name,
+                format!(
+                    "{given:?} is not a model: give a model id or alias (`murmur models`), a repository id like org/name, or a model file or folder"
+                ),
+            ),
+            Error::InvalidArgument { reason, .. } => invalid(name, format!("{given:?}: {reason}")),
+            other => other,
+        })?;
+        if m.kind() != kind {
+            let what = match kind {
+                Capability::Text => "a speech model; the default for refining must be a text model",
+                Capability::Audio => {
+                    "a text model; the default for transcribing must be a speech model"
+                }
+            };
+            return Err(invalid(name, format!("{given:?} is {what}")));
+        }
+    }
+    Ok(())
+}
+
 async fn serve(args: ServeArgs) -> Result<()> {
+    // Everything that can be refused without touching the disk, first.
+    let config = engine_config(&args)?;
+    if let Some(addr) = args.tcp
+        && !addr.ip().is_loopback()
+    {
+        return Err(invalid(
+            "tcp",
+            format!("{addr} is not a loopback address; murmur serve only listens on this machine"),
+        ));
+    }
+    listen::raise_fd_limit();
     let ours = args.socket.is_none();
     let socket = args.socket.clone().unwrap_or_else(default_socket_path);
     let dir = socket
@@ -236,7 +388,29 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .unwrap_or(Path::new("."))
         .to_path_buf();
     private_dir(&dir, ours)?;
-    let _lock = lock(&socket)?;
+    let mut files = Cleanup::default();
+    files.lock = Some(lock(&socket)?);
+    let engine = Engine::new(config)?;
+    check_defaults(&engine, &args)?;
+
+    // TCP before the socket: a port already taken fails before a client could find a
+    // socket that no daemon will answer.
+    let mut tcp = None;
+    let mut token_file = None;
+    if let Some(addr) = args.tcp {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| io_err(addr.to_string(), e))?;
+        let token = random_token()?;
+        let path = args
+            .token_file
+            .clone()
+            .unwrap_or_else(|| dir.join("murmur.token"));
+        write_private(&path, &token)?;
+        files.files.push(path.clone());
+        token_file = Some(path);
+        tcp = Some((listener, token));
+    }
     // We hold the lock, so a socket file left here is a dead daemon's.
     if let Ok(meta) = std::fs::symlink_metadata(&socket) {
         if !meta.file_type().is_socket() {
@@ -248,51 +422,26 @@ async fn serve(args: ServeArgs) -> Result<()> {
         std::fs::remove_file(&socket).map_err(|e| io_err(&socket, e))?;
     }
     let unix = tokio::net::UnixListener::bind(&socket).map_err(|e| io_err(&socket, e))?;
+    files.files.push(socket.clone());
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| io_err(&socket, e))?;
 
-    let mut tcp = None;
-    let mut token_file = None;
-    if let Some(addr) = args.tcp {
-        if !addr.ip().is_loopback() {
-            return Err(invalid(
-                "tcp",
-                format!(
-                    "{addr} is not a loopback address; murmur serve only listens on this machine"
-                ),
-            ));
-        }
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| io_err(addr.to_string(), e))?;
-        let token = random_token()?;
-        let path = args
-            .token_file
-            .clone()
-            .unwrap_or_else(|| dir.join("murmur.token"));
-        write_private(&path, &token)?;
-        token_file = Some(path);
-        tcp = Some((listener, token));
-    }
-
-    let mut config = EngineConfig::from_env();
-    if let Some(minutes) = args.idle_unload_minutes {
-        config.idle_unload = (minutes > 0.0).then(|| Duration::from_secs_f64(minutes * 60.0));
-    }
-    if args.default_model.is_some() {
-        config.default_model = args.default_model.clone();
-    }
-    let engine = Engine::new(config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let tcp_addr = match &tcp {
         Some((l, _)) => Some(l.local_addr().map_err(|e| io_err("tcp", e))?),
         None => None,
+    };
+    let conn_limits = ConnLimits {
+        header_timeout: args.header_timeout_secs,
+        body_timeout: args.body_timeout_secs,
+        max_connections: args.max_connections as usize,
     };
     let state = Arc::new(AppState {
         engine,
         limits: Limits {
             body: args.max_body_bytes,
             upload: args.max_upload_bytes,
+            body_timeout: conn_limits.body_timeout,
         },
         started: Instant::now(),
         socket: socket.clone(),
@@ -302,24 +451,30 @@ async fn serve(args: ServeArgs) -> Result<()> {
     });
 
     let mut servers = tokio::task::JoinSet::new();
-    {
-        let app = unix_router(state.clone());
-        let rx = shutdown_rx.clone();
-        servers.spawn(async move {
-            axum::serve(unix, app)
-                .with_graceful_shutdown(wait_for(rx))
-                .await
-        });
-    }
+    servers.spawn(listen::serve(
+        unix,
+        "socket",
+        unix_router(state.clone()),
+        conn_limits,
+        shutdown_rx.clone(),
+    ));
     if let Some((listener, token)) = tcp {
-        let app = tcp_router(state.clone(), token, args.sidecar);
-        let rx = shutdown_rx.clone();
-        servers.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(wait_for(rx))
-                .await
-        });
+        servers.spawn(listen::serve(
+            listener,
+            "tcp",
+            tcp_router(state.clone(), token, args.sidecar),
+            conn_limits,
+            shutdown_rx.clone(),
+        ));
     }
+
+    let signal = catch_signals()?;
+    let signals = state.clone();
+    tokio::spawn(async move {
+        signal.await;
+        eprintln!("murmur serve: shutting down");
+        signals.shutdown();
+    });
 
     // One line on stdout says where we listen; logs go to stderr.
     let ready = serde_json::json!({
@@ -341,21 +496,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .unwrap_or_default()
     );
 
-    let signals = state.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        eprintln!("murmur serve: shutting down");
-        signals.shutdown();
-    });
-
-    // Wait for shutdown, then give open connections a moment to finish.
+    // Wait for shutdown, then give open connections a moment to finish; `files`
+    // removes the socket, token and lock as it goes.
     wait_for(shutdown_rx).await;
     let drain = async { while servers.join_next().await.is_some() {} };
     let _ = tokio::time::timeout(Duration::from_secs(3), drain).await;
-    let _ = std::fs::remove_file(&socket);
-    if let Some(path) = token_file {
-        let _ = std::fs::remove_file(path);
-    }
+    drop(files);
     Ok(())
 }
 
@@ -363,21 +509,19 @@ async fn wait_for(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, caught from the moment this returns: it is called before the
+/// ready line, so that a supervisor that stops the daemon as soon as it is ready gets a
+/// clean exit (socket, token and lock removed), not the default action of the signal.
+fn catch_signals() -> Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending().await,
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| io_err("<signals>", e))?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| io_err("<signals>", e))?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
+    })
 }
 
 fn unix_router(state: Shared) -> Router {
@@ -518,16 +662,36 @@ impl<T: DeserializeOwned> FromRequest<Shared> for JsonBody<T> {
     }
 }
 
-/// The whole body, within `limit` (which the route's `DefaultBodyLimit` enforces).
+/// The whole body, within `limit` bytes (413 past it: at once when `Content-Length`
+/// says so). A body that stalls for [`Limits::body_timeout`] between two pieces is a
+/// 408: hyper's header timeout ends at the head, and a client that sends a head and then
+/// a trickle (or nothing) would otherwise hold its connection and this handler forever.
 pub async fn body_bytes(req: Request, state: &Shared, limit: usize) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::bad_request(format!(
-                "could not read the request body: {}",
-                r.body_text()
-            ))
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::too_large(limit));
+    }
+    let timeout = state.limits.body_timeout;
+    let mut body = req.into_body().into_data_stream();
+    let mut all = BytesMut::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+    loop {
+        let piece = match tokio::time::timeout(timeout, body.next()).await {
+            Err(_) => return Err(ApiError::body_timeout(timeout)),
+            Ok(None) => return Ok(all.freeze()),
+            Ok(Some(Err(e))) => {
+                return Err(ApiError::bad_request(format!(
+                    "could not read the request body: {e}"
+                )));
+            }
+            Ok(Some(Ok(piece))) => piece,
+        };
+        if all.len() + piece.len() > limit {
+            return Err(ApiError::too_large(limit));
         }
-    })
+        all.extend_from_slice(&piece);
+    }
 }
