@@ -562,3 +562,111 @@ fn flac_metadata_fields_longer_than_their_block_are_refused() {
     // The untouched file still decodes.
     assert!(!decode_prefix(&flac, Some("flac"), 1.0).unwrap().is_empty());
 }
+
+/// An MP4 box: size, type, payload.
+fn mp4_box(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut b = ((8 + payload.len()) as u32).to_be_bytes().to_vec();
+    b.extend_from_slice(kind);
+    b.extend_from_slice(payload);
+    b
+}
+
+/// A full box (version 0, no flags).
+fn mp4_full(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+    mp4_box(kind, &[&[0u8; 4][..], payload].concat())
+}
+
+fn be(words: &[u32]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_be_bytes()).collect()
+}
+
+/// jfk.wav's samples in an MP4 (QuickTime `sowt`: 16-bit little-endian PCM), the
+/// smallest file symphonia's MP4 reader takes: ftyp, moov (mvhd, trak: tkhd, mdia:
+/// mdhd, hdlr, minf: smhd, stbl: stsd, stts, stsc, stsz, stco), mdat.
+fn jfk_mp4() -> Vec<u8> {
+    let wav = std::fs::read(jfk()).unwrap();
+    let pcm = &wav[78..];
+    let n = (pcm.len() / 2) as u32;
+    let ftyp = mp4_box(b"ftyp", b"M4A \0\0\0\0M4A mp42isom");
+    let mut mvhd = be(&[0, 0, 16_000, n, 0x10000]);
+    mvhd.extend([1, 0]);
+    mvhd.extend([0; 10 + 36 + 24]);
+    mvhd.extend(be(&[2]));
+    let mut tkhd = be(&[0, 0, 1, 0, n, 0, 0]);
+    tkhd.extend([0, 0, 0, 0, 1, 0, 0, 0]);
+    tkhd.extend([0; 36 + 8]);
+    let mut mdhd = be(&[0, 0, 16_000, n]);
+    mdhd.extend([0x55, 0xc4, 0, 0]);
+    let mut hdlr = be(&[0]);
+    hdlr.extend(b"soun");
+    hdlr.extend([0; 12]);
+    hdlr.extend(b"sound\0");
+    let mut sowt = vec![0u8; 6];
+    sowt.extend([0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    sowt.extend([0, 1, 0, 16, 0, 0, 0, 0]);
+    sowt.extend(be(&[16_000 << 16]));
+    let stbl = |chunk_offset: u32| {
+        [
+            mp4_full(b"stsd", &[be(&[1]), mp4_box(b"sowt", &sowt)].concat()),
+            mp4_full(b"stts", &be(&[1, n, 1])),
+            mp4_full(b"stsc", &be(&[1, 1, n, 1])),
+            mp4_full(b"stsz", &be(&[2, n])),
+            mp4_full(b"stco", &be(&[1, chunk_offset])),
+        ]
+        .concat()
+    };
+    let head = |chunk_offset: u32| {
+        let minf = [
+            mp4_full(b"smhd", &[0; 4]),
+            mp4_box(b"stbl", &stbl(chunk_offset)),
+        ]
+        .concat();
+        let mdia = [
+            mp4_full(b"mdhd", &mdhd),
+            mp4_full(b"hdlr", &hdlr),
+            mp4_box(b"minf", &minf),
+        ]
+        .concat();
+        let trak = [mp4_full(b"tkhd", &tkhd), mp4_box(b"mdia", &mdia)].concat();
+        let moov = [mp4_full(b"mvhd", &mvhd), mp4_box(b"trak", &trak)].concat();
+        [ftyp.clone(), mp4_box(b"moov", &moov)].concat()
+    };
+    let data_at = head(0).len() as u32 + 8;
+    [head(data_at), mp4_box(b"mdat", pcm)].concat()
+}
+
+#[test]
+fn mp4_tables_and_boxes_must_fit_before_symphonia_sizes_anything_from_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = jfk_mp4();
+    // The real speech in an MP4 decodes to the WAV's samples.
+    let wav = load_16k_mono(&AudioInput::Path(jfk())).unwrap();
+    assert!(load_16k_mono(&AudioInput::Encoded(mp4.clone())).unwrap() == wav);
+    let at = |kind: &[u8; 4]| mp4.windows(4).position(|w| w == kind).unwrap() - 4;
+    let with = |kind: &[u8; 4], offset: usize, words: &[u32]| {
+        let mut b = mp4.clone();
+        put(&mut b, at(kind) + offset, &be(words));
+        b
+    };
+    // Each of these asked symphonia for 16–48 GB up front (an abort, not an error): a
+    // sample table declaring 4,294,967,295 entries in a box of a few bytes.
+    for (name, bytes) in [
+        ("stsz.m4a", with(b"stsz", 12, &[0, u32::MAX])),
+        ("stts.m4a", with(b"stts", 12, &[u32::MAX])),
+        ("stsc.m4a", with(b"stsc", 12, &[u32::MAX])),
+        ("stco.m4a", with(b"stco", 12, &[u32::MAX])),
+    ] {
+        refused_every_way(dir.path(), name, &bytes, "declares 4294967295 entries");
+    }
+    // A box larger than its parent (the handler name would be read at its claimed
+    // size), and an index larger than the file.
+    let hdlr = with(b"hdlr", 0, &[0x7fff_0000]);
+    refused_every_way(dir.path(), "hdlr.m4a", &hdlr, "extends past its parent box");
+    let moov = with(b"moov", 0, &[0xffff_fff0]);
+    refused_every_way(
+        dir.path(),
+        "moov.m4a",
+        &moov,
+        "extends past the end of the file",
+    );
+}

@@ -1,11 +1,17 @@
 //! Header fields checked before symphonia reads them.
 //!
 //! Symphonia trusts a few fields it sizes things from: a WAV's sample rate becomes a
-//! time base (a rate of 0 panics inside the reader). This reads those fields first, so
-//! that a malformed header is refused with a reason a person can act on ("the sample
-//! rate is 0") rather than a panic message. Only files laid out the standard way (the
-//! container's signature at the start) are looked at; anything else goes to symphonia
-//! as it is, whose panics are caught in any case (see `decode`).
+//! time base (a rate of 0 panics inside the reader); a FLAC comment or picture field is
+//! allocated at the length it claims; an MP4's sample tables become vectors allocated
+//! for their declared entry count before a single entry is read (a 2 KB file declaring
+//! 4 billion entries asks for 32 GB, and a failed allocation aborts the process: there
+//! is no panic to catch). This reads those fields first. A FLAC field longer than its
+//! block, an MP4 table that cannot fit in its box or a box that cannot fit in its
+//! parent is refused, so what symphonia allocates from them is bounded by the file's
+//! size; a WAV header gets a reason a person can act on ("the sample rate is 0").
+//! Only files laid out the standard way (the container's signature at the start) are
+//! looked at; anything else goes to symphonia as it is, whose panics are caught in any
+//! case (see `decode`).
 
 use std::io::{Read, SeekFrom};
 use std::path::Path;
@@ -28,6 +34,14 @@ pub fn check(source: &mut dyn MediaSource, path: Option<&Path>) -> Result<()> {
     } else if n >= 4 && &head[0..4] == b"fLaC" {
         source.seek(SeekFrom::Start(4)).map_err(io)?;
         flac(source, path).map_err(io)?
+    } else if n >= 8 && &head[4..8] == b"ftyp" {
+        let len = source.seek(SeekFrom::End(0)).map_err(io)?;
+        let mut walk = Mp4Walk {
+            source,
+            path,
+            boxes: 0,
+        };
+        walk.children(0, len, 0, true).map_err(io)?
     } else {
         Ok(())
     };
@@ -154,6 +168,137 @@ fn picture_fits(body: &[u8]) -> bool {
         f.skip_sized()
     };
     walk().is_some()
+}
+
+/// Boxes looked at before an MP4 is taken for a maze rather than a file (a long one
+/// has a few dozen).
+const MAX_MP4_BOXES: usize = 100_000;
+
+/// Nesting deeper than any MP4 has (moov/trak/mdia/minf/stbl is five).
+const MAX_MP4_DEPTH: usize = 16;
+
+/// Boxes holding the boxes symphonia reads into memory.
+const MP4_CONTAINERS: [&[u8; 4]; 11] = [
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"udta", b"moof",
+    b"traf",
+];
+
+/// The sample tables symphonia allocates by entry count: (type, bytes before the
+/// entries, bytes per entry). `stsz` has entries only when its sample size is 0.
+const MP4_TABLES: [(&[u8; 4], u64, u64); 5] = [
+    (b"stsz", 12, 4),
+    (b"stts", 8, 8),
+    (b"stsc", 8, 12),
+    (b"stco", 8, 4),
+    (b"co64", 8, 8),
+];
+
+struct Mp4Walk<'s, 'p> {
+    source: &'s mut dyn MediaSource,
+    path: Option<&'p Path>,
+    boxes: usize,
+}
+
+impl Mp4Walk<'_, '_> {
+    /// Check the boxes in `[start, end)`. At the top level only the boxes symphonia
+    /// reads into memory must fit in the file (media data may be cut short: that is
+    /// the decoder's "truncated"); inside them every box must fit in its parent.
+    fn children(
+        &mut self,
+        start: u64,
+        end: u64,
+        depth: usize,
+        top: bool,
+    ) -> std::io::Result<Result<()>> {
+        let path = self.path;
+        let refuse = |why: String| Ok(Err(audio_err(path, format!("malformed MP4: {why}"))));
+        if depth > MAX_MP4_DEPTH {
+            return refuse("boxes nested deeper than any MP4's".into());
+        }
+        let mut pos = start;
+        while pos + 8 <= end {
+            self.boxes += 1;
+            if self.boxes > MAX_MP4_BOXES {
+                return refuse(format!("more than {MAX_MP4_BOXES} boxes"));
+            }
+            self.source.seek(SeekFrom::Start(pos))?;
+            let mut header = [0u8; 16];
+            let n = read_up_to(self.source, &mut header)?;
+            let kind: [u8; 4] = header[4..8].try_into().expect("4 bytes");
+            let name = String::from_utf8_lossy(&kind).into_owned();
+            let (size, header_len) = match u32::from_be_bytes(header[0..4].try_into().expect("4")) {
+                // To the end of the parent (of the file, at the top).
+                0 => (end - pos, 8),
+                1 if n == 16 => (u64::from_be_bytes(header[8..16].try_into().expect("8")), 16),
+                1 => return refuse(format!("{name} box cut off in its header")),
+                s => (u64::from(s), 8),
+            };
+            if size < header_len {
+                return refuse(format!("{name} box of {size} bytes"));
+            }
+            let Some(box_end) = pos.checked_add(size) else {
+                return refuse(format!("{name} box of {size} bytes"));
+            };
+            let container = MP4_CONTAINERS.contains(&&kind);
+            if box_end > end && (!top || container) {
+                return refuse(format!(
+                    "{name} box of {size} bytes at {pos} extends past {} ({end})",
+                    if top {
+                        "the end of the file"
+                    } else {
+                        "its parent box"
+                    }
+                ));
+            }
+            if container {
+                if let Err(e) = self.children(pos + header_len, box_end, depth + 1, false)? {
+                    return Ok(Err(e));
+                }
+            } else if let Some(&(_, prefix, entry)) = MP4_TABLES.iter().find(|t| *t.0 == kind) {
+                if let Err(e) =
+                    self.table(&name, pos + header_len, size - header_len, prefix, entry)?
+                {
+                    return Ok(Err(e));
+                }
+            }
+            pos = box_end;
+        }
+        Ok(Ok(()))
+    }
+
+    /// A sample table's entry count must fit in its box.
+    fn table(
+        &mut self,
+        name: &str,
+        payload_start: u64,
+        payload: u64,
+        prefix: u64,
+        entry: u64,
+    ) -> std::io::Result<Result<()>> {
+        let path = self.path;
+        let refuse = |why: String| Ok(Err(audio_err(path, format!("malformed MP4: {why}"))));
+        if payload < prefix {
+            return refuse(format!("{name} table of {payload} bytes"));
+        }
+        self.source.seek(SeekFrom::Start(payload_start))?;
+        let mut fields = [0u8; 12];
+        if read_up_to(self.source, &mut fields[..prefix as usize])? < prefix as usize {
+            return refuse(format!("{name} table cut off"));
+        }
+        let word = |i: usize| u32::from_be_bytes(fields[i..i + 4].try_into().expect("4"));
+        let count = u64::from(word(prefix as usize - 4));
+        // stsz: a constant sample size (its second word) means no entries follow.
+        if name == "stsz" && word(4) != 0 {
+            return Ok(Ok(()));
+        }
+        if count * entry > payload - prefix {
+            return refuse(format!(
+                "{name} table declares {count} entries, its box holds {}",
+                (payload - prefix) / entry
+            ));
+        }
+        Ok(Ok(()))
+    }
 }
 
 /// Fill `buf` as far as the source goes; the count read.
