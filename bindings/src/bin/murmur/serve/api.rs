@@ -31,15 +31,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use murmur_core::audio::AudioInput;
-use murmur_core::catalog::{AddModel, Capability};
+use murmur_core::catalog::Capability;
 use murmur_core::engine::ModelState;
 use murmur_core::llm::generate::StopReason;
-use murmur_core::refine::{RefineMode, RefineOptions};
 use murmur_core::transcribe::{Task, TranscribeEvent, TranscribeOptions};
 use murmur_core::{CancelToken, Error};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::requests::{AddRequest, ModelRequest, RefineRequest};
 use super::stream::{self, Lines};
 use super::{ApiError, AppState, JsonBody, body_bytes};
 
@@ -142,47 +142,21 @@ async fn model(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult {
     Ok(to_json(st.engine.model(&id)?))
 }
 
-#[derive(Deserialize)]
-struct AddRequest {
-    source: String,
-    id: Option<String>,
-    #[serde(default)]
-    audio: bool,
-    files: Option<Vec<String>>,
-}
-
 async fn add_model(State(st): State<Shared>, JsonBody(req): JsonBody<AddRequest>) -> ApiResult {
-    let status = st.engine.add_model(&AddModel {
-        source: req.source,
-        id: req.id,
-        capability: req.audio.then_some(Capability::Audio),
-        files: req.files,
-    })?;
+    let status = st.engine.add_model(&req.into_add())?;
     Ok(to_json(status))
 }
 
-#[derive(Deserialize)]
-struct ModelRequest {
-    model: Option<String>,
-    /// Downloads: keep going when the client disconnects.
-    #[serde(default)]
-    background: bool,
-}
-
-impl ModelRequest {
-    fn id(&self) -> Result<&str, ApiError> {
-        self.model
-            .as_deref()
-            .filter(|m| !m.trim().is_empty())
-            .ok_or_else(|| ApiError::bad_request("`model` is required"))
-    }
+/// The model a [`ModelRequest`] must name (400 when it names none).
+fn named(req: &ModelRequest) -> Result<&str, ApiError> {
+    req.id().map_err(ApiError::bad_request)
 }
 
 async fn remove_model(
     State(st): State<Shared>,
     JsonBody(req): JsonBody<ModelRequest>,
 ) -> ApiResult {
-    let m = st.engine.remove_model(req.id()?)?;
+    let m = st.engine.remove_model(named(&req)?)?;
     Ok(Json(json!({"removed": m.id})))
 }
 
@@ -190,7 +164,7 @@ async fn download(
     State(st): State<Shared>,
     JsonBody(req): JsonBody<ModelRequest>,
 ) -> ApiResult<Response> {
-    let status = st.engine.model(req.id()?)?;
+    let status = st.engine.model(named(&req)?)?;
     if status.state == ModelState::Downloading {
         return Err(Error::Busy {
             model: status.model.id,
@@ -232,14 +206,14 @@ async fn cancel_download(
     State(st): State<Shared>,
     JsonBody(req): JsonBody<ModelRequest>,
 ) -> ApiResult {
-    let id = st.engine.resolve(req.id()?)?.id;
+    let id = st.engine.resolve(named(&req)?)?.id;
     Ok(Json(
         json!({"model": id, "cancelled": st.engine.cancel_download(&id)}),
     ))
 }
 
 async fn delete(State(st): State<Shared>, JsonBody(req): JsonBody<ModelRequest>) -> ApiResult {
-    let id = st.engine.resolve(req.id()?)?.id;
+    let id = st.engine.resolve(named(&req)?)?.id;
     st.engine.delete(&id).await?;
     Ok(Json(json!({"deleted": id})))
 }
@@ -288,36 +262,11 @@ async fn shutdown(State(st): State<Shared>) -> Json<Value> {
     Json(json!({"status": "shutting_down"}))
 }
 
-#[derive(Deserialize)]
-struct RefineRequest {
-    text: String,
-    model: Option<String>,
-    /// `clean` (default), `grammar`, `concise` or `custom` (with `prompt`): read here so
-    /// a bad one is a typed error (`RefineMode::parse`), not a JSON one.
-    mode: Option<String>,
-    prompt: Option<String>,
-    /// `temperature`, `top_p`, `max_tokens`, `seed`...: core's `RefineOptions`, flat.
-    #[serde(flatten)]
-    options: RefineOptions,
-    /// `false`: one JSON answer instead of a stream.
-    stream: Option<bool>,
-}
-
 async fn refine(
     State(st): State<Shared>,
     JsonBody(req): JsonBody<RefineRequest>,
 ) -> ApiResult<Response> {
-    let opts = RefineOptions {
-        mode: RefineMode::parse(req.mode.as_deref(), req.prompt)?,
-        ..req.options
-    };
-    if req.text.trim().is_empty() {
-        return Err(Error::InvalidArgument {
-            name: "text".into(),
-            reason: "there is nothing to refine".into(),
-        }
-        .into());
-    }
+    let opts = req.options()?;
     let model = st
         .engine
         .choose_downloaded(req.model.as_deref(), Capability::Text)?

@@ -14,6 +14,7 @@
 mod api;
 mod error;
 mod listen;
+pub mod requests;
 mod sidecar;
 mod stream;
 
@@ -642,8 +643,9 @@ async fn loopback_only(headers: HeaderMap, req: Request, next: Next) -> Response
     next.run(req).await
 }
 
-/// A JSON request body: 413 past the size limit, 400 with serde's message when it is
-/// not JSON or not the expected shape. An empty body reads as `{}`.
+/// A JSON request body: 413 past the size limit, 408 when it stalls, 400 with serde's
+/// message when it is not JSON or not the expected shape ([`requests::parse_body`]: an
+/// empty body reads as `{}`).
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<Shared> for JsonBody<T> {
@@ -651,14 +653,9 @@ impl<T: DeserializeOwned> FromRequest<Shared> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &Shared) -> Result<Self, ApiError> {
         let bytes = body_bytes(req, state, state.limits.body).await?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(bytes)
+        requests::parse_body(&bytes)
             .map(JsonBody)
-            .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+            .map_err(ApiError::bad_request)
     }
 }
 

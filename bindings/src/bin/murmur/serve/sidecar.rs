@@ -16,7 +16,6 @@
 //! timeout unloaded it). Errors answer FastAPI's `{"detail": "..."}` beside Murmur's
 //! `{"error": {...}}`.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -25,11 +24,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use murmur_core::catalog::{Capability, CatalogModel};
 use murmur_core::engine::ModelState;
-use murmur_core::refine::{RefineMode, RefineOptions};
 use murmur_core::{CancelToken, Engine, Error};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::requests::{GenerateRequest, LoadRequest, invalid_path};
 use super::{ApiError, AppState, JsonBody};
 
 type Shared = Arc<AppState>;
@@ -83,23 +81,19 @@ async fn status(State(st): State<Shared>) -> Json<Value> {
     }))
 }
 
-#[derive(Deserialize)]
-pub struct LoadRequest {
-    pub model_path: String,
-}
-
 async fn load(
     State(st): State<Shared>,
     body: Result<JsonBody<LoadRequest>, ApiError>,
 ) -> SidecarResult {
-    let JsonBody(LoadRequest { model_path }) = body?;
+    let JsonBody(req) = body?;
+    let model_path = req.model_path.clone();
     let engine = &st.engine;
     // Known before this call? `find_or_add` registers what it does not know (a path for
     // this run, a repository for good); a load that fails must take that back.
     let known = engine.resolve(&model_path).is_ok_and(|m| !m.transient);
     let mut registered = None;
     let loaded = async {
-        let m = find_model(engine, &model_path)?;
+        let m = find_model(engine, &req)?;
         registered = Some(m.id.clone());
         check_model(engine, &m, &model_path).await?;
         super::api::load_model(engine, &m.id).await
@@ -120,29 +114,15 @@ async fn load(
 
 /// The model a sidecar `model_path` names: a model file or folder, a catalog id or a
 /// repository (added the first time).
-fn find_model(engine: &Engine, given: &str) -> Result<CatalogModel, Error> {
-    let path = Path::new(given.trim());
-    if given.trim().is_empty() {
-        return Err(invalid("`model_path` is empty".into()));
-    }
-    let looks_like_path = path.is_absolute()
-        || given.trim().starts_with('.')
-        || given.trim().starts_with('~')
-        || path
-            .extension()
-            .is_some_and(|x| x.eq_ignore_ascii_case("gguf"));
-    if looks_like_path && !path.exists() {
-        return Err(invalid(format!(
-            "there is no file or folder at {given}; give a model file (.gguf) or folder on this machine, a model id, or a repository id like org/name"
-        )));
-    }
+fn find_model(engine: &Engine, req: &LoadRequest) -> Result<CatalogModel, Error> {
+    let given = req.path()?;
     engine
         .find_or_add(given, Capability::Text)
         .map_err(|e| match e {
-            Error::UnknownModel { .. } => invalid(format!(
+            Error::UnknownModel { .. } => invalid_path(format!(
                 "{given} is neither a model file or folder on this machine, a model id, nor a repository id like org/name"
             )),
-            Error::InvalidArgument { reason, .. } => invalid(reason),
+            Error::InvalidArgument { reason, .. } => invalid_path(reason),
             other => other,
         })
 }
@@ -151,7 +131,7 @@ fn find_model(engine: &Engine, given: &str) -> Result<CatalogModel, Error> {
 /// did on first load).
 async fn check_model(engine: &Engine, m: &CatalogModel, given: &str) -> Result<(), Error> {
     if m.kind() != Capability::Text {
-        return Err(invalid(format!(
+        return Err(invalid_path(format!(
             "{given} is a speech model; the sidecar protocol generates text"
         )));
     }
@@ -164,13 +144,6 @@ async fn check_model(engine: &Engine, m: &CatalogModel, given: &str) -> Result<(
     Ok(())
 }
 
-fn invalid(reason: String) -> Error {
-    Error::InvalidArgument {
-        name: "model_path".into(),
-        reason,
-    }
-}
-
 /// `e` as the answer to a `/load` of `given`: the message names the path as the client
 /// gave it (the engine's own names the absolute path, or a model id), and the details
 /// carry it as `model_path`.
@@ -179,23 +152,6 @@ fn given_path(mut e: ApiError, given: &str) -> ApiError {
         e.message = format!("cannot load {given}: {}", e.message);
     }
     e.with("model_path", given)
-}
-
-#[derive(Deserialize)]
-struct GenerateRequest {
-    prompt: String,
-    #[serde(default = "default_max_tokens")]
-    max_tokens: usize,
-    #[serde(default = "default_temperature")]
-    temperature: f32,
-}
-
-fn default_max_tokens() -> usize {
-    150
-}
-
-fn default_temperature() -> f32 {
-    0.7
 }
 
 async fn generate(
@@ -213,16 +169,7 @@ async fn generate(
     let Some(model) = model else {
         return Err(ApiError::bad_request("No model loaded").into());
     };
-    let opts = RefineOptions {
-        // The prompt is the whole user turn, as the sidecar sent it.
-        mode: RefineMode::Custom(String::new()),
-        temperature: req.temperature,
-        top_p: 0.8,
-        repetition_penalty: 1.15,
-        max_tokens: Some(req.max_tokens),
-        enable_thinking: false,
-        ..RefineOptions::default()
-    };
+    let opts = req.options();
     let cancel = CancelToken::new();
     // Dropped with this handler when the client disconnects: generation stops.
     let guard = cancel.drop_guard();
