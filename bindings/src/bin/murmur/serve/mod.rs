@@ -211,7 +211,9 @@ fn private_dir(dir: &Path, ours: bool) -> Result<()> {
 /// one, so two daemons can never each hold a lock of their own.
 fn lock(socket: &Path) -> Result<(PathBuf, File)> {
     let path = socket.with_extension("lock");
-    loop {
+    // Each retry follows an exiting daemon's removal; a few are plenty (and a file
+    // system whose inode numbers never match must not loop forever).
+    for attempt in 0.. {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -228,10 +230,11 @@ fn lock(socket: &Path) -> Result<(PathBuf, File)> {
         }
         let held = file.metadata().map_err(|e| io_err(&path, e))?;
         let named = std::fs::metadata(&path).ok();
-        if named.is_some_and(|n| n.ino() == held.ino() && n.dev() == held.dev()) {
+        if attempt >= 8 || named.is_some_and(|n| n.ino() == held.ino() && n.dev() == held.dev()) {
             return Ok((path, file));
         }
     }
+    unreachable!("the loop returns")
 }
 
 /// The files a daemon creates beside its socket (the lock, the token, the socket),
