@@ -137,8 +137,7 @@ impl PacketDecoder {
         if self.ended {
             return Ok(None);
         }
-        let path = self.path.clone();
-        let path = path.as_deref();
+        let path = self.path.as_deref();
         loop {
             if cancel.is_cancelled() {
                 return Err(Error::Cancelled);
@@ -208,17 +207,13 @@ impl PacketDecoder {
             if frames == 0 {
                 continue;
             }
+            // Sized (and checked) for the decoder's largest packet, made once.
             let needed = packet_samples(path, capacity, channels)?;
-            if self
-                .buf
-                .as_ref()
-                .is_none_or(|b| b.capacity() < needed / channels)
-            {
+            if self.buf.as_ref().is_none_or(|b| b.capacity() < needed) {
                 self.buf = Some(SampleBuffer::new(capacity, spec));
             }
             let buf = self.buf.as_mut().expect("made above");
-            // The decoder still holds the packet's samples: copy them out (a decode of
-            // the same packet would advance its state).
+            // Interleave the samples the decoder holds for this packet.
             guarded(path, "copying samples", || {
                 buf.copy_interleaved_ref(self.decoder.last_decoded())
             })?;
