@@ -551,6 +551,13 @@ fn flac_metadata_fields_longer_than_their_block_are_refused() {
     let mut vendor = flac.clone();
     put(&mut vendor, comment, &0xFFFF_FFF0u32.to_le_bytes());
     refused_every_way(dir.path(), "vendor.flac", &vendor, "longer than the block");
+    // Also when the file ends inside the block (the fuzzer's second find).
+    refused_every_way(
+        dir.path(),
+        "cut.flac",
+        &vendor[..comment + 6],
+        "longer than the block",
+    );
     let vendor_len = u32::from_le_bytes(flac[comment..comment + 4].try_into().unwrap()) as usize;
     let mut count = flac.clone();
     put(

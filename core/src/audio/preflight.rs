@@ -94,10 +94,10 @@ fn flac(source: &mut dyn MediaSource, path: Option<&Path>) -> std::io::Result<Re
             let mut body = Vec::new();
             (&mut *source).take(u64::from(len)).read_to_end(&mut body)?;
             let fits = match kind {
-                VORBIS_COMMENT => comment_fits(&body),
-                _ => picture_fits(&body),
+                VORBIS_COMMENT => comment_fits(&body, len),
+                _ => picture_fits(&body, len),
             };
-            if body.len() == len as usize && !fits {
+            if !fits {
                 return Ok(Err(audio_err(
                     path,
                     "a FLAC metadata block has a field longer than the block",
@@ -113,52 +113,70 @@ fn flac(source: &mut dyn MediaSource, path: Option<&Path>) -> std::io::Result<Re
     Ok(Ok(()))
 }
 
-/// Walks length-prefixed (u32) fields through a block, refusing any that overrun it.
+/// Why a walk over a block's fields stopped early.
+enum Stop {
+    /// A field claims more bytes than the block declares: symphonia would allocate it.
+    Overrun,
+    /// The file ends inside the block: symphonia stops there too, having allocated no
+    /// more than the block's own length allows.
+    End,
+}
+
+/// Walks length-prefixed (u32) fields through a block of `budget` declared bytes, of
+/// which `rest` are in the file.
 struct Fields<'a> {
     rest: &'a [u8],
+    budget: u64,
     little_endian: bool,
 }
 
 impl Fields<'_> {
-    fn u32(&mut self) -> Option<u32> {
-        let (n, rest) = self.rest.split_first_chunk::<4>()?;
+    fn u32(&mut self) -> std::result::Result<u32, Stop> {
+        self.budget = self.budget.checked_sub(4).ok_or(Stop::Overrun)?;
+        let (n, rest) = self.rest.split_first_chunk::<4>().ok_or(Stop::End)?;
         self.rest = rest;
-        Some(match self.little_endian {
+        Ok(match self.little_endian {
             true => u32::from_le_bytes(*n),
             false => u32::from_be_bytes(*n),
         })
     }
 
-    fn skip_sized(&mut self) -> Option<()> {
-        let len = self.u32()? as usize;
-        self.rest = self.rest.get(len..)?;
-        Some(())
+    fn skip_sized(&mut self) -> std::result::Result<(), Stop> {
+        let len = self.u32()?;
+        self.budget = self
+            .budget
+            .checked_sub(u64::from(len))
+            .ok_or(Stop::Overrun)?;
+        self.rest = self.rest.get(len as usize..).unwrap_or(&[]);
+        Ok(())
     }
 }
 
 /// Vendor string, then a count of comments, each length-prefixed (little-endian).
-fn comment_fits(body: &[u8]) -> bool {
+fn comment_fits(body: &[u8], declared: u32) -> bool {
     let mut f = Fields {
         rest: body,
+        budget: u64::from(declared),
         little_endian: true,
     };
-    let mut walk = || -> Option<()> {
+    let mut walk = || -> std::result::Result<(), Stop> {
         f.skip_sized()?;
         for _ in 0..f.u32()? {
             f.skip_sized()?;
         }
-        Some(())
+        Ok(())
     };
-    walk().is_some()
+    !matches!(walk(), Err(Stop::Overrun))
 }
 
 /// Picture type, MIME type, description, four dimensions, then the data (big-endian).
-fn picture_fits(body: &[u8]) -> bool {
+fn picture_fits(body: &[u8], declared: u32) -> bool {
     let mut f = Fields {
         rest: body,
+        budget: u64::from(declared),
         little_endian: false,
     };
-    let mut walk = || -> Option<()> {
+    let mut walk = || -> std::result::Result<(), Stop> {
         f.u32()?;
         f.skip_sized()?;
         f.skip_sized()?;
@@ -167,7 +185,7 @@ fn picture_fits(body: &[u8]) -> bool {
         }
         f.skip_sized()
     };
-    walk().is_some()
+    !matches!(walk(), Err(Stop::Overrun))
 }
 
 /// Boxes looked at before an MP4 is taken for a maze rather than a file (a long one
