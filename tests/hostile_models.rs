@@ -498,6 +498,9 @@ fn whisper_rejected(dir: &Path, words: &[&str]) {
     expect_corrupt(load_checkpoint(dir, Dtype::Float32).map(|_| ()), words);
 }
 
+/// A change to a CTranslate2 model: its variable table, and replacement data by name.
+type Ct2Edit<'a> = dyn Fn(&mut Ct2Model, &mut BTreeMap<String, Vec<u8>>) + 'a;
+
 /// Issue 3: dims of 0xFFFFFFFF overflowed a multiplication and a scalar stored without
 /// data indexed out of bounds; zero or non-dividing head counts are bad configs.
 #[test]
@@ -505,7 +508,7 @@ fn ctranslate2_hostile_variables_are_corrupt() {
     let tmp = tempfile::tempdir().unwrap();
     let (bytes, model) = whisper_bin();
     let none = BTreeMap::new();
-    let rewrite = |name: &str, f: &dyn Fn(&mut Ct2Model, &mut BTreeMap<String, Vec<u8>>)| {
+    let rewrite = |name: &str, f: &Ct2Edit<'_>| {
         let (mut m, mut replace) = (model.clone(), BTreeMap::new());
         f(&mut m, &mut replace);
         whisper_dir(tmp.path(), name, &ct2_bytes(&m, &bytes, &replace))

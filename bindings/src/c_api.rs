@@ -391,7 +391,7 @@ pub unsafe extern "C" fn murmur_engine_new(
         }
         // Inside the runtime: the engine's clients may want one while being built.
         let _rt = runtime().enter();
-        let engine = murmur_core::Engine::new(c.to_core())?;
+        let engine = murmur_core::Engine::new(c.to_core()?)?;
         out(
             out_engine,
             "out_engine",

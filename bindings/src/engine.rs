@@ -119,7 +119,7 @@ impl Engine {
     #[uniffi::constructor]
     pub fn new(config: EngineConfig) -> Result<Arc<Self>> {
         Ok(Arc::new(Self {
-            inner: murmur_core::Engine::new(config.to_core())?,
+            inner: murmur_core::Engine::new(config.to_core()?)?,
         }))
     }
 

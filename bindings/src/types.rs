@@ -5,7 +5,6 @@
 //! `uniffi` feature).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use murmur_core::audio::AudioInput;
 pub use murmur_core::catalog::Capability;
@@ -58,7 +57,8 @@ pub struct EngineConfig {
 
 impl EngineConfig {
     /// The core configuration: the environment's, with the fields given here replacing it.
-    pub fn to_core(&self) -> engine::EngineConfig {
+    /// An idle timeout out of range is refused (it would panic in `Duration`).
+    pub fn to_core(&self) -> Result<engine::EngineConfig, murmur_core::Error> {
         let mut c = engine::EngineConfig::from_env();
         if let Some(d) = &self.cache_dir {
             c.hub.cache_dir = PathBuf::from(d);
@@ -76,7 +76,7 @@ impl EngineConfig {
             c.hub.offline = o;
         }
         if let Some(s) = self.idle_unload_secs {
-            c.idle_unload = (s > 0.0).then(|| Duration::from_secs_f64(s));
+            c.idle_unload = engine::EngineConfig::idle_unload_from_secs("idle_unload_secs", s)?;
         }
         if self.default_model.is_some() {
             c.default_model = self.default_model.clone();
@@ -87,7 +87,7 @@ impl EngineConfig {
         if self.ram_bytes.is_some() {
             c.ram_bytes = self.ram_bytes;
         }
-        c
+        Ok(c)
     }
 }
 

@@ -8,6 +8,11 @@
 
 use std::sync::OnceLock;
 
+/// The daemon's request bodies and their checks: pure functions the handlers call.
+#[path = "../../bindings/src/bin/murmur/serve/requests.rs"]
+#[allow(dead_code)]
+mod serve_requests;
+
 use murmur_core::llm::chat_template::{ChatTemplate, Message};
 use murmur_core::llm::load::ModelConfig;
 use murmur_core::llm::load::gguf::parse_gguf_header;
@@ -151,20 +156,33 @@ pub fn requests(data: &[u8]) {
     else {
         return;
     };
-    if let Ok(opts) = serde_json::from_value::<RefineOptions>(body.clone()) {
-        if opts.validate().is_ok() {
-            let _ = opts.mode.user_message("text");
-        }
+    if let Ok(opts) = serde_json::from_value::<RefineOptions>(body.clone())
+        && opts.validate().is_ok()
+    {
+        let _ = opts.mode.user_message("text");
     }
     let field = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_string);
     let _ = RefineMode::parse(field("mode").as_deref(), field("prompt"));
     if let Ok(opts) = serde_json::from_value::<TranscribeOptions>(body.clone()) {
         let _ = opts.validate();
     }
-    if let Some(source) = field("model") {
-        if let Some((_, revision)) = source.split_once('@') {
-            let _ = murmur_core::hub::names::check_revision(revision);
-        }
+    if let Some(source) = field("model")
+        && let Some((_, revision)) = source.split_once('@')
+    {
+        let _ = murmur_core::hub::names::check_revision(revision);
+    }
+    // Every route's body as the daemon reads it (serve/requests.rs, compiled in here).
+    for route in [
+        "/v1/models/add",
+        "/v1/models/remove",
+        "/v1/download",
+        "/v1/delete",
+        "/v1/load",
+        "/v1/refine",
+        "/load",
+        "/generate",
+    ] {
+        let _ = serve_requests::check(route, data);
     }
     if let Some(secs) = body.get("idle").and_then(|v| v.as_f64()) {
         let _ = EngineConfig::idle_unload_from_secs("idle", secs);

@@ -40,7 +40,7 @@ pub fn transcribe_samples(
     cancel: &CancelToken,
     on_segment: &mut dyn FnMut(&Segment),
 ) -> Result<Transcript> {
-    validate(opts)?;
+    opts.validate()?;
     let stream = AudioStream::from_16k(samples)?;
     transcribe_stream(model, stream, opts, cancel, &mut |e| {
         if let TranscribeEvent::Segment(s) = e {
@@ -62,7 +62,7 @@ pub fn transcribe_stream(
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(TranscribeEvent<'_>),
 ) -> Result<Transcript> {
-    validate(opts)?;
+    opts.validate()?;
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
@@ -541,37 +541,6 @@ fn decode_with_fallback(
         name: "temperatures".into(),
         reason: "the schedule is empty".into(),
     })
-}
-
-fn validate(opts: &TranscribeOptions) -> Result<()> {
-    let bad = |name: &str, reason: &str| {
-        Err(Error::InvalidArgument {
-            name: name.into(),
-            reason: reason.into(),
-        })
-    };
-    if opts.temperatures.is_empty() {
-        return bad("temperatures", "the schedule is empty");
-    }
-    if opts.temperatures.iter().any(|t| !t.is_finite() || *t < 0.0) {
-        return bad("temperatures", "must be finite and non-negative");
-    }
-    if opts.beam_size == Some(0) {
-        return bad("beam_size", "must be at least 1");
-    }
-    if opts.best_of == Some(0) {
-        return bad("best_of", "must be at least 1");
-    }
-    if opts.beam_size.is_some() && opts.best_of.is_some() {
-        return bad(
-            "beam_size",
-            "beam_size and best_of cannot be given together",
-        );
-    }
-    if opts.patience.is_some() && opts.beam_size.is_none() {
-        return bad("patience", "requires beam_size");
-    }
-    Ok(())
 }
 
 #[cfg(test)]
