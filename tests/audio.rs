@@ -551,6 +551,10 @@ fn flac_metadata_fields_longer_than_their_block_are_refused() {
     let mut vendor = flac.clone();
     put(&mut vendor, comment, &0xFFFF_FFF0u32.to_le_bytes());
     refused_every_way(dir.path(), "vendor.flac", &vendor, "longer than the block");
+    // Also after leading junk, where symphonia's probe still finds the FLAC.
+    let mut junk = b"not audio at all, then a FLAC: ".to_vec();
+    junk.extend_from_slice(&vendor);
+    refused_every_way(dir.path(), "junk.flac", &junk, "longer than the block");
     // Also when the file ends inside the block (the fuzzer's second find).
     refused_every_way(
         dir.path(),

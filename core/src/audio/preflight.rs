@@ -29,24 +29,75 @@ pub fn check(source: &mut dyn MediaSource, path: Option<&Path>) -> Result<()> {
     let io = |e: std::io::Error| audio_err(path, format!("reading the header: {e}"));
     let mut head = [0u8; 12];
     let n = read_up_to(source, &mut head).map_err(io)?;
-    let result = if n == 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WAVE" {
-        wav(source, path).map_err(io)?
-    } else if n >= 4 && &head[0..4] == b"fLaC" {
-        source.seek(SeekFrom::Start(4)).map_err(io)?;
-        flac(source, path).map_err(io)?
-    } else if n >= 8 && &head[4..8] == b"ftyp" {
-        let len = source.seek(SeekFrom::End(0)).map_err(io)?;
-        let mut walk = Mp4Walk {
-            source,
-            path,
-            boxes: 0,
-        };
-        walk.children(0, len, 0, true).map_err(io)?
-    } else {
-        Ok(())
+    // Symphonia also finds a container after leading junk (it scans the first MB for a
+    // signature), so the checks follow it there.
+    let start = match container_at(&head[..n]) {
+        Some(_) => 0,
+        None if starts_like_a_stream(&head[..n]) => 0,
+        None => find_container(source).map_err(io)?.unwrap_or(0),
+    };
+    source.seek(SeekFrom::Start(start)).map_err(io)?;
+    let n = read_up_to(source, &mut head).map_err(io)?;
+    let result = match container_at(&head[..n]) {
+        Some(Container::Wav) => wav(source, path).map_err(io)?,
+        Some(Container::Flac) => {
+            source.seek(SeekFrom::Start(start + 4)).map_err(io)?;
+            flac(source, path).map_err(io)?
+        }
+        Some(Container::Mp4) => {
+            let len = source.seek(SeekFrom::End(0)).map_err(io)?;
+            let mut walk = Mp4Walk {
+                source,
+                path,
+                boxes: 0,
+            };
+            walk.children(start, len, 0, true).map_err(io)?
+        }
+        None => Ok(()),
     };
     source.seek(SeekFrom::Start(0)).map_err(io)?;
     result
+}
+
+/// The containers whose headers are checked here.
+enum Container {
+    Wav,
+    Flac,
+    Mp4,
+}
+
+/// The container whose signature `head` starts with, if one of those checked.
+fn container_at(head: &[u8]) -> Option<Container> {
+    if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WAVE" {
+        Some(Container::Wav)
+    } else if head.starts_with(b"fLaC") {
+        Some(Container::Flac)
+    } else if head.len() >= 8 && &head[4..8] == b"ftyp" {
+        Some(Container::Mp4)
+    } else {
+        None
+    }
+}
+
+/// MP3 (an ID3 tag or a frame sync) and Ogg start with their own signatures: a file that
+/// does is not searched for another container inside it (a cover image may hold one).
+fn starts_like_a_stream(head: &[u8]) -> bool {
+    head.starts_with(b"ID3")
+        || head.starts_with(b"OggS")
+        || (head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0)
+}
+
+/// How far symphonia's probe looks for a signature.
+const PROBE_BYTES: u64 = 1 << 20;
+
+/// The offset of the first checked container signature in the first MB, if any.
+fn find_container(source: &mut dyn MediaSource) -> std::io::Result<Option<u64>> {
+    source.seek(SeekFrom::Start(0))?;
+    let mut head = Vec::new();
+    (&mut *source).take(PROBE_BYTES).read_to_end(&mut head)?;
+    Ok((1..head.len())
+        .find(|&i| container_at(&head[i..]).is_some())
+        .map(|i| i as u64))
 }
 
 /// A WAV's `fmt ` chunk: its channel count and sample rate must be usable.
