@@ -8,7 +8,8 @@ use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
 use murmur_core::Error;
-use murmur_core::llm::load::gguf::{GgufHeader, Value, parse_gguf_header};
+use murmur_core::llm::load::gguf::{GgufHeader, Value};
+use murmur_core::llm::load::parse_gguf_header;
 use murmur_core::llm::load::safetensors::parse_safetensors_header;
 use murmur_core::llm::load::{inspect_gguf, load_gguf, load_safetensors_dir};
 use murmur_core::llm::models::{self, parse_model_config};

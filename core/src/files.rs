@@ -41,3 +41,33 @@ pub fn dir_size(dir: &Path) -> u64 {
         })
         .sum()
 }
+
+/// `fnmatch`-style matching as huggingface_hub's `allow_patterns` do it: `*` matches any
+/// run of characters (slashes included), `?` any one character; `a|b` matches either
+/// (a required file that comes in two layouts).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    pattern.split('|').any(|p| glob_match_one(p, text))
+}
+
+fn glob_match_one(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}

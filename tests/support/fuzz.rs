@@ -15,7 +15,7 @@ mod serve_requests;
 
 use murmur_core::llm::chat_template::{ChatTemplate, Message};
 use murmur_core::llm::load::ModelConfig;
-use murmur_core::llm::load::gguf::parse_gguf_header;
+use murmur_core::llm::load::parse_gguf_header;
 use murmur_core::llm::load::safetensors::parse_safetensors_header;
 use murmur_core::llm::models::{dims::layer_count, parse_model_config};
 use murmur_core::llm::tokenizer::Tokenizer;

@@ -29,8 +29,8 @@ pub use cache::{HubCache, RepoCache, hf_home};
 pub use progress::DownloadProgress;
 
 use crate::cancel::CancelToken;
-use crate::catalog::glob_match;
 use crate::error::{Error, Result};
+use crate::files::glob_match;
 
 /// The public Hub.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";

@@ -15,14 +15,13 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use half::{bf16, f16};
 use mlx_rs::{Array, ArrayElement, ops, transforms};
 
 use super::bounded::{check_fits_in_memory, dim_i32};
-pub use super::gguf_parse::{MAX_HEADER_BYTES, parse_gguf_header};
 pub use super::gguf_quants::GgmlType;
 use super::gguf_quants::{self, AFFINE_GROUP_SIZE};
 use crate::error::{Error, Result};
@@ -129,15 +128,6 @@ pub struct GgufHeader {
 }
 
 impl GgufHeader {
-    /// Read and validate the header of the GGUF file at `path` (the parser of
-    /// [`parse_gguf_header`], reading the file's first bytes only).
-    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        super::gguf_parse::parse(BufReader::with_capacity(1 << 16, file), file_len, path)
-    }
-
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.metadata.get(key)
     }
@@ -422,6 +412,7 @@ fn new_array<T: ArrayElement>(data: &[T], shape: &[i32], path: &Path, name: &str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::load::parse_gguf_header;
 
     /// A minimal GGUF writer for header tests.
     struct Builder(Vec<u8>);

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::gguf::{GgufHeader, Value};
 use super::gguf_names;
@@ -70,13 +71,15 @@ impl ModelConfig {
                 }));
             }
         }
-        let names = h
+        // Each tensor under its HF name (a tensor without one, `rope_freqs`, is left out
+        // with its own shape, not paired with the next tensor's).
+        let shapes: HashMap<String, Vec<u64>> = h
             .tensors
             .iter()
-            .filter_map(|t| gguf_names::hf_name(&arch, &t.name));
-        let shapes: HashMap<String, Vec<u64>> = names
-            .zip(&h.tensors)
-            .map(|(hf, t)| (hf, t.dims.iter().rev().copied().collect()))
+            .filter_map(|t| {
+                let hf = gguf_names::hf_name(&arch, &t.name)?;
+                Some((hf, t.dims.iter().rev().copied().collect()))
+            })
             .collect();
         dims.check_tensors(
             |name| shapes.get(name).cloned(),
@@ -148,4 +151,48 @@ fn raw_dims(h: &GgufHeader) -> std::result::Result<RawDims, BadKey> {
         },
         intermediate_size: int("intermediate_size")?,
     })
+}
+
+/// A `config.json` equivalent for the GGUF's architecture.
+pub fn config_json(h: &GgufHeader) -> Result<serde_json::Value> {
+    let c = ModelConfig::from_gguf(h)?;
+    let mut config = json!({
+        "model_type": c.model_type,
+        "hidden_size": c.hidden_size,
+        "num_hidden_layers": c.num_hidden_layers,
+        "intermediate_size": c.intermediate_size,
+        "num_attention_heads": c.num_attention_heads,
+        "num_key_value_heads": c.num_key_value_heads,
+        "head_dim": c.head_dim,
+        "rms_norm_eps": c.rms_norm_eps,
+        "rope_theta": c.rope_theta,
+        "vocab_size": c.vocab_size,
+        "max_position_embeddings": c.max_position_embeddings,
+        "tie_word_embeddings": c.tie_word_embeddings,
+    });
+    match c.model_type.as_str() {
+        // llama.cpp permutes Llama's Q/K rows so its interleaved ("normal") RoPE
+        // matches; with those weights MLX's traditional RoPE is the right one.
+        "llama" => config["rope_traditional"] = json!(true),
+        "qwen2" | "qwen3" => {}
+        "gemma3" => {
+            let window = h
+                .arch_key("attention.sliding_window")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(512);
+            config["sliding_window"] = json!(window);
+            config["query_pre_attn_scalar"] = json!(c.head_dim);
+            // llama.cpp's converter already added Gemma's +1 to every norm weight.
+            config["norm_weights_include_unit_offset"] = json!(true);
+        }
+        other => {
+            return Err(Error::Unsupported {
+                path: h.path.clone(),
+                what: format!(
+                    "GGUF architecture {other:?} (supported: llama, qwen2, qwen3, gemma3)"
+                ),
+            });
+        }
+    }
+    Ok(config)
 }

@@ -16,6 +16,7 @@ use std::path::Path;
 
 use super::bounded::{bytes_of, dim_i32, elements, span_end};
 use super::gguf::{GgmlType, GgufHeader, TensorInfo, Value};
+
 use crate::error::{Error, Result};
 
 /// Most bytes a header (metadata and tensor directory) may take. Real ones take a few MB:
@@ -329,5 +330,20 @@ impl GgufHeader {
 
     fn corrupt(&self, reason: impl Into<String>) -> Error {
         Error::corrupt(&self.path, reason)
+    }
+}
+
+impl GgufHeader {
+    /// Read and validate the header of the GGUF file at `path` (the parser of
+    /// [`parse_gguf_header`], reading the file's first bytes only).
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        parse(
+            std::io::BufReader::with_capacity(1 << 16, file),
+            file_len,
+            path,
+        )
     }
 }

@@ -12,6 +12,7 @@ mod inspect;
 pub mod safetensors;
 
 pub use gguf_config::ModelConfig;
+pub use gguf_parse::{MAX_HEADER_BYTES, parse_gguf_header};
 pub use inspect::{GgufReport, TensorSummary, inspect_gguf};
 
 use std::collections::HashMap;
@@ -117,7 +118,7 @@ pub fn load_safetensors_dir(dir: &Path) -> Result<(serde_json::Value, Weights)> 
 pub fn load_gguf(path: &Path) -> Result<(serde_json::Value, Weights, GgufHeader)> {
     let header = GgufHeader::read(path)?;
     header.check_types()?;
-    let config = gguf_names::config_json(&header)?;
+    let config = gguf_config::config_json(&header)?;
     check_fits_in_memory(path, header.loaded_bytes())?;
     let arch = config["model_type"].as_str().unwrap_or_default();
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
