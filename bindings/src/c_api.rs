@@ -90,6 +90,9 @@ pub struct MurmurRefineOptions {
     pub has_seed: bool,
     pub seed: u64,
     pub enable_thinking: bool,
+    /// Draft tokens from the input and verify them in one pass (same text at
+    /// temperature 0, same distribution above it, fewer forward passes). Default true.
+    pub prompt_lookup: bool,
 }
 
 /// Why generation ended.
@@ -114,6 +117,11 @@ pub struct MurmurRefineResult {
     pub time_to_first_token_secs: f64,
     pub decode_tokens_per_sec: f64,
     pub stop_reason: MurmurStopReason,
+    /// Prompt-lookup tokens drafted, and of those accepted (forward passes saved).
+    pub drafted_tokens: u64,
+    pub accepted_tokens: u64,
+    /// Prompt tokens taken from the model's prefix cache instead of prefilled.
+    pub cached_prompt_tokens: u64,
 }
 
 /// Transcription settings; start from `murmur_transcribe_options_default()`.
@@ -346,6 +354,7 @@ pub extern "C" fn murmur_refine_options_default() -> MurmurRefineOptions {
         has_seed: false,
         seed: 0,
         enable_thinking: d.enable_thinking,
+        prompt_lookup: d.prompt_lookup,
     }
 }
 
@@ -643,6 +652,7 @@ pub unsafe extern "C" fn murmur_engine_refine(
             opts.max_tokens = (o.max_tokens > 0).then_some(o.max_tokens);
             opts.seed = o.has_seed.then_some(o.seed);
             opts.enable_thinking = o.enable_thinking;
+            opts.prompt_lookup = o.prompt_lookup;
         }
         let cancel = cancel_token(cancel);
         let ud = UserData(user_data);
@@ -665,6 +675,9 @@ pub unsafe extern "C" fn murmur_engine_refine(
             generated_tokens: r.stats.generated_tokens as u64,
             time_to_first_token_secs: r.stats.time_to_first_token.as_secs_f64(),
             decode_tokens_per_sec: r.stats.decode_tokens_per_sec,
+            drafted_tokens: r.stats.draft.drafted as u64,
+            accepted_tokens: r.stats.draft.accepted as u64,
+            cached_prompt_tokens: r.stats.cached_prompt_tokens as u64,
             stop_reason: match r.stats.stop_reason {
                 types::StopReason::Eos => MurmurStopReason::MurmurStopEos,
                 types::StopReason::MaxTokens => MurmurStopReason::MurmurStopMaxTokens,

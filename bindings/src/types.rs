@@ -394,6 +394,10 @@ pub struct RefineOptions {
     pub seed: Option<u64>,
     #[uniffi(default = false)]
     pub enable_thinking: bool,
+    /// Draft tokens from the input and verify them in one pass: the same text at
+    /// temperature 0 and the same distribution above it, in fewer forward passes.
+    #[uniffi(default = true)]
+    pub prompt_lookup: bool,
 }
 
 impl Default for RefineOptions {
@@ -410,6 +414,7 @@ impl Default for RefineOptions {
             max_tokens: d.max_tokens.map(|t| t as u32),
             seed: d.seed,
             enable_thinking: d.enable_thinking,
+            prompt_lookup: d.prompt_lookup,
         }
     }
 }
@@ -426,6 +431,7 @@ impl RefineOptions {
             max_tokens: self.max_tokens.map(|t| t as usize),
             seed: self.seed,
             enable_thinking: self.enable_thinking,
+            prompt_lookup: self.prompt_lookup,
             ..refine::RefineOptions::default()
         }
     }
@@ -440,6 +446,11 @@ pub struct GenerationStats {
     pub prefill_tokens_per_sec: f64,
     pub decode_tokens_per_sec: f64,
     pub stop_reason: StopReason,
+    /// Prompt-lookup tokens drafted, and of those accepted (forward passes saved).
+    pub drafted_tokens: u64,
+    pub accepted_tokens: u64,
+    /// Prompt tokens taken from the model's prefix cache instead of prefilled.
+    pub cached_prompt_tokens: u64,
 }
 
 impl From<&generate::GenerationStats> for GenerationStats {
@@ -451,6 +462,9 @@ impl From<&generate::GenerationStats> for GenerationStats {
             prefill_tokens_per_sec: s.prefill_tokens_per_sec,
             decode_tokens_per_sec: s.decode_tokens_per_sec,
             stop_reason: s.stop_reason,
+            drafted_tokens: s.draft.drafted as u64,
+            accepted_tokens: s.draft.accepted as u64,
+            cached_prompt_tokens: s.cached_prompt_tokens as u64,
         }
     }
 }

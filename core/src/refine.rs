@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::llm::chat::ChatModel;
 use crate::llm::chat_template::Message;
 use crate::llm::generate::{GenerateOptions, GenerationStats};
+use crate::llm::lookup::PromptLookup;
 use crate::llm::sampler::SamplerConfig;
 use crate::system::RamTier;
 
@@ -142,6 +143,10 @@ pub struct RefineOptions {
     pub enable_thinking: bool,
     /// Override the RAM tier used for the token ceiling.
     pub ram_tier: Option<RamTier>,
+    /// Draft tokens from the transcript and verify them in one pass (prompt-lookup
+    /// decoding): the same text, token for token, at temperature 0, and the same
+    /// distribution above it, in fewer forward passes. On by default.
+    pub prompt_lookup: bool,
 }
 
 impl Default for RefineOptions {
@@ -157,6 +162,7 @@ impl Default for RefineOptions {
             seed: None,
             enable_thinking: false,
             ram_tier: None,
+            prompt_lookup: true,
         }
     }
 }
@@ -237,9 +243,20 @@ pub fn refine(
     let generate = GenerateOptions {
         max_tokens,
         sampler: opts.sampler(),
+        lookup: opts.prompt_lookup.then(PromptLookup::default),
         ..GenerateOptions::default()
     };
-    let response = model.chat(&messages, opts.enable_thinking, &generate, cancel, on_text)?;
+    // The template, the system prompt and the task line before the text are the same
+    // for every call in this mode: their prefill is kept and reused.
+    let shared = opts.mode.user_message("").len();
+    let response = model.chat_sharing(
+        &messages,
+        shared,
+        opts.enable_thinking,
+        &generate,
+        cancel,
+        on_text,
+    )?;
     Ok(RefineResult {
         model: String::new(),
         text: response.text.trim().to_string(),

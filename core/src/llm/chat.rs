@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::chat_template::{ChatTemplate, Message};
-use super::generate::{Flow, GenerateOptions, GenerationStats, generate};
+use super::chat_template::{ChatTemplate, Message, RenderedPrompt};
+use super::generate::{Flow, GenerateOptions, GenerationStats, PrefixReuse, generate_with};
 use super::load::{load_gguf, load_safetensors_dir};
 use super::models::{self, LanguageModel};
+use super::prefix_cache::PrefixCache;
 use super::thinking::ThinkFilter;
 use super::tokenizer::{StreamDecoder, Tokenizer};
 use crate::backend::Precision;
@@ -62,6 +63,9 @@ pub struct ChatModel {
     template: ChatTemplate,
     eos: HashSet<u32>,
     info: ModelInfo,
+    /// Keys and values of prompt starts that calls share (a refine mode's template,
+    /// system prompt and task line), dropped with the model.
+    prefixes: PrefixCache,
 }
 
 /// What a model's files hold, before the model is built.
@@ -235,6 +239,7 @@ impl ChatModel {
             template,
             eos,
             info,
+            prefixes: PrefixCache::new(),
         })
     }
 
@@ -248,12 +253,50 @@ impl ChatModel {
 
     /// The prompt tokens for `messages`, rendered with the model's chat template.
     pub fn prompt_tokens(&self, messages: &[Message], enable_thinking: bool) -> Result<Vec<u32>> {
+        Ok(self.prompt(messages, enable_thinking, 0)?.0)
+    }
+
+    /// The prompt tokens for `messages` and how many of them later calls are expected
+    /// to share: everything before the last message's content and its first
+    /// `shared_content` bytes (a fixed task line, say). The count is where the two
+    /// tokenizations agree, so it never splits a token differently than the prompt does.
+    pub fn prompt(
+        &self,
+        messages: &[Message],
+        enable_thinking: bool,
+        shared_content: usize,
+    ) -> Result<(Vec<u32>, usize)> {
         let prompt = self
             .template
             .render_marked(messages, true, Some(enable_thinking))?;
         // The template writes BOS itself where the model wants one; message text stays
         // literal (a `<|im_end|>` typed by the user is not the control token).
-        self.tokenizer.encode_prompt(&prompt)
+        let ids = self.tokenizer.encode_prompt(&prompt)?;
+        let Some(last) = prompt.literal.last() else {
+            return Ok((ids, 0));
+        };
+        let mut end = last.start + shared_content.min(last.len());
+        while !prompt.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let head = RenderedPrompt {
+            text: prompt.text[..end].to_string(),
+            literal: prompt
+                .literal
+                .iter()
+                .filter(|r| r.start < end)
+                .map(|r| r.start..r.end.min(end))
+                .collect(),
+        };
+        let head = self.tokenizer.encode_prompt(&head)?;
+        let shared = ids.iter().zip(&head).take_while(|(a, b)| a == b).count();
+        Ok((ids, shared))
+    }
+
+    /// The stored prompt starts (see [`PrefixCache`]): for measuring and for freeing
+    /// their memory.
+    pub fn prefix_cache(&self) -> &PrefixCache {
+        &self.prefixes
     }
 
     /// Answer `messages`, streaming text to `on_text` as it is decoded (valid UTF-8,
@@ -266,14 +309,42 @@ impl ChatModel {
         cancel: &CancelToken,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<ChatResponse> {
-        let prompt = self.prompt_tokens(messages, enable_thinking)?;
-        self.complete(&prompt, opts, cancel, on_text)
+        self.chat_sharing(messages, 0, enable_thinking, opts, cancel, on_text)
+    }
+
+    /// [`ChatModel::chat`], with the prompt's start up to the first `shared_content`
+    /// bytes of the last message's content kept for later calls (and taken from
+    /// earlier ones): their prefill is done once per model.
+    pub fn chat_sharing(
+        &self,
+        messages: &[Message],
+        shared_content: usize,
+        enable_thinking: bool,
+        opts: &GenerateOptions,
+        cancel: &CancelToken,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<ChatResponse> {
+        let (prompt, shared) = self.prompt(messages, enable_thinking, shared_content)?;
+        self.complete_sharing(&prompt, shared, opts, cancel, on_text)
     }
 
     /// Continue raw prompt tokens (no template), streaming visible text.
     pub fn complete(
         &self,
         prompt: &[u32],
+        opts: &GenerateOptions,
+        cancel: &CancelToken,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<ChatResponse> {
+        self.complete_sharing(prompt, 0, opts, cancel, on_text)
+    }
+
+    /// [`ChatModel::complete`], reusing (or storing) the keys and values of the first
+    /// `shared` prompt tokens.
+    pub fn complete_sharing(
+        &self,
+        prompt: &[u32],
+        shared: usize,
         opts: &GenerateOptions,
         cancel: &CancelToken,
         on_text: &mut dyn FnMut(&str),
@@ -321,7 +392,13 @@ impl ChatModel {
                 text.push_str(&visible);
             }
         };
-        let (_, stats) = generate(self.model.as_ref(), prompt, &self.eos, opts, cancel, |id| {
+        // Only a start worth a stored copy of its keys and values is kept.
+        let prefix = (shared >= MIN_SHARED_TOKENS).then_some(PrefixReuse {
+            store: &self.prefixes,
+            shared,
+        });
+        let model = self.model.as_ref();
+        let (_, stats) = generate_with(model, prompt, &self.eos, opts, prefix, cancel, |id| {
             if let Some(chunk) = decoder.push(id) {
                 emit(&chunk, &mut text);
             }
@@ -338,6 +415,9 @@ impl ChatModel {
         Ok(ChatResponse { text, stats })
     }
 }
+
+/// Shortest prompt start kept in the prefix cache.
+const MIN_SHARED_TOKENS: usize = 16;
 
 fn single_gguf(dir: &Path) -> Result<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)

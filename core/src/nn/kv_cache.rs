@@ -4,6 +4,12 @@
 //! that grow in steps of [`KvCache::STEP`] positions. Each step writes its new
 //! positions with a slice update, so decoding does not concatenate (and copy) the
 //! whole history per token.
+//!
+//! MLX arrays are values: a slice update makes a new array and reuses the old buffer
+//! only when nothing else holds it. So a cache made from a [`KvCache::snapshot`] shares
+//! the snapshot's memory until its first write, and that write leaves the snapshot as
+//! it was (copy on write), which is what lets a prompt prefix be prefilled once and
+//! reused by later generations.
 
 use mlx_rs::Array;
 use mlx_rs::ops::indexing::{TryIndexMutOp, TryIndexOp};
@@ -11,7 +17,7 @@ use mlx_rs::ops::{concatenate, zeros_dtype};
 
 use crate::error::Result;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct KvCache {
     keys: Option<Array>,
     values: Option<Array>,
@@ -69,6 +75,29 @@ impl KvCache {
         ))
     }
 
+    /// Forget the last `n` positions (drafted tokens that were rejected): the next
+    /// update writes over them.
+    pub fn trim(&mut self, n: i32) {
+        self.offset = (self.offset - n.clamp(0, self.offset)).max(0);
+    }
+
+    /// A cache holding the positions stored so far in compact arrays (no spare
+    /// capacity), to be cloned into later generations. Lazy: evaluate its
+    /// [`KvCache::state`] to materialize it.
+    pub fn snapshot(&self) -> Result<KvCache> {
+        let end = self.offset;
+        let compact = |a: &Option<Array>| -> Result<Option<Array>> {
+            a.as_ref()
+                .map(|a| Ok(a.try_index((.., .., ..end))?.contiguous()?))
+                .transpose()
+        };
+        Ok(KvCache {
+            keys: compact(&self.keys)?,
+            values: compact(&self.values)?,
+            offset: end,
+        })
+    }
+
     /// The arrays to evaluate to materialize the cache (after a prefill chunk).
     pub fn state(&self) -> impl Iterator<Item = &Array> {
         self.keys.iter().chain(self.values.iter())
@@ -117,5 +146,35 @@ mod tests {
             .to_vec();
         assert_eq!(positions, (0..305).map(|p| p as f32).collect::<Vec<_>>());
         assert_eq!(v.index((0, 0, 304, 1)).item_cast::<f32>(), -304.0);
+    }
+
+    #[test]
+    fn trim_rewrites_and_snapshots_are_copy_on_write() {
+        let mut c = KvCache::new();
+        c.update_and_fetch(seq(0, 10), seq(0, 10)).unwrap();
+        let snap = c.snapshot().unwrap();
+        assert_eq!(snap.keys.as_ref().unwrap().shape(), [1, 1, 10, 2]);
+        // Rejected drafts: positions 7..10 are dropped and written again.
+        c.trim(3);
+        assert_eq!(c.offset(), 7);
+        let (k, _) = c.update_and_fetch(seq(100, 2), seq(100, 2)).unwrap();
+        let first: Vec<f32> = k.index((0, 0, .., 0)).as_slice().to_vec();
+        assert_eq!(first, [0., 1., 2., 3., 4., 5., 6., 100., 101.]);
+        // A cache restored from the snapshot grows on its own; the snapshot is unchanged.
+        let mut r = snap.clone();
+        r.trim(4);
+        let (k, _) = r.update_and_fetch(seq(50, 300), seq(50, 300)).unwrap();
+        assert_eq!(k.shape(), [1, 1, 306, 2]);
+        assert_eq!(k.index((0, 0, 6, 0)).item_cast::<f32>(), 50.0);
+        let kept: Vec<f32> = snap
+            .keys
+            .as_ref()
+            .unwrap()
+            .index((0, 0, .., 0))
+            .as_slice()
+            .to_vec();
+        assert_eq!(kept, (0..10).map(|p| p as f32).collect::<Vec<_>>());
+        c.trim(1000);
+        assert_eq!(c.offset(), 0);
     }
 }

@@ -36,6 +36,11 @@ pub struct RefineArgs {
     max_tokens: Option<usize>,
     #[arg(long)]
     seed: Option<u64>,
+    /// Decode one token per forward pass instead of drafting from the input
+    /// (prompt-lookup decoding gives the same text at temperature 0, the same
+    /// distribution above it).
+    #[arg(long)]
+    no_prompt_lookup: bool,
     /// Print generation statistics to stderr.
     #[arg(long)]
     stats: bool,
@@ -49,6 +54,7 @@ pub fn run(args: RefineArgs) -> Result<()> {
         repetition_penalty: args.repetition_penalty,
         max_tokens: args.max_tokens,
         seed: args.seed,
+        prompt_lookup: !args.no_prompt_lookup,
         ..RefineOptions::default()
     };
     let text = match args.text {
@@ -83,6 +89,12 @@ pub fn run(args: RefineArgs) -> Result<()> {
             s.decode_tokens_per_sec,
             s.stop_reason
         );
+        if s.draft.verify_steps > 0 || s.cached_prompt_tokens > 0 {
+            eprintln!(
+                "murmur: prompt lookup: {} of {} drafted tokens accepted in {} passes; {} prompt tokens from the prefix cache",
+                s.draft.accepted, s.draft.drafted, s.draft.verify_steps, s.cached_prompt_tokens
+            );
+        }
     }
     Ok(())
 }
