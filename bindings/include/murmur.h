@@ -113,6 +113,11 @@ typedef struct MurmurRefineOptions {
   bool has_seed;
   uint64_t seed;
   bool enable_thinking;
+  /**
+   * Draft tokens from the input and verify them in one pass (same text at
+   * temperature 0, same distribution above it, fewer forward passes). Default true.
+   */
+  bool prompt_lookup;
 } MurmurRefineOptions;
 
 /**
@@ -187,6 +192,15 @@ typedef struct MurmurRefineResult {
   double time_to_first_token_secs;
   double decode_tokens_per_sec;
   enum MurmurStopReason stop_reason;
+  /**
+   * Prompt-lookup tokens drafted, and of those accepted (forward passes saved).
+   */
+  uint64_t drafted_tokens;
+  uint64_t accepted_tokens;
+  /**
+   * Prompt tokens taken from the model's prefix cache instead of prefilled.
+   */
+  uint64_t cached_prompt_tokens;
 } MurmurRefineResult;
 
 /**

@@ -2706,16 +2706,34 @@ public struct GenerationStats: Equatable, Hashable {
     public var prefillTokensPerSec: Double
     public var decodeTokensPerSec: Double
     public var stopReason: StopReason
+    /**
+     * Prompt-lookup tokens drafted, and of those accepted (forward passes saved).
+     */
+    public var draftedTokens: UInt64
+    public var acceptedTokens: UInt64
+    /**
+     * Prompt tokens taken from the model's prefix cache instead of prefilled.
+     */
+    public var cachedPromptTokens: UInt64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(promptTokens: UInt64, generatedTokens: UInt64, timeToFirstTokenSecs: Double, prefillTokensPerSec: Double, decodeTokensPerSec: Double, stopReason: StopReason) {
+    public init(promptTokens: UInt64, generatedTokens: UInt64, timeToFirstTokenSecs: Double, prefillTokensPerSec: Double, decodeTokensPerSec: Double, stopReason: StopReason, 
+        /**
+         * Prompt-lookup tokens drafted, and of those accepted (forward passes saved).
+         */draftedTokens: UInt64, acceptedTokens: UInt64, 
+        /**
+         * Prompt tokens taken from the model's prefix cache instead of prefilled.
+         */cachedPromptTokens: UInt64) {
         self.promptTokens = promptTokens
         self.generatedTokens = generatedTokens
         self.timeToFirstTokenSecs = timeToFirstTokenSecs
         self.prefillTokensPerSec = prefillTokensPerSec
         self.decodeTokensPerSec = decodeTokensPerSec
         self.stopReason = stopReason
+        self.draftedTokens = draftedTokens
+        self.acceptedTokens = acceptedTokens
+        self.cachedPromptTokens = cachedPromptTokens
     }
 
     
@@ -2739,7 +2757,10 @@ public struct FfiConverterTypeGenerationStats: FfiConverterRustBuffer {
                 timeToFirstTokenSecs: FfiConverterDouble.read(from: &buf), 
                 prefillTokensPerSec: FfiConverterDouble.read(from: &buf), 
                 decodeTokensPerSec: FfiConverterDouble.read(from: &buf), 
-                stopReason: FfiConverterTypeStopReason.read(from: &buf)
+                stopReason: FfiConverterTypeStopReason.read(from: &buf), 
+                draftedTokens: FfiConverterUInt64.read(from: &buf), 
+                acceptedTokens: FfiConverterUInt64.read(from: &buf), 
+                cachedPromptTokens: FfiConverterUInt64.read(from: &buf)
         )
     }
 
@@ -2750,6 +2771,9 @@ public struct FfiConverterTypeGenerationStats: FfiConverterRustBuffer {
         FfiConverterDouble.write(value.prefillTokensPerSec, into: &buf)
         FfiConverterDouble.write(value.decodeTokensPerSec, into: &buf)
         FfiConverterTypeStopReason.write(value.stopReason, into: &buf)
+        FfiConverterUInt64.write(value.draftedTokens, into: &buf)
+        FfiConverterUInt64.write(value.acceptedTokens, into: &buf)
+        FfiConverterUInt64.write(value.cachedPromptTokens, into: &buf)
     }
 }
 
@@ -3025,6 +3049,11 @@ public struct RefineOptions: Equatable, Hashable {
     public var maxTokens: UInt32?
     public var seed: UInt64?
     public var enableThinking: Bool
+    /**
+     * Draft tokens from the input and verify them in one pass: the same text at
+     * temperature 0 and the same distribution above it, in fewer forward passes.
+     */
+    public var promptLookup: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3041,7 +3070,11 @@ public struct RefineOptions: Equatable, Hashable {
          */topK: UInt32 = UInt32(0), minP: Float = Float(0.0), repetitionPenalty: Float = Float(1.15), 
         /**
          * `nil`: input tokens × 1.3, capped by the RAM tier.
-         */maxTokens: UInt32? = nil, seed: UInt64? = nil, enableThinking: Bool = false) {
+         */maxTokens: UInt32? = nil, seed: UInt64? = nil, enableThinking: Bool = false, 
+        /**
+         * Draft tokens from the input and verify them in one pass: the same text at
+         * temperature 0 and the same distribution above it, in fewer forward passes.
+         */promptLookup: Bool = true) {
         self.model = model
         self.mode = mode
         self.temperature = temperature
@@ -3052,6 +3085,7 @@ public struct RefineOptions: Equatable, Hashable {
         self.maxTokens = maxTokens
         self.seed = seed
         self.enableThinking = enableThinking
+        self.promptLookup = promptLookup
     }
 
     
@@ -3079,7 +3113,8 @@ public struct FfiConverterTypeRefineOptions: FfiConverterRustBuffer {
                 repetitionPenalty: FfiConverterFloat.read(from: &buf), 
                 maxTokens: FfiConverterOptionUInt32.read(from: &buf), 
                 seed: FfiConverterOptionUInt64.read(from: &buf), 
-                enableThinking: FfiConverterBool.read(from: &buf)
+                enableThinking: FfiConverterBool.read(from: &buf), 
+                promptLookup: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -3094,6 +3129,7 @@ public struct FfiConverterTypeRefineOptions: FfiConverterRustBuffer {
         FfiConverterOptionUInt32.write(value.maxTokens, into: &buf)
         FfiConverterOptionUInt64.write(value.seed, into: &buf)
         FfiConverterBool.write(value.enableThinking, into: &buf)
+        FfiConverterBool.write(value.promptLookup, into: &buf)
     }
 }
 
