@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use murmur_core::CancelToken;
 use murmur_core::llm::chat::ChatModel;
+use murmur_core::llm::chat_template::Message;
 use murmur_core::llm::generate::{Flow, GenerateOptions, GenerationStats, StopReason, generate};
 use murmur_core::llm::load::load_safetensors_dir;
 use murmur_core::llm::lookup::PromptLookup;
@@ -53,9 +54,19 @@ fn run(
     .unwrap()
 }
 
+/// Drafting wherever a match is found: the adaptive policy drafts little on this CPU,
+/// and these tests are about what drafting does.
+fn eager() -> PromptLookup {
+    PromptLookup {
+        max_draft: 6,
+        adaptive: false,
+        ..PromptLookup::default()
+    }
+}
+
 fn with_lookup(opts: &GenerateOptions) -> GenerateOptions {
     GenerateOptions {
-        lookup: Some(PromptLookup::default()),
+        lookup: Some(eager()),
         ..opts.clone()
     }
 }
@@ -63,42 +74,59 @@ fn with_lookup(opts: &GenerateOptions) -> GenerateOptions {
 #[test]
 fn greedy_refines_are_token_for_token_those_of_plain_decoding() {
     let model = ChatModel::load(&smollm2_gguf()).unwrap();
+    let cancel = CancelToken::new();
     let mut accepted = 0;
     // The refine default (penalty 1.15) on every transcript; no penalty on two.
     let cases = TRANSCRIPTS
         .iter()
         .map(|t| (1.15, t))
         .chain(TRANSCRIPTS[..2].iter().map(|t| (1.0, t)));
-    {
-        for (penalty, text) in cases {
-            let opts = |lookup: bool| RefineOptions {
-                temperature: 0.0,
-                repetition_penalty: penalty,
-                prompt_lookup: lookup,
-                max_tokens: Some(64),
-                ..RefineOptions::default()
-            };
-            let cancel = CancelToken::new();
-            let plain = refine(&model, text, &opts(false), &cancel, &mut |_| {}).unwrap();
-            let mut streamed = String::new();
-            let fast = refine(&model, text, &opts(true), &cancel, &mut |t| {
+    for (penalty, text) in cases {
+        let opts = RefineOptions {
+            temperature: 0.0,
+            repetition_penalty: penalty,
+            prompt_lookup: false,
+            max_tokens: Some(64),
+            ..RefineOptions::default()
+        };
+        let plain = refine(&model, text, &opts, &cancel, &mut |_| {}).unwrap();
+        assert_eq!(plain.stats.draft.verify_steps, 0);
+        // The refine's own prompt, drafted wherever a match is found.
+        let messages = [
+            Message::new("system", opts.mode.system_prompt()),
+            Message::new("user", opts.mode.user_message(text)),
+        ];
+        let generate = GenerateOptions {
+            max_tokens: 64,
+            sampler: opts.sampler(),
+            lookup: Some(eager()),
+            ..GenerateOptions::default()
+        };
+        let mut streamed = String::new();
+        let fast = model
+            .chat(&messages, false, &generate, &cancel, &mut |t| {
                 streamed.push_str(t)
             })
             .unwrap();
-            assert_eq!(fast.text, plain.text, "penalty {penalty}: {text}");
-            assert_eq!(streamed.trim(), fast.text);
-            assert_eq!(
-                fast.stats.generated_tokens, plain.stats.generated_tokens,
-                "{text}"
-            );
-            assert_eq!(fast.stats.stop_reason, plain.stats.stop_reason);
-            assert_eq!(plain.stats.draft.verify_steps, 0);
-            let d = fast.stats.draft;
-            assert!(d.accepted <= d.drafted, "{d:?}");
-            accepted += d.accepted;
-        }
+        assert_eq!(fast.text.trim(), plain.text, "penalty {penalty}: {text}");
+        assert_eq!(streamed, fast.text);
+        assert_eq!(
+            (fast.stats.generated_tokens, fast.stats.stop_reason),
+            (plain.stats.generated_tokens, plain.stats.stop_reason),
+            "{text}"
+        );
+        let d = fast.stats.draft;
+        assert!(d.verify_steps > 0 && d.accepted <= d.drafted, "{d:?}");
+        accepted += d.accepted;
+        // Refine's own (adaptive) lookup: the same text.
+        let adaptive = RefineOptions {
+            prompt_lookup: true,
+            ..opts.clone()
+        };
+        let r = refine(&model, text, &adaptive, &cancel, &mut |_| {}).unwrap();
+        assert_eq!(r.text, plain.text, "adaptive, penalty {penalty}: {text}");
     }
-    // A cleanup copies its input: most tokens come from accepted drafts.
+    // A cleanup copies its input: many tokens come from accepted drafts.
     assert!(accepted > 40, "only {accepted} drafted tokens accepted");
 }
 
@@ -288,10 +316,7 @@ fn distribution(
                 seed: Some(seed + if lookup { 1 << 32 } else { 0 }),
                 ..sampler.clone()
             },
-            lookup: lookup.then(|| PromptLookup {
-                min_ngram: 1,
-                ..PromptLookup::default()
-            }),
+            lookup: lookup.then(eager),
             ..GenerateOptions::default()
         };
         let (tokens, stats) = run(model, prompt, &opts);

@@ -18,6 +18,7 @@ use super::lookup::{Drafter, PromptLookup};
 use super::models::LanguageModel;
 use super::prefix_cache::PrefixCache;
 use super::sampler::{Sampler, SamplerConfig};
+use crate::backend::DeviceKind;
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::nn::KvCache;
@@ -401,8 +402,8 @@ impl Decoding<'_, '_> {
     /// therefore the model's own sample given the tokens before it, so at temperature
     /// 0 the output is token for token that of plain decoding, and above 0 it has the
     /// same distribution (drafts only decide how many samples one pass yields, never
-    /// which). Where nothing is drafted (no match, or backing off after rejected
-    /// drafts) it decodes as [`Decoding::plain`] does, pipelined.
+    /// which). Where nothing is drafted (no match, or drafting measured not to pay:
+    /// [`Drafter`]) it decodes as [`Decoding::plain`] does, pipelined.
     fn with_lookup(
         &mut self,
         prompt: &[u32],
@@ -410,7 +411,7 @@ impl Decoding<'_, '_> {
         cfg: PromptLookup,
         on_token: &mut impl FnMut(u32) -> Result<Flow>,
     ) -> Result<StopReason> {
-        let mut drafter = Drafter::new(cfg);
+        let mut drafter = Drafter::new(cfg, DeviceKind::current() == DeviceKind::Cpu);
         // Prompt and output so far, on the host: what drafts are looked up in, and
         // what the penalty windows are cut from.
         let mut history = prompt.to_vec();
@@ -418,6 +419,9 @@ impl Decoding<'_, '_> {
         // after it when its step is already queued (plain decoding), so its keys and
         // values are in the cache.
         let mut queued: Option<(Array, Option<Array>)> = None;
+        // When the last plain token was read, if the one before was plain too: the
+        // steady pipelined rate the drafter weighs passes against.
+        let mut last_read: Option<Instant> = None;
         loop {
             if self.cancel.is_cancelled() {
                 return Ok(StopReason::Cancelled);
@@ -439,10 +443,14 @@ impl Decoding<'_, '_> {
                 };
                 let t1 = Instant::now();
                 let token = read_token(&y)?;
+                let read = Instant::now();
                 if self.first_token_at.is_some() {
                     self.timers.tokens += 1;
                     self.timers.build += t1 - t0;
-                    self.timers.wait += t1.elapsed();
+                    self.timers.wait += read - t1;
+                }
+                if let Some(prev) = last_read.replace(read) {
+                    drafter.observe_plain((read - prev).as_secs_f64());
                 }
                 if let Emitted::Stop(reason) = self.emit(token, on_token)? {
                     return Ok(reason);
@@ -459,10 +467,12 @@ impl Decoding<'_, '_> {
                     continue;
                 }
                 let draft = draft.to_vec();
+                last_read = None;
+                let pass = Instant::now();
                 let emitted = self.verify(&history, Some(next), &draft, cache)?;
-                if let Some(reason) =
-                    self.emit_verified(&emitted, &draft, &mut drafter, on_token)?
-                {
+                let secs = pass.elapsed().as_secs_f64();
+                drafter.observe_pass(draft.len(), emitted.len() - 1, secs);
+                if let Some(reason) = self.emit_verified(&emitted, on_token)? {
                     return Ok(reason);
                 }
                 history.extend_from_slice(&emitted);
@@ -482,8 +492,10 @@ impl Decoding<'_, '_> {
                 continue;
             }
             let draft = draft.to_vec();
+            let pass = Instant::now();
             let emitted = self.verify(&history, None, &draft, cache)?;
-            if let Some(reason) = self.emit_verified(&emitted, &draft, &mut drafter, on_token)? {
+            drafter.observe_pass(draft.len(), emitted.len() - 1, pass.elapsed().as_secs_f64());
+            if let Some(reason) = self.emit_verified(&emitted, on_token)? {
                 return Ok(reason);
             }
             history.extend_from_slice(&emitted);
@@ -546,11 +558,8 @@ impl Decoding<'_, '_> {
     fn emit_verified(
         &mut self,
         emitted: &[u32],
-        draft: &[u32],
-        drafter: &mut Drafter,
         on_token: &mut impl FnMut(u32) -> Result<Flow>,
     ) -> Result<Option<StopReason>> {
-        drafter.observe(draft.len(), emitted.len() - 1);
         for &token in emitted {
             if self.first_token_at.is_some() {
                 self.timers.tokens += 1;

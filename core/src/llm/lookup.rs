@@ -20,6 +20,9 @@ pub struct PromptLookup {
     pub min_ngram: usize,
     /// Most tokens drafted for one verification pass.
     pub max_draft: usize,
+    /// Draft only where drafting is measured to pay ([`Drafter`]); `false`: draft
+    /// `max_draft` tokens wherever a match is found (tests, measurements).
+    pub adaptive: bool,
 }
 
 impl Default for PromptLookup {
@@ -28,6 +31,7 @@ impl Default for PromptLookup {
             max_ngram: 4,
             min_ngram: 1,
             max_draft: 16,
+            adaptive: true,
         }
     }
 }
@@ -46,6 +50,7 @@ impl PromptLookup {
             max_ngram,
             min_ngram: self.min_ngram.clamp(1, max_ngram),
             max_draft: self.max_draft.clamp(1, Self::MAX_DRAFT),
+            adaptive: self.adaptive,
         }
     }
 }
@@ -73,62 +78,109 @@ pub fn find_draft<'h>(history: &'h [u32], cfg: &PromptLookup, limit: usize) -> &
     &[]
 }
 
-/// Draft length that follows how drafts have been doing, and a back-off after drafts
-/// that were wholly rejected, so a run without overlap falls back to plain decoding.
+/// Decides whether and how much to draft from what drafting has been measured to cost
+/// and yield in this generation, so that drafting is used only where it pays.
+///
+/// A verification pass of `k` drafts costs about `(1 + beta * k)` plain steps: `beta` is
+/// near 0 where decoding is bound by memory or by the host (a GPU: the pass reads the
+/// weights once, as a plain step does) and larger where it is bound by compute (a
+/// small CPU). Each drafted token is right with probability `p` (given the ones before
+/// it were), so a pass yields `1 + p + p^2 + ... + p^k` tokens. The length drafted is
+/// the one with the best yield per cost; when no length beats a plain step, it decodes
+/// plainly (pipelined, which a pass cannot be) and probes with a one-token draft now
+/// and then so that a passage that starts copying is noticed. `p`, `beta` and the plain
+/// step's time are measured as generation goes (moving averages).
 #[derive(Debug, Clone)]
 pub struct Drafter {
     cfg: PromptLookup,
-    /// Tokens to draft next time.
-    len: usize,
-    /// Plain steps to take before looking up again.
-    skip: usize,
-    /// Consecutive wholly rejected drafts.
-    misses: u32,
+    /// Probability that a drafted token is accepted.
+    p: f64,
+    /// Extra cost of one drafted token in a pass, in plain steps.
+    beta: f64,
+    /// Seconds per plain (pipelined) token, once measured.
+    plain_secs: Option<f64>,
+    /// Plain steps since the last probe while drafting did not pay.
+    idle: usize,
 }
 
 impl Drafter {
-    /// How long the first draft is: verifying a few tokens costs about one plain step.
-    const START: usize = 4;
-    /// Longest back-off, in plain steps.
-    const MAX_SKIP: usize = 8;
+    /// Weight of the newest observation in the moving averages.
+    const RATE: f64 = 0.3;
+    /// Expected tokens per plain step's cost a pass must reach to be made.
+    const MARGIN: f64 = 1.05;
+    /// While drafting does not pay, a one-token probe every this many plain steps.
+    const PROBE_EVERY: usize = 16;
 
-    pub fn new(cfg: PromptLookup) -> Self {
-        let cfg = cfg.clamped();
+    /// `compute_bound`: the device's cost grows with the tokens in a pass (the CPU
+    /// backend), which sets where `beta` starts before it is measured.
+    pub fn new(cfg: PromptLookup, compute_bound: bool) -> Self {
         Self {
-            len: Self::START.min(cfg.max_draft),
-            cfg,
-            skip: 0,
-            misses: 0,
+            cfg: cfg.clamped(),
+            p: 0.5,
+            beta: if compute_bound { 0.5 } else { 0.05 },
+            plain_secs: None,
+            idle: 0,
         }
     }
 
-    /// The draft for what follows `history`, at most `room` tokens; empty while backing
-    /// off or when nothing matches.
+    /// How many tokens are worth drafting now (at most `room`); 0: decode plainly.
+    pub fn length(&mut self, room: usize) -> usize {
+        let limit = self.cfg.max_draft.min(room);
+        if limit == 0 || !self.cfg.adaptive {
+            return limit;
+        }
+        // A pass must beat a plain step by a margin: estimates are noisy, and a pass
+        // gives up the overlap of host and device that plain decoding has.
+        let (mut best, mut best_gain) = (0, Self::MARGIN);
+        let (mut expected, mut pk) = (1.0, 1.0);
+        for k in 1..=limit {
+            pk *= self.p;
+            expected += pk;
+            let gain = expected / (1.0 + self.beta * k as f64);
+            if gain > best_gain {
+                (best, best_gain) = (k, gain);
+            }
+        }
+        if best == 0 {
+            self.idle += 1;
+            if self.idle >= Self::PROBE_EVERY {
+                self.idle = 0;
+                return 1;
+            }
+        }
+        best
+    }
+
+    /// The draft for what follows `history`, at most `room` tokens; empty when drafting
+    /// does not pay or nothing matches.
     pub fn propose<'h>(&mut self, history: &'h [u32], room: usize) -> &'h [u32] {
-        if self.skip > 0 {
-            self.skip -= 1;
-            return &[];
+        match self.length(room) {
+            0 => &[],
+            k => find_draft(history, &self.cfg, k),
         }
-        find_draft(history, &self.cfg, self.len.min(room))
     }
 
-    /// Learn from a verification: `accepted` of `drafted` tokens were right. All right:
-    /// draft twice as many next time; some: as many as were right, plus one; none: back
-    /// off for 1, 2, 4, … plain steps.
-    pub fn observe(&mut self, drafted: usize, accepted: usize) {
+    /// A plain token took `secs` (steady state, pipelined).
+    pub fn observe_plain(&mut self, secs: f64) {
+        self.plain_secs = Some(match self.plain_secs {
+            Some(t) => t + Self::RATE * (secs - t),
+            None => secs,
+        });
+    }
+
+    /// A verification pass of `drafted` tokens, `accepted` of them right, took `secs`.
+    pub fn observe_pass(&mut self, drafted: usize, accepted: usize, secs: f64) {
         if drafted == 0 {
             return;
         }
-        if accepted == drafted {
-            self.len = (self.len * 2).min(self.cfg.max_draft);
-            self.misses = 0;
-        } else if accepted > 0 {
-            self.len = (accepted + 1).clamp(2, self.cfg.max_draft);
-            self.misses = 0;
-        } else {
-            self.len = Self::START.min(self.cfg.max_draft);
-            self.skip = (1usize << self.misses.min(5)).min(Self::MAX_SKIP);
-            self.misses += 1;
+        // Trials: each accepted token, plus the one rejected (if any).
+        let trials = accepted + usize::from(accepted < drafted);
+        let seen = accepted as f64 / trials as f64;
+        self.p += Self::RATE * (seen - self.p);
+        self.p = self.p.clamp(0.01, 0.99);
+        if let Some(plain) = self.plain_secs.filter(|t| *t > 0.0) {
+            let beta = ((secs / plain - 1.0) / drafted as f64).max(0.0);
+            self.beta += Self::RATE * (beta - self.beta);
         }
     }
 }
@@ -172,29 +224,49 @@ mod tests {
             max_ngram: 0,
             min_ngram: 9,
             max_draft: 1 << 40,
+            adaptive: true,
         }
         .clamped();
         assert_eq!((c.max_ngram, c.min_ngram, c.max_draft), (1, 1, 64));
     }
 
     #[test]
-    fn draft_length_adapts_and_backs_off() {
-        let mut d = Drafter::new(PromptLookup::default());
+    fn drafts_only_where_it_pays() {
+        // Unmeasured: a few tokens on a GPU, none on a CPU until a probe pays.
+        let mut cpu = Drafter::new(PromptLookup::default(), true);
+        assert_eq!(cpu.length(100), 0);
+        let mut d = Drafter::new(PromptLookup::default(), false);
+        let first = d.length(100);
+        assert!((2..=16).contains(&first), "{first}");
+        assert!(d.length(1) <= 1);
+        // Passes cost what a plain step does (a GPU) and drafts are right: draft long.
+        d.observe_plain(0.005);
+        for _ in 0..10 {
+            d.observe_pass(16, 16, 0.0052);
+        }
+        assert_eq!(d.length(100), 16);
+        // Drafts that are always wrong: plain decoding, a probe every 16 steps.
+        for _ in 0..10 {
+            d.observe_pass(4, 0, 0.0052);
+        }
+        let lens: Vec<usize> = (0..32).map(|_| d.length(100)).collect();
+        assert_eq!(lens.iter().filter(|&&k| k > 0).count(), 2, "{lens:?}");
+        assert!(lens.iter().all(|&k| k <= 1));
+        // A compute-bound device (each drafted token costs half a step): half-right
+        // drafts do not pay; well predicted text is drafted, less far than on a GPU.
+        let mut d = Drafter::new(PromptLookup::default(), true);
+        d.observe_plain(0.05);
+        for _ in 0..10 {
+            d.observe_pass(4, 1, 0.15);
+        }
+        assert_eq!(d.length(100), 0);
+        for _ in 0..10 {
+            d.observe_pass(2, 2, 0.10);
+        }
+        let k = d.length(100);
+        assert!((2..16).contains(&k), "{k}");
         let h = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2];
-        assert_eq!(d.propose(&h, 100).len(), 4);
-        d.observe(4, 4);
-        assert_eq!(d.propose(&h, 100).len(), 8);
-        assert_eq!(d.propose(&h, 3).len(), 3);
-        d.observe(8, 2);
-        assert_eq!(d.propose(&h, 100).len(), 3);
-        d.observe(3, 0);
-        assert!(d.propose(&h, 100).is_empty());
-        assert_eq!(d.propose(&h, 100).len(), 4);
-        d.observe(4, 0);
-        assert!(d.propose(&h, 100).is_empty());
-        assert!(d.propose(&h, 100).is_empty());
-        assert_eq!(d.propose(&h, 100).len(), 4);
-        d.observe(4, 1);
-        assert_eq!(d.propose(&h, 100).len(), 2);
+        assert_eq!(d.propose(&h, 100).len(), k);
+        assert_eq!(d.propose(&h, 1).len(), 1);
     }
 }
