@@ -12,9 +12,9 @@
   model cache keeps the loaded model between calls, as Murmur's does.
 - memory: MLX active memory after load, peak over the transcriptions.
 
-mlx-whisper imports numba only for word-level timestamps (its DTW); where numba is not
-installed (the GPU machine), a pass-through stand-in is registered, which is never called
-because word timestamps stay off on both sides.
+mlx-whisper imports numba and scipy only for word-level timestamps (its DTW and median
+filter); where they are not installed (the GPU machine), stand-ins are registered, which
+are never called because word timestamps stay off on both sides.
 """
 import argparse
 import json
@@ -22,7 +22,6 @@ import os
 import statistics
 import sys
 import time
-import types
 import wave
 
 
@@ -46,14 +45,10 @@ def main():
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--json")
     args = p.parse_args()
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        stub = types.ModuleType("numba")
-        stub.jit = lambda *a, **k: (lambda f: f)
-        sys.modules["numba"] = stub
+    from mlx_whisper_import import import_mlx_whisper
+
+    mlx_whisper = import_mlx_whisper()
     import mlx.core as mx
-    import mlx_whisper
     from mlx_whisper.load_models import load_model
 
     # The package re-exports the function under the module's name; reach the module.

@@ -1,20 +1,39 @@
 //! `murmur bench`: the engine's measurements as JSON (see murmur_core::bench), for
-//! bench/compare.py to set side by side with Python mlx-lm and mlx-whisper.
+//! bench/compare.py (and bench/compare_dictation.py) to set side by side with Python
+//! mlx-lm and mlx-whisper.
 
 use std::path::PathBuf;
 
 use murmur_core::backend::Precision;
-use murmur_core::bench::{LlmBenchOptions, bench_llm, bench_whisper};
+use murmur_core::bench::{
+    DictationBenchOptions, DictationBenchReport, LlmBenchOptions, bench_dictation, bench_llm,
+    bench_whisper,
+};
 use murmur_core::whisper::ComputeDtype;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Model folder (mlx-community layout) or .gguf file; with --audio, a Whisper folder.
+    /// Model folder (mlx-community layout) or .gguf file; with --audio, a Whisper folder
+    /// (with --dictation, the chat model that refines).
     #[arg(long)]
     model: PathBuf,
     /// Benchmark transcription of these audio files instead (the model is Whisper).
     #[arg(long, num_args = 1..)]
     audio: Vec<PathBuf>,
+    /// Benchmark dictation on the --audio files: decode, transcribe with --whisper,
+    /// refine with --model (the refine defaults, seed 0), per stage; plus prompt lookup
+    /// on/off/eager, the prefix cache cold/warm and a greedy lookup check per clip.
+    #[arg(long, requires_all = ["whisper", "audio"])]
+    dictation: bool,
+    /// The Whisper model of --dictation (folder: CTranslate2 or mlx-community layout).
+    #[arg(long)]
+    whisper: Option<PathBuf>,
+    /// --dictation: refine with plain decoding (prompt lookup off) in the pipeline runs.
+    #[arg(long)]
+    no_prompt_lookup: bool,
+    /// --dictation: skip the lookup, prefix-cache and greedy comparisons.
+    #[arg(long)]
+    no_comparisons: bool,
     /// Measured runs per prompt length / audio file, after a first run.
     #[arg(long, default_value_t = 3)]
     reps: usize,
@@ -32,13 +51,27 @@ pub struct BenchArgs {
     /// CUDA, float32 on the CPU backend).
     #[arg(long)]
     dtype: Option<ComputeDtype>,
-    /// Also write the JSON report here.
-    #[arg(long)]
+    /// The report is JSON on stdout; also write it to this file (`--json` alone: stdout
+    /// only).
+    #[arg(long, num_args = 0..=1, default_missing_value = "-")]
     json: Option<PathBuf>,
 }
 
 pub fn bench(args: BenchArgs) -> murmur_core::Result<()> {
-    let text = if args.audio.is_empty() {
+    let text = if args.dictation {
+        let whisper = args.whisper.as_deref().expect("clap requires --whisper");
+        let mut opts = DictationBenchOptions {
+            reps: args.reps,
+            whisper_dtype: args.dtype,
+            precision: args.precision,
+            comparisons: !args.no_comparisons,
+            ..DictationBenchOptions::default()
+        };
+        opts.refine.prompt_lookup = !args.no_prompt_lookup;
+        let report = bench_dictation(whisper, &args.model, &args.audio, &opts)?;
+        summarize(&report);
+        serde_json::to_string_pretty(&report)
+    } else if args.audio.is_empty() {
         let opts = LlmBenchOptions {
             prompt_lens: args.prompt_lens,
             decode_tokens: args.decode_tokens,
@@ -56,8 +89,57 @@ pub fn bench(args: BenchArgs) -> murmur_core::Result<()> {
     }
     .expect("report serializes");
     println!("{text}");
-    if let Some(path) = args.json {
+    if let Some(path) = args.json.filter(|p| p.as_os_str() != "-") {
         std::fs::write(&path, text).map_err(|e| murmur_core::Error::Io { path, source: e })?;
     }
     Ok(())
+}
+
+/// A few lines per clip on stderr, for a reader (stdout has the JSON).
+fn summarize(r: &DictationBenchReport) {
+    eprintln!(
+        "dictation on {} (Whisper {} in {}, LLM {} as {}), medians of {} runs:",
+        r.device,
+        r.whisper.path.display(),
+        r.whisper.dtype,
+        r.llm.path.display(),
+        r.llm.dtype,
+        r.reps
+    );
+    for (name, c) in &r.clips {
+        eprintln!(
+            "  {name} ({:.1} s): decode {:.3} s, transcribe {:.3} s, refine {:.3} s \
+             ({:.0} tokens, {:.1} tok/s, first token {:.3} s), total {:.3} s",
+            c.audio_s,
+            c.decode_s,
+            c.transcribe_s,
+            c.refine_s,
+            c.generated_tokens,
+            c.decode_tokens_per_sec,
+            c.ttft_s,
+            c.total_s
+        );
+        if let Some(l) = &c.lookup {
+            eprintln!(
+                "    prompt lookup on/off/eager: {:.1} / {:.1} / {:.1} tok/s, accepted {}/{} \
+                 drafted (eager {}/{})",
+                l.on.decode_tokens_per_sec,
+                l.off.decode_tokens_per_sec,
+                l.eager.decode_tokens_per_sec,
+                l.on.draft.accepted,
+                l.on.draft.drafted,
+                l.eager.draft.accepted,
+                l.eager.draft.drafted
+            );
+        }
+        if let Some(p) = &c.prefix_cache {
+            eprintln!(
+                "    first token, prefix cache cold/warm: {:.3} / {:.3} s ({:.2}x; {:?} tokens cached)",
+                p.uncached_ttft_s, p.cached_ttft_s, p.speedup, p.cached_cached_tokens
+            );
+        }
+        if let Some(g) = &c.greedy {
+            eprintln!("    greedy, lookup off = on = eager: {}", g.identical);
+        }
+    }
 }
