@@ -4,6 +4,10 @@
 #   .device/part1/  first half of the mlx-cuda-13 wheel + the first chunk of the Whisper pack
 #   .device/w1/, .device/w2/  the middle chunks of the Whisper pack
 #   .device/part2/  second half of the wheel + the last chunk of the pack
+#   .device/g1/, .device/g2/  the SmolLM2-135M-Instruct Q4_1 GGUF fixture in two halves
+#                   (g2 also has the tokenizer files of its MLX conversion, which the GPU
+#                   machine cannot make: it has no `gguf` package, and the tiktoken wheel
+#                   mlx-whisper needs), for `run.sh dictation`
 #   .device/stage/  the release `murmur` (xz; built here against the CPU libmlx: same
 #                   SONAME and headers as the CUDA one), the cp312 mlx + mlx-lm wheels,
 #                   and the Qwen3 tokenizer (xz) for the benchmark models.
@@ -13,8 +17,11 @@
 # Then, on the device, consecutive calls while the machine is warm:
 #   carry .device/part1:                bash bench/gpu/run.sh stash
 #   carry .device/w1, then .device/w2:  bash bench/gpu/run.sh stash
+#   carry .device/g1, then .device/g2:  bash bench/gpu/run.sh stash
 #   carry .device/part2 .device/stage:  RUNS=2 COLD_RUNS=2 bash bench/gpu/run.sh llm
 #   no carry:                           bash bench/gpu/run.sh extra
+#   no carry:                           bash bench/gpu/run.sh dictation
+# (`dictation` alone, right after the stash calls: carry .device/part2 .device/stage.)
 # Usage: bench/gpu/prepare.sh [MURMUR_BINARY]   (default: build the release binary here)
 source "$(dirname "$0")/../../scripts/lib.sh"
 bash "$MURMUR_ROOT/scripts/setup-mlx.sh" --backend cuda
@@ -31,7 +38,7 @@ W="$MURMUR_CACHE/gpu-stage"
 mkdir -p "$W"
 whl=mlx_cuda_13-0.32.2-py3-none-manylinux_2_35_x86_64.whl
 rm -rf "$D"
-mkdir -p "$D/part1" "$D/w1" "$D/w2" "$D/part2" "$D/stage"
+mkdir -p "$D/part1" "$D/w1" "$D/w2" "$D/g1" "$D/g2" "$D/part2" "$D/stage"
 split -b 46000000 -d -a 1 "$MURMUR_CACHE/wheels/$whl" "$W/$whl."
 mv "$W/$whl.0" "$D/part1/"
 mv "$W/$whl.1" "$D/part2/"
@@ -60,6 +67,22 @@ assert at == len(data)
 if len(chunk) > 10_000_000:
     raise SystemExit(f"the last chunk is {len(chunk)} bytes: too big for the part2 carry")
 PY
+# SmolLM2 for the dictation benchmark: the GGUF in two halves, and the tokenizer files of
+# its MLX conversion (transformers' GGUF reader, here) for the conversion made there.
+gguf="$MURMUR_FIXTURES/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+split -n 2 -d -a 1 "$gguf" "$W/smollm2.gguf."
+mv "$W/smollm2.gguf.0" "$D/g1/"
+mv "$W/smollm2.gguf.1" "$D/g2/"
+conv="$MURMUR_CACHE/bench-models/smollm2-135m"
+[ -f "$conv/tokenizer.json" ] || "$PY" "$MURMUR_ROOT/bench/gguf_to_mlx.py" "$gguf" "$conv"
+tok_files=()
+for f in tokenizer.json tokenizer_config.json special_tokens_map.json chat_template.jinja; do
+  if [ -f "$conv/$f" ]; then tok_files+=("$f"); fi
+done
+tar -cJf "$D/g2/smollm2-tokenizer.tar.xz" -C "$conv" "${tok_files[@]}"
+# mlx-whisper's tokenizer needs tiktoken, which the GPU machine's Python may lack.
+(cd "$D/g2" && retry 3 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d . tiktoken==0.14.0)
 strip -o "$D/stage/murmur" "$bin"
 xz -T2 -6 "$D/stage/murmur"
 cp "$MURMUR_CACHE/gpu-wheels/mlx-0.32.2-"*.whl "$MURMUR_CACHE/gpu-wheels/mlx_lm-0.32.2-"*.whl "$D/stage/" 2>/dev/null ||
@@ -67,3 +90,9 @@ cp "$MURMUR_CACHE/gpu-wheels/mlx-0.32.2-"*.whl "$MURMUR_CACHE/gpu-wheels/mlx_lm-
     --implementation cp --platform manylinux_2_35_x86_64 -d . mlx==0.32.2 mlx-lm==0.32.2)
 tar -cJf "$D/stage/qwen3-tokenizer.tar.xz" -C "$MURMUR_FIXTURES" qwen3-tokenizer
 du -sh "$D"/* | sed 's/^/[murmur] /'
+# Each carry travels with the working tree (~7 MB) under the 64 MiB limit.
+for c in part1 w1 w2 g1 g2 "part2 stage"; do
+  n=0
+  for f in $c; do n=$((n + $(du -sb "$D/$f" | cut -f1))); done
+  [ "$n" -le 60000000 ] || die "carry '$c' is $n bytes: over what fits beside the tree"
+done

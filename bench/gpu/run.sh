@@ -5,13 +5,66 @@
 #                  copy bandwidth, run bench/compare.py (Murmur vs mlx-lm, alternating)
 #   run.sh extra   A/B of MLX's CUDA graph batching on both sides' decode; Whisper base
 #                  vs mlx-whisper (bench/compare.py --audio) on JFK and a 5-minute clip (bench/long_audio.py)
+#   run.sh dictation  audio → transcript → refined text, Murmur vs mlx-whisper + mlx-lm
+#                  (bench/compare_dictation.py) on JFK and the LibriVox sentences, Whisper
+#                  base + the real SmolLM2-135M Q4_1 (the GGUF for Murmur, its MLX
+#                  conversion for mlx-lm, made here by bench/gguf_to_mlx.py). Sets up
+#                  whatever `llm`/`extra` have not (so it can follow `stash` directly with
+#                  part2 + stage carried); RUNS (3), REPS (3), COMPARISON_RUNS (1).
+# Each step's set-up is idempotent (a marker in $W), so the steps run in any order on a
+# warm machine. MURMUR_GPU_WORK (default /tmp/murmur-gpu), PY, DICTATION_AUDIO and
+# SMOLLM2_DTYPE override the work folder, the Python, the dictation clips and the dtype
+# of mlx-lm's SmolLM2 conversion (for a dry run on the CPU backend).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-W=/tmp/murmur-gpu
+W=${MURMUR_GPU_WORK:-/tmp/murmur-gpu}
 mkdir -p "$W"
-PY=$(command -v python3)
+PY=${PY:-$(command -v python3)}
 SP=$($PY -c 'import site;print(site.getsitepackages()[0])')
 export LD_LIBRARY_PATH="$SP/mlx/lib"
+# MLX CUDA + mlx-lm into the machine's Python, and the release `murmur` (part2 + stage).
+setup_mlx() {
+  [ -f "$W/.mlx-done" ] && return 0
+  [ -d .device/stage ] || { echo "carry .device/part2 .device/stage for the first llm/dictation call" >&2; exit 2; }
+  cp .device/part2/* "$W/"
+  whl=mlx_cuda_13-0.32.2-py3-none-manylinux_2_35_x86_64.whl
+  cat "$W/$whl.0" "$W/$whl.1" >"$W/$whl"
+  $PY -m pip install -q --no-index --no-deps .device/stage/mlx-0.32.2-*.whl .device/stage/mlx_lm-0.32.2-*.whl
+  # libmlx's RPATH finds the CUDA libraries in ../../nvidia/*: unpack next to them.
+  $PY -m zipfile -e "$W/$whl" "$W/cuda"
+  cp -r "$W/cuda/mlx/lib" "$W/cuda/mlx/include" "$SP/mlx/"
+  cp -r "$W/cuda/mlx_cuda_13.libs" "$SP/" 2>/dev/null || true
+  $PY -c 'import mlx.core as mx; print("python mlx", mx.__version__, mx.default_device())'
+  xz -dc .device/stage/murmur.xz >"$W/murmur" && chmod +x "$W/murmur"
+  touch "$W/.mlx-done"
+}
+# Whisper base (mlx-community layout), the speech fixtures and mlx-whisper (the pack).
+setup_whisper() {
+  [ -f "$W/.whisper-done" ] && return 0
+  cat "$W"/whisper-pack.tar.* >"$W/whisper-pack.tar"
+  mkdir -p "$W/wp" && tar -xf "$W/whisper-pack.tar" -C "$W/wp"
+  xz -d "$W/wp/whisper-base-mlx/weights.safetensors.xz"
+  $PY -m pip install -q --no-index --no-deps "$W"/wp/mlx_whisper-0.4.3-*.whl
+  # Its tokenizer needs tiktoken (wheel in g2); numba and scipy are stubbed by the bench
+  # scripts (word timestamps only).
+  $PY -c 'import tiktoken' 2>/dev/null || $PY -m pip install -q --no-index --no-deps "$W"/tiktoken-*.whl
+  $PY -c 'import tiktoken, tqdm, huggingface_hub' ||
+    { echo "mlx-whisper cannot be imported here (see above)" >&2; exit 1; }
+  touch "$W/.whisper-done"
+}
+# The SmolLM2 GGUF (g1 + g2) and its MLX conversion for mlx-lm (the same quantized
+# weights; tokenizer files from the conversion made by prepare.sh).
+setup_smollm2() {
+  [ -f "$W/.smollm2-done" ] && return 0
+  cat "$W"/smollm2.gguf.* >"$W/SmolLM2-135M-Instruct.Q4_1.gguf"
+  echo "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53  $W/SmolLM2-135M-Instruct.Q4_1.gguf" | sha256sum -c
+  mkdir -p "$W/smollm2-tokenizer"
+  tar -xJf "$W/smollm2-tokenizer.tar.xz" -C "$W/smollm2-tokenizer"
+  # SMOLLM2_DTYPE=float32 for a dry run on the CPU backend, where Murmur dequantizes.
+  $PY bench/gguf_to_mlx.py "$W/SmolLM2-135M-Instruct.Q4_1.gguf" "$W/models/smollm2-135m" \
+    --tokenizer-from "$W/smollm2-tokenizer" ${SMOLLM2_DTYPE:+--dtype "$SMOLLM2_DTYPE"}
+  touch "$W/.smollm2-done"
+}
 case "${1:-}" in
   stash)
     for d in .device/*/; do [ "$d" = .device/stage/ ] || cp "$d"* "$W/"; done
@@ -19,16 +72,7 @@ case "${1:-}" in
     ls -la "$W"
     ;;
   llm)
-    cp .device/part2/* "$W/"
-    whl=mlx_cuda_13-0.32.2-py3-none-manylinux_2_35_x86_64.whl
-    cat "$W/$whl.0" "$W/$whl.1" >"$W/$whl"
-    $PY -m pip install -q --no-index --no-deps .device/stage/mlx-0.32.2-*.whl .device/stage/mlx_lm-0.32.2-*.whl
-    # libmlx's RPATH finds the CUDA libraries in ../../nvidia/*: unpack next to them.
-    $PY -m zipfile -e "$W/$whl" "$W/cuda"
-    cp -r "$W/cuda/mlx/lib" "$W/cuda/mlx/include" "$SP/mlx/"
-    cp -r "$W/cuda/mlx_cuda_13.libs" "$SP/" 2>/dev/null || true
-    $PY -c 'import mlx.core as mx; print("python mlx", mx.__version__, mx.default_device())'
-    xz -dc .device/stage/murmur.xz >"$W/murmur" && chmod +x "$W/murmur"
+    setup_mlx
     mkdir -p "$W/tok" "$W/models"
     tar -xJf .device/stage/qwen3-tokenizer.tar.xz -C "$W/tok"
     $PY bench/make_models.py --tokenizer "$W/tok/qwen3-tokenizer" --out "$W/models" ${MODELS:-qwen3-0.6b qwen3-1.7b qwen3-4b}
@@ -61,15 +105,33 @@ PY
         done
       done
     done | tee "$OUT/ops-per-buffer.txt"
-    cat "$W"/whisper-pack.tar.* >"$W/whisper-pack.tar"
-    mkdir -p "$W/wp" && tar -xf "$W/whisper-pack.tar" -C "$W/wp"
-    xz -d "$W/wp/whisper-base-mlx/weights.safetensors.xz"
-    $PY -m pip install -q --no-index --no-deps "$W"/wp/mlx_whisper-0.4.3-*.whl
+    setup_whisper
     # A 5-minute clip (the issue's "~5 min file"): the LibriVox fixtures and JFK, 16 kHz mono, repeated.
     $PY bench/long_audio.py "$W/wp/audio" "$W/wp/audio/long.wav" --seconds 300
     PYTHONUNBUFFERED=1 $PY bench/compare.py --murmur "$W/murmur" --python "$PY" --runs "${RUNS:-2}" \
       --reps "${REPS:-2}" --model "$W/wp/whisper-base-mlx" --audio "$W/wp/audio/jfk.wav" "$W/wp/audio/long.wav" \
       --out "$OUT/whisper"
     ;;
-  *) echo "usage: run.sh stash|llm|extra" >&2; exit 2 ;;
+  dictation)
+    for d in .device/*/; do
+      if [ -d "$d" ] && [ "$d" != .device/stage/ ]; then cp "$d"* "$W/"; fi
+    done
+    setup_mlx
+    setup_whisper
+    mkdir -p "$W/models"
+    setup_smollm2
+    { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no GPU"; } |
+      tee "$OUT/gpu.txt"
+    if [ -n "${DICTATION_AUDIO:-}" ]; then
+      read -r -a audio <<<"$DICTATION_AUDIO"
+    else
+      audio=("$W/wp/audio/jfk.wav" "$W"/wp/audio/sense_and_sensibility_*.wav)
+    fi
+    PYTHONUNBUFFERED=1 $PY bench/compare_dictation.py --murmur "$W/murmur" --python "$PY" \
+      --runs "${RUNS:-3}" --reps "${REPS:-3}" --comparison-runs "${COMPARISON_RUNS:-1}" \
+      --whisper "$W/wp/whisper-base-mlx" --model "$W/SmolLM2-135M-Instruct.Q4_1.gguf" \
+      --python-model "$W/models/smollm2-135m" \
+      --audio "${audio[@]}" --out "$OUT/dictation"
+    ;;
+  *) echo "usage: run.sh stash|llm|extra|dictation" >&2; exit 2 ;;
 esac
