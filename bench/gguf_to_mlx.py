@@ -48,6 +48,22 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
                    "chat_template.jinja", "chat_template.json", "added_tokens.json")
 
 
+def portable_tokenizer_config(out):
+    """transformers 5 saves `tokenizer_class: TokenizersBackend` and the chat template in a
+    separate file, which transformers 4 (the GPU machine's, say) cannot read: name the
+    class both know and put the template in the config too."""
+    path = os.path.join(out, "tokenizer_config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+    jinja = os.path.join(out, "chat_template.jinja")
+    if "chat_template" not in cfg and os.path.exists(jinja):
+        with open(jinja) as f:
+            cfg["chat_template"] = f.read()
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=2)
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("src")
@@ -117,6 +133,7 @@ def main():
 
         tok = AutoTokenizer.from_pretrained(os.path.dirname(os.path.abspath(src)), gguf_file=os.path.basename(src))
         tok.save_pretrained(out)
+        portable_tokenizer_config(out)
     print(f"wrote {out}: {len(weights)} arrays, quantization {quant}, dtype {args.dtype or 'as stored'}")
 
 

@@ -74,7 +74,9 @@ split -n 2 -d -a 1 "$gguf" "$W/smollm2.gguf."
 mv "$W/smollm2.gguf.0" "$D/g1/"
 mv "$W/smollm2.gguf.1" "$D/g2/"
 conv="$MURMUR_CACHE/bench-models/smollm2-135m"
-[ -f "$conv/tokenizer.json" ] || "$PY" "$MURMUR_ROOT/bench/gguf_to_mlx.py" "$gguf" "$conv"
+# (A conversion by an older gguf_to_mlx.py has a tokenizer_config that transformers 4 cannot read.)
+grep -qs PreTrainedTokenizerFast "$conv/tokenizer_config.json" ||
+  "$PY" "$MURMUR_ROOT/bench/gguf_to_mlx.py" "$gguf" "$conv"
 tok_files=()
 for f in tokenizer.json tokenizer_config.json special_tokens_map.json chat_template.jinja; do
   if [ -f "$conv/$f" ]; then tok_files+=("$f"); fi
