@@ -139,6 +139,10 @@ pub struct RefineOptions {
     pub repetition_penalty: f32,
     /// `None`: input tokens × 1.3, capped by the RAM tier.
     pub max_tokens: Option<usize>,
+    /// Fixed seed: the same text on every run with the same options, model and
+    /// backend (prompt lookup then decides from the tokens alone, never from timings).
+    /// Lookup on and off draw different random numbers, so their texts differ for one
+    /// seed, with the same distribution.
     pub seed: Option<u64>,
     pub enable_thinking: bool,
     /// Override the RAM tier used for the token ceiling.

@@ -411,7 +411,10 @@ impl Decoding<'_, '_> {
         cfg: PromptLookup,
         on_token: &mut impl FnMut(u32) -> Result<Flow>,
     ) -> Result<StopReason> {
-        let mut drafter = Drafter::new(cfg, DeviceKind::current() == DeviceKind::Cpu);
+        // A seeded generation must give the same text on every run: its drafting
+        // decisions then ignore wall-clock times.
+        let timed = self.opts.sampler.seed.is_none();
+        let mut drafter = Drafter::new(cfg, DeviceKind::current() == DeviceKind::Cpu, timed);
         // Prompt and output so far, on the host: what drafts are looked up in, and
         // what the penalty windows are cut from.
         let mut history = prompt.to_vec();
