@@ -66,8 +66,20 @@ setup_smollm2() {
   touch "$W/.smollm2-done"
 }
 case "${1:-}" in
+  unblob)
+    # The blobs prepare.sh cut (copied to /tmp/blobs by the calls before): restore the
+    # .device parts here, then stash them as `stash` does.
+    cat /tmp/blobs/blob.* | tar -xf -
+    for d in .device/*/; do
+      case "$d" in .device/stage/ | .device/blobs/) ;; *) cp "$d"* "$W/" ;; esac
+    done
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    ls -la "$W"
+    ;;
   stash)
-    for d in .device/*/; do [ "$d" = .device/stage/ ] || cp "$d"* "$W/"; done
+    for d in .device/*/; do
+      case "$d" in .device/stage/ | .device/blobs/) ;; *) cp "$d"* "$W/" ;; esac
+    done
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
     ls -la "$W"
     ;;
@@ -114,7 +126,7 @@ PY
     ;;
   dictation)
     for d in .device/*/; do
-      if [ -d "$d" ] && [ "$d" != .device/stage/ ]; then cp "$d"* "$W/"; fi
+      case "$d" in .device/stage/ | .device/blobs/) ;; *) [ -d "$d" ] && cp "$d"* "$W/" ;; esac
     done
     setup_mlx
     setup_whisper
@@ -133,5 +145,5 @@ PY
       --python-model "$W/models/smollm2-135m" \
       --audio "${audio[@]}" --out "$OUT/dictation"
     ;;
-  *) echo "usage: run.sh stash|llm|extra|dictation" >&2; exit 2 ;;
+  *) echo "usage: run.sh unblob|stash|llm|extra|dictation" >&2; exit 2 ;;
 esac
