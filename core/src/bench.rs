@@ -460,13 +460,9 @@ pub struct DictationSettings {
     /// The user message is this followed by the transcript.
     pub user_prefix: String,
     pub enable_thinking: bool,
-    pub temperature: f32,
-    pub top_p: f32,
-    pub top_k: usize,
-    pub min_p: f32,
-    pub repetition_penalty: f32,
-    pub repetition_context: usize,
-    pub seed: Option<u64>,
+    /// `temperature`, `top_p`, ..., `seed`, flat.
+    #[serde(flatten)]
+    pub sampler: SamplerConfig,
     pub prompt_lookup: bool,
     pub prompt_lookup_settings: PromptLookup,
     /// `None`: per clip, input tokens × 1.3 (at least 32, at most the RAM tier's ceiling).
@@ -642,13 +638,7 @@ pub fn bench_dictation(
             system: r.mode.system_prompt().trim().to_string(),
             user_prefix: r.mode.user_message(""),
             enable_thinking: r.enable_thinking,
-            temperature: sampler.temperature,
-            top_p: sampler.top_p,
-            top_k: sampler.top_k,
-            min_p: sampler.min_p,
-            repetition_penalty: sampler.repetition_penalty,
-            repetition_context: sampler.repetition_context,
-            seed: sampler.seed,
+            sampler,
             prompt_lookup: r.prompt_lookup,
             prompt_lookup_settings: PromptLookup::default(),
             max_tokens: r.max_tokens,

@@ -343,10 +343,7 @@ impl Decoding<'_, '_> {
     ) -> Result<StopReason> {
         let window = self.window;
         // Recent tokens for the repetition penalty, kept on the device.
-        let mut recent = match window {
-            0 => None,
-            w => Some(ids_array(&prompt[prompt.len().saturating_sub(w)..]).reshape(&[-1])?),
-        };
+        let mut recent = self.recent_of(prompt)?;
         let mut y = self.step(&ids_array(&[last]), recent.as_ref(), cache)?;
         async_eval([&y])?;
         loop {
