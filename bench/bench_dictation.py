@@ -46,7 +46,6 @@ import os
 import statistics
 import sys
 import time
-import wave
 
 SYSTEM = (
     "You clean up speech-to-text transcripts. Add punctuation and capitalization, remove filler "
@@ -68,17 +67,9 @@ DEFAULTS = {
 }
 
 
-def load_wav_16k_mono(path):
-    import numpy as np
-    with wave.open(path, "rb") as w:
-        if w.getsampwidth() != 2:
-            raise SystemExit(f"{path}: only 16-bit PCM WAV is supported")
-        rate, ch = w.getframerate(), w.getnchannels()
-        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
-    x = x.reshape(-1, ch).mean(axis=1)
-    if rate != 16000:
-        raise SystemExit(f"{path}: {rate} Hz; the benchmark audio is 16 kHz")
-    return x
+# The same 16 kHz 16-bit WAV reader as the Whisper benchmark (this script's folder is on
+# sys.path when it runs).
+from bench_mlx_whisper import load_wav_16k_mono  # noqa: E402
 
 
 def med(xs):
