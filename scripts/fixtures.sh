@@ -14,6 +14,8 @@
 #   whisper-base-ct2/{model.bin,config.json,tokenizer.json,vocabulary.txt}
 #   mlx-whisper/{mel_filters.npz,multilingual.tiktoken,gpt2.tiktoken}
 #   audio/jfk.wav, audio/librivox/*, audio/goforward.raw, audio/alsa/*.wav
+#   silero-vad/{silero_vad_16k.safetensors,silero_vad.onnx,silero_vad_16k_sequence.onnx,
+#               utils_vad.py,tinygrad_model.py,LICENSE}
 source "$(dirname "$0")/lib.sh"
 
 FIX="$MURMUR_FIXTURES"
@@ -130,6 +132,21 @@ if ! fixture audio "$SJ-$SP-$SA"; then
   rm -rf "$x"
   [ -f "$TMP/librivox/transcription" ] || die "pocketsphinx-testdata has no librivox transcription"
   publish audio "$SJ-$SP-$SA"
+fi
+
+# --- Silero VAD 6.2.3 (PyPI silero-vad, MIT) ----------------------------------------
+# The weights core/assets/ embeds (tests/vad.rs checks the two are the same bytes), and
+# the ONNX models and Python policy scripts/goldens/silero_vad.py checks Murmur's against
+# (the stamp's -2 counts revisions of this file list, so older caches unpack it again).
+S=7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8
+if ! fixture silero-vad "$S-2"; then
+  pip_pkg silero_vad-6.2.3-py3-none-any.whl "$S" silero-vad==6.2.3
+  unzip -q -j "$DL/silero_vad-6.2.3-py3-none-any.whl" 'silero_vad/data/silero_vad_16k.safetensors' \
+    'silero_vad/data/silero_vad.onnx' 'silero_vad/data/silero_vad_16k_sequence.onnx' \
+    'silero_vad/utils_vad.py' 'silero_vad/tinygrad_model.py' \
+    'silero_vad-6.2.3.dist-info/licenses/LICENSE' -d "$TMP"
+  check "$TMP/silero_vad_16k.safetensors" c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1
+  publish silero-vad "$S-2"
 fi
 
 log "fixtures ready in $FIX"
