@@ -26,6 +26,7 @@ pub mod platform;
 pub mod refine;
 pub mod system;
 pub mod transcribe;
+pub mod vad;
 pub mod whisper;
 
 #[cfg(feature = "uniffi")]
