@@ -12,10 +12,10 @@
 //! so probabilities differ from theirs by up to ~0.4 on a chunk while the regions agree
 //! within a chunk or two (`scripts/goldens/silero_vad.py` records both).
 //!
-//! - [`Vad::probabilities`]: one probability per 512 samples ([`model`] has how, and
-//!   its speed: about 0.2 s for five minutes of audio on two x86 cores);
+//! - [`Vad::probabilities`]: one probability per 512 samples (`model.rs` has how, and
+//!   its speed: about half a second for five minutes of audio on two x86 cores);
 //! - [`Vad::speech`] / [`speech_regions`]: those probabilities → speech regions, by
-//!   Silero's own policy ([`regions`]) under [`VadOptions`];
+//!   Silero's own policy (`regions.rs`) under [`VadOptions`];
 //! - [`compact`]: the regions joined with short gaps, and a [`TimeMap`] back.
 //!
 //! Audio is 16 kHz mono `f32` (what [`crate::audio`] produces). Samples that are NaN or
@@ -169,9 +169,15 @@ impl SpeechRegion {
 
 /// The detector: its weights, loaded once. Plain data (`Send + Sync`, MLX arrays are
 /// made per call), so one instance serves every thread at once: [`Vad::shared`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Vad {
     weights: SileroWeights,
+}
+
+impl std::fmt::Debug for Vad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vad").finish_non_exhaustive()
+    }
 }
 
 impl Vad {

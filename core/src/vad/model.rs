@@ -12,13 +12,15 @@
 //! [`BLOCK_CHUNKS`] bound MLX's memory (about 30 MB) whatever the length of the audio,
 //! and `cancel` is checked between blocks and every few hundred LSTM steps.
 //!
-//! Speed (release build, MLX's CPU backend, 2 shared x86 cores): five minutes of audio
-//! (9,375 chunks) take about 0.2 s.
+//! Speed (release build, MLX's CPU backend with BLIS, 2 x86 cores shared with other
+//! jobs): five minutes of audio (9,375 chunks) take 0.35–0.6 s, about two thirds in
+//! the encoder (some 2 GFLOP per block, mostly `conv1`) and one third in the LSTM
+//! (~14 µs a step). `tests/vad.rs`'s ignored `speed_of_five_minutes` measures it.
 
 use mlx_rs::{Array, ops};
 
 use super::lstm::{LstmState, step};
-use super::weights::{GATES, HIDDEN, N_FFT, N_FREQ, SileroWeights};
+use super::weights::{GATES, HIDDEN, KERNEL, N_FFT, N_FREQ, SileroWeights};
 use super::{CHUNK_SAMPLES, sanitize};
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
@@ -62,6 +64,12 @@ pub(crate) fn probabilities(
         let gates = gates
             .try_as_slice::<f32>()
             .map_err(|e| Error::Mlx(format!("reading the VAD encoder's output: {e}")))?;
+        if gates.len() != n * GATES {
+            return Err(Error::Mlx(format!(
+                "the VAD encoder gave {} values for {n} chunks",
+                gates.len()
+            )));
+        }
         for (i, g) in gates.chunks_exact(GATES).enumerate() {
             if i % CANCEL_EVERY == CANCEL_EVERY - 1 && cancel.is_cancelled() {
                 return Err(Error::Cancelled);
@@ -113,7 +121,7 @@ impl Arrays {
                 .iter()
                 .map(|c| {
                     (
-                        Array::from_slice(&c.weight, &dims(&[c.out, 3, c.input])),
+                        Array::from_slice(&c.weight, &dims(&[c.out, KERNEL, c.input])),
                         Array::from_slice(&c.bias, &dims(&[c.out])),
                         c.stride,
                     )

@@ -35,7 +35,7 @@ pub(crate) const CONVS: [(usize, usize, i32); 4] =
     [(128, N_FREQ, 1), (64, 128, 2), (64, 64, 2), (128, 64, 1)];
 
 /// One encoder convolution: weight `[out, kernel, in]` (MLX's layout), bias `[out]`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Conv {
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
@@ -44,8 +44,8 @@ pub(crate) struct Conv {
     pub stride: i32,
 }
 
-/// Every weight, laid out for computing.
-#[derive(Debug, Clone)]
+/// Every weight, laid out for computing (no `Debug`: 300,000 numbers).
+#[derive(Clone)]
 pub(crate) struct SileroWeights {
     /// The STFT basis, real part, transposed: `[N_FFT, N_FREQ]` (frames × it = re).
     pub stft_re: Vec<f32>,
@@ -273,7 +273,8 @@ mod tests {
                 assert_eq!(path, Path::new("test.safetensors"));
                 reason
             }
-            other => panic!("expected CorruptModel, got {other:?}"),
+            Err(other) => panic!("expected CorruptModel, got {other:?}"),
+            Ok(_) => panic!("expected CorruptModel, but it parsed"),
         }
     }
 
