@@ -9,8 +9,9 @@
 //! offline on first use with nothing to download. That file is the checkpoint the
 //! wheel ships for its tinygrad port; the wheel's ONNX and TorchScript models (what
 //! `load_silero_vad()` runs) hold different trained values for the same architecture,
-//! so probabilities differ from theirs by up to ~0.4 on a chunk while the regions agree
-//! within a chunk or two (`scripts/goldens/silero_vad.py` records both).
+//! so probabilities differ from theirs by up to ~0.7 on a chunk, while the regions
+//! agree within a few chunks (≤ 128 ms on the goldens, which record both:
+//! `scripts/goldens/silero_vad.py`).
 //!
 //! - [`Vad::probabilities`]: one probability per 512 samples (`model.rs` has how, and
 //!   its speed: about half a second for five minutes of audio on two x86 cores);
