@@ -26,6 +26,7 @@ pub mod platform;
 pub mod refine;
 pub mod system;
 pub mod transcribe;
+pub mod vocab;
 pub mod whisper;
 
 #[cfg(feature = "uniffi")]
