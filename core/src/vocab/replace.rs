@@ -171,14 +171,22 @@ fn fold_into(out: &mut String, s: &str) {
     }
 }
 
+/// The possessive suffixes kept after a matched word.
+const POSSESSIVE: [&str; 2] = ["'s", "’s"];
+
 /// The stem of a folded word ending in a possessive `'s` or `’s`, and that suffix's
 /// length in bytes (the same in the original text: lowercasing `S` keeps one byte).
 fn possessive_stem(fold: &str) -> Option<(&str, usize)> {
-    ["'s", "’s"].into_iter().find_map(|suffix| {
+    POSSESSIVE.iter().find_map(|suffix| {
         fold.strip_suffix(suffix)
             .filter(|stem| !stem.is_empty())
             .map(|stem| (stem, suffix.len()))
     })
+}
+
+/// Whether `s` is a possessive suffix in any case.
+fn is_possessive(s: &str) -> bool {
+    POSSESSIVE.iter().any(|p| s.to_lowercase() == *p)
 }
 
 /// A text cut at word boundaries, each segment lowercased once into one buffer.
@@ -271,8 +279,13 @@ impl<'t> Tokens<'t> {
                     } else if k == last
                         && let Some((stem, suffix)) = possessive_stem(fold)
                         && stem == want
+                        && let Some(cut) = self.list[t].end.checked_sub(suffix)
+                        && self.text.is_char_boundary(cut)
+                        && is_possessive(&self.text[cut..self.list[t].end])
                     {
-                        return Some((t + 1, self.list[t].end - suffix));
+                        // The suffix is cut off the original text, checked to be the
+                        // same `'s` there (never a slice through a character).
+                        return Some((t + 1, cut));
                     } else {
                         return None;
                     }
@@ -501,6 +514,7 @@ mod tests {
             "Dashwood's and Elinor’s; Dashwood's"
         );
         assert_eq!(apply(&v, "'s dashwoods"), "'s dashwoods");
+        assert_eq!(apply(&v, "DASHWOOD'S"), "Dashwood'S");
     }
 
     #[test]
@@ -590,6 +604,81 @@ mod tests {
         let text = "ab ".repeat(200_000) + &"x".repeat(1 << 20);
         let (out, _) = v.apply(&text);
         assert_eq!(out.len(), text.len());
+    }
+
+    #[test]
+    fn random_hostile_text_and_entries_never_panic() {
+        // Pieces chosen to sit on every boundary rule: letters in three scripts,
+        // combining marks, apostrophes, emoji with modifiers and joiners, digits,
+        // punctuation Whisper writes and symbols it does not, all kinds of whitespace.
+        const PIECES: &[&str] = &[
+            "a",
+            "B",
+            "dash",
+            "would",
+            "'s",
+            "’S",
+            "e\u{301}",
+            "\u{301}",
+            "İ",
+            "ß",
+            "שלום",
+            "مرحبا",
+            "東",
+            "京",
+            "👍🏽",
+            "👨‍👩‍👧",
+            "🇫🇷",
+            "\u{200D}",
+            "1",
+            "٣",
+            ".",
+            ",",
+            "-",
+            "…",
+            "(",
+            "$",
+            "*",
+            "\\",
+            " ",
+            "  ",
+            "\n",
+            "\t",
+            "\u{3000}",
+            "\u{FEFF}",
+            "\u{202E}",
+        ];
+        struct Rng(u64);
+        impl Rng {
+            fn below(&mut self, n: usize) -> usize {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                (self.0 % n as u64) as usize
+            }
+            /// Up to `max` pieces (at least `min`).
+            fn text(&mut self, min: usize, max: usize) -> String {
+                let len = min + self.below(max - min + 1);
+                (0..len).map(|_| PIECES[self.below(PIECES.len())]).collect()
+            }
+        }
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut changes = 0;
+        for _ in 0..3_000 {
+            let v = Vocabulary {
+                terms: (0..3).map(|_| rng.text(1, 4)).collect(),
+                replacements: (0..3)
+                    .map(|_| super::super::Replacement {
+                        spoken: rng.text(1, 5),
+                        written: rng.text(1, 3),
+                    })
+                    .collect(),
+            };
+            let text = rng.text(0, 60);
+            apply(&v, &text);
+            changes += v.apply(&text).1.len();
+        }
+        assert!(changes > 300, "the entries matched only {changes} times");
     }
 
     #[test]
