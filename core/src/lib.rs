@@ -27,6 +27,7 @@ pub mod refine;
 pub mod system;
 pub mod transcribe;
 pub mod vad;
+pub mod vocab;
 pub mod whisper;
 
 #[cfg(feature = "uniffi")]

@@ -31,6 +31,7 @@ mod config;
 mod lifecycle;
 mod slots;
 mod status;
+mod vocab;
 
 pub use api::Engine;
 pub use config::{DEFAULT_IDLE_UNLOAD, EngineConfig, LoadHook, ModelPrecision};

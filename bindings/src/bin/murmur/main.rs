@@ -5,6 +5,7 @@ mod models;
 mod refine;
 mod serve;
 mod transcribe;
+mod vocab;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,10 @@ enum Command {
     /// Transcribe speech (WAV, FLAC, MP3, M4A, OGG) with a Whisper model, streaming
     /// segments as they are decoded (txt, srt, vtt or json).
     Transcribe(transcribe::TranscribeArgs),
+    /// Your vocabulary for dictation: terms to spell your way (`murmur vocab add macOS`)
+    /// and spoken forms to write differently (`murmur vocab add --spoken "murmur dot app"
+    /// --written Murmur.app`), kept in vocabulary.json.
+    Vocab(vocab::VocabArgs),
     /// Run the engine as a local daemon (HTTP on a private Unix socket) that keeps the
     /// model warm between clients and unloads it when idle.
     Serve(serve::ServeArgs),
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
         Command::Delete(args) => models::delete(args),
         Command::Serve(args) => serve::run(args),
         Command::Refine(args) => refine::run(args),
+        Command::Vocab(args) => vocab::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
