@@ -11,13 +11,12 @@ use std::path::PathBuf;
 
 use murmur_core::CancelToken;
 use murmur_core::llm::chat::ChatModel;
-use murmur_core::llm::chat_template::Message;
 use murmur_core::llm::generate::{Flow, GenerateOptions, GenerationStats, StopReason, generate};
 use murmur_core::llm::load::load_safetensors_dir;
 use murmur_core::llm::lookup::PromptLookup;
 use murmur_core::llm::models::{self, LanguageModel};
 use murmur_core::llm::sampler::SamplerConfig;
-use murmur_core::refine::{RefineMode, RefineOptions, refine};
+use murmur_core::refine::{RefineMode, RefineOptions, refine, refine_prompt};
 use murmur_tests::smollm2_gguf;
 
 /// Transcripts as Whisper writes them (the speech fixtures' texts and dictation-like
@@ -92,10 +91,7 @@ fn greedy_refines_are_token_for_token_those_of_plain_decoding() {
         let plain = refine(&model, text, &opts, &cancel, &mut |_| {}).unwrap();
         assert_eq!(plain.stats.draft.verify_steps, 0);
         // The refine's own prompt, drafted wherever a match is found.
-        let messages = [
-            Message::new("system", opts.mode.system_prompt()),
-            Message::new("user", opts.mode.user_message(text)),
-        ];
+        let (messages, _) = refine_prompt(&opts, text);
         let generate = GenerateOptions {
             max_tokens: 64,
             sampler: opts.sampler(),

@@ -38,7 +38,7 @@ use crate::llm::chat_template::Message;
 use crate::llm::generate::{DraftStats, GenerateOptions, GenerationStats};
 use crate::llm::lookup::PromptLookup;
 use crate::llm::sampler::SamplerConfig;
-use crate::refine::{RefineMode, RefineOptions, RefineResult, refine};
+use crate::refine::{RefineMode, RefineOptions, RefineResult, refine, refine_prompt};
 use crate::transcribe::{TranscribeOptions, Transcript};
 use crate::whisper::longform::transcribe_samples;
 use crate::whisper::{ComputeDtype, WhisperLoadOptions, WhisperModel};
@@ -560,7 +560,7 @@ pub fn bench_dictation(
             refined.get_or_insert(r);
         }
         let text = transcript.text.trim().to_string();
-        let messages = refine_messages(&opts.refine.mode, &text);
+        let (messages, _) = refine_prompt(&opts.refine, &text);
         let prompt_tokens = chat.prompt_tokens(&messages, opts.refine.enable_thinking)?;
         let refined = refined.flatten();
         let max_tokens = refined.as_ref().map_or(0, |r| r.max_tokens);
@@ -635,7 +635,12 @@ pub fn bench_dictation(
         },
         settings: DictationSettings {
             mode: r.mode.clone(),
-            system: r.mode.system_prompt().trim().to_string(),
+            system: refine_prompt(r, "")
+                .0
+                .iter()
+                .find(|m| m.role == "system")
+                .map(|m| m.content.clone())
+                .unwrap_or_default(),
             user_prefix: r.mode.user_message(""),
             enable_thinking: r.enable_thinking,
             sampler,
@@ -648,17 +653,6 @@ pub fn bench_dictation(
         clips,
         peak_memory_bytes: mlx_rs::memory::peak_memory().map_err(mlx_err)?,
     })
-}
-
-/// The messages [`refine`] sends for `text` in `mode`.
-fn refine_messages(mode: &RefineMode, text: &str) -> Vec<Message> {
-    let system = mode.system_prompt().trim();
-    let mut messages = Vec::with_capacity(2);
-    if !system.is_empty() {
-        messages.push(Message::new("system", system));
-    }
-    messages.push(Message::new("user", mode.user_message(text)));
-    messages
 }
 
 /// A run's refine figures (no audio stages) from a refine result that took `refine_s`.
@@ -726,9 +720,10 @@ fn refine_as(
         }),
         ..GenerateOptions::default()
     };
+    let (messages, shared) = refine_prompt(opts, text);
     let r = chat.chat_sharing(
-        &refine_messages(&opts.mode, text),
-        opts.mode.user_message("").len(),
+        &messages,
+        shared,
         opts.enable_thinking,
         &generate,
         cancel,
