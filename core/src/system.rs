@@ -34,6 +34,7 @@ pub fn total_memory_bytes() -> Option<u64> {
 /// The Python sidecars' three memory classes: ≤ 8 GB, 9–16 GB, > 16 GB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum RamTier {
     Small,
     Medium,
@@ -66,6 +67,37 @@ impl RamTier {
             RamTier::Large => 3072,
         }
     }
+
+    /// Longest recording a dictation takes (the seeds' table: 6, 8 and 12 minutes), so
+    /// that the audio, its transcript and the refine stay within the machine's memory.
+    pub fn max_recording_secs(self) -> u32 {
+        match self {
+            RamTier::Small => 6 * 60,
+            RamTier::Medium => 8 * 60,
+            RamTier::Large => 12 * 60,
+        }
+    }
+
+    /// This tier's limits.
+    pub fn limits(self) -> Limits {
+        Limits {
+            ram_tier: self,
+            max_recording_secs: self.max_recording_secs(),
+            max_refine_tokens: self.max_refine_tokens() as u32,
+        }
+    }
+}
+
+/// What a dictation may ask of this machine, by its memory tier: apps show the recording
+/// limit (a countdown) and `dictate` refuses longer audio before any work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct Limits {
+    pub ram_tier: RamTier,
+    /// Longest audio `dictate` accepts, in seconds.
+    pub max_recording_secs: u32,
+    /// Most tokens a refine generates (its dynamic budget's ceiling).
+    pub max_refine_tokens: u32,
 }
 
 #[cfg(test)]
@@ -82,6 +114,11 @@ mod tests {
         assert_eq!(RamTier::Small.max_refine_tokens(), 1536);
         assert_eq!(RamTier::Medium.max_refine_tokens(), 2048);
         assert_eq!(RamTier::Large.max_refine_tokens(), 3072);
+        let minutes = |t: RamTier| t.limits().max_recording_secs / 60;
+        assert_eq!(
+            [RamTier::Small, RamTier::Medium, RamTier::Large].map(minutes),
+            [6, 8, 12]
+        );
     }
 
     #[test]
