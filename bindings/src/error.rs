@@ -73,6 +73,11 @@ pub enum MurmurError {
     /// A background task died (a panic, a runtime shutting down); `what` names it.
     #[error("{what} failed: {reason}")]
     Internal { what: String, reason: String },
+    /// The audio is longer than this machine's dictation limit (`limits()`).
+    #[error(
+        "the audio is {seconds} s or longer; this machine dictates at most {limit_secs} s (its memory tier's limit)"
+    )]
+    AudioTooLong { seconds: u32, limit_secs: u32 },
 }
 
 fn path(p: &std::path::Path) -> String {
@@ -118,6 +123,13 @@ impl From<CoreError> for MurmurError {
             CoreError::UnknownModel { id } => Self::UnknownModel { id },
             CoreError::Offline { repo } => Self::Offline { repo },
             CoreError::Internal { what, reason } => Self::Internal { what, reason },
+            CoreError::AudioTooLong {
+                seconds,
+                limit_secs,
+            } => Self::AudioTooLong {
+                seconds,
+                limit_secs,
+            },
             // `murmur_core::Error` is non-exhaustive: a variant added there later still
             // arrives, with its message, until it gets its own case here.
             other => Self::Internal {
@@ -153,6 +165,7 @@ pub const MURMUR_NOT_DOWNLOADED: MurmurStatus = 16;
 pub const MURMUR_UNKNOWN_MODEL: MurmurStatus = 17;
 pub const MURMUR_OFFLINE: MurmurStatus = 18;
 pub const MURMUR_INTERNAL: MurmurStatus = 19;
+pub const MURMUR_AUDIO_TOO_LONG: MurmurStatus = 20;
 pub const MURMUR_PANIC: MurmurStatus = 100;
 
 // The C header's codes are core's `ErrorKind` numbers (cbindgen needs literals here).
@@ -178,6 +191,7 @@ const _: () = {
         (MURMUR_UNKNOWN_MODEL, K::UnknownModel),
         (MURMUR_OFFLINE, K::Offline),
         (MURMUR_INTERNAL, K::Internal),
+        (MURMUR_AUDIO_TOO_LONG, K::AudioTooLong),
     ];
     let mut i = 0;
     while i < pairs.len() {
@@ -212,6 +226,7 @@ impl MurmurError {
             Self::UnknownModel { .. } => ErrorKind::UnknownModel,
             Self::Offline { .. } => ErrorKind::Offline,
             Self::Internal { .. } => ErrorKind::Internal,
+            Self::AudioTooLong { .. } => ErrorKind::AudioTooLong,
         }
     }
 

@@ -91,6 +91,13 @@ pub enum Error {
     /// it, or its runtime shutting down. `what` names the task.
     #[error("{what} failed: {reason}")]
     Internal { what: String, reason: String },
+
+    /// Audio longer than this machine's dictation limit ([`crate::system::Limits`]):
+    /// refused before any work, never cut short silently.
+    #[error(
+        "the audio is {seconds} s or longer; this machine dictates at most {limit_secs} s (its memory tier's limit)"
+    )]
+    AudioTooLong { seconds: u32, limit_secs: u32 },
 }
 
 /// What kind of failure an [`Error`] is: one name and one number per variant (new
@@ -118,6 +125,7 @@ pub enum ErrorKind {
     UnknownModel,
     Offline,
     Internal,
+    AudioTooLong,
 }
 
 impl ErrorKind {
@@ -143,6 +151,7 @@ impl ErrorKind {
             ErrorKind::UnknownModel => "unknown_model",
             ErrorKind::Offline => "offline",
             ErrorKind::Internal => "internal",
+            ErrorKind::AudioTooLong => "audio_too_long",
         }
     }
 
@@ -175,6 +184,7 @@ impl Error {
             Error::UnknownModel { .. } => ErrorKind::UnknownModel,
             Error::Offline { .. } => ErrorKind::Offline,
             Error::Internal { .. } => ErrorKind::Internal,
+            Error::AudioTooLong { .. } => ErrorKind::AudioTooLong,
         }
     }
 

@@ -50,6 +50,8 @@ public enum MurmurError: Error, Equatable, Hashable, Sendable {
     case offline(repo: String)
     /// A background task died (a panic, a runtime shutting down); `what` names it.
     case `internal`(what: String, reason: String)
+    /// The audio is longer than this machine's dictation limit (`Engine.limits()`): refused before any work.
+    case audioTooLong(seconds: UInt32, limitSecs: UInt32)
 
     init(_ error: FfiError) {
         switch error {
@@ -72,6 +74,7 @@ public enum MurmurError: Error, Equatable, Hashable, Sendable {
         case .UnknownModel(let id): self = .unknownModel(id: id)
         case .Offline(let repo): self = .offline(repo: repo)
         case .Internal(let what, let reason): self = .`internal`(what: what, reason: reason)
+        case .AudioTooLong(let seconds, let limitSecs): self = .audioTooLong(seconds: seconds, limitSecs: limitSecs)
         }
     }
 
@@ -97,6 +100,7 @@ public enum MurmurError: Error, Equatable, Hashable, Sendable {
         case .unknownModel(let id): .UnknownModel(id: id)
         case .offline(let repo): .Offline(repo: repo)
         case .`internal`(let what, let reason): .Internal(what: what, reason: reason)
+        case .audioTooLong(let seconds, let limitSecs): .AudioTooLong(seconds: seconds, limitSecs: limitSecs)
         }
     }
 }

@@ -90,6 +90,7 @@ impl From<Error> for ApiError {
             ErrorKind::Download | ErrorKind::Unauthorized => S::BAD_GATEWAY,
             ErrorKind::NotFound | ErrorKind::UnknownModel => S::NOT_FOUND,
             ErrorKind::InsufficientDisk => S::INSUFFICIENT_STORAGE,
+            ErrorKind::AudioTooLong => S::PAYLOAD_TOO_LARGE,
             ErrorKind::Cancelled => S::from_u16(CLIENT_CLOSED).expect("valid status"),
             ErrorKind::Busy | ErrorKind::NotDownloaded => S::CONFLICT,
             ErrorKind::Offline => S::SERVICE_UNAVAILABLE,
@@ -129,6 +130,12 @@ impl From<Error> for ApiError {
                 .with("state", state.as_str()),
             Error::NotDownloaded { model } => api.with("model", model.as_str()),
             Error::UnknownModel { id } => api.with("model", id.as_str()),
+            Error::AudioTooLong {
+                seconds,
+                limit_secs,
+            } => api
+                .with("seconds", *seconds)
+                .with("limit_secs", *limit_secs),
             _ => api,
         }
     }
