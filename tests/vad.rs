@@ -88,7 +88,7 @@ fn json_regions(v: &serde_json::Value) -> Vec<SpeechRegion> {
 
 /// The reference's option names → ours.
 fn options(v: &serde_json::Value) -> VadOptions {
-    let mut o = VadOptions::default();
+    let mut o = VadOptions::silero();
     let ms = |key: &str| v.get(key).map(|x| x.as_u64().unwrap() as u32);
     if let Some(x) = ms("min_silence_duration_ms") {
         o.min_silence_ms = x;
@@ -107,7 +107,7 @@ fn dictation() -> VadOptions {
     VadOptions {
         min_silence_ms: 2000,
         speech_pad_ms: 200,
-        ..VadOptions::default()
+        ..VadOptions::silero()
     }
 }
 
@@ -194,7 +194,7 @@ fn digital_silence_has_no_speech() {
     let pcm = vec![0f32; 10 * RATE];
     let probs = vad().probabilities(&pcm, &none()).unwrap();
     assert!(probs.iter().all(|&p| p < 0.1), "{probs:?}");
-    for opts in [VadOptions::default(), dictation()] {
+    for opts in [VadOptions::silero(), dictation()] {
         assert!(vad().speech(&pcm, &opts, &none()).unwrap().is_empty());
     }
 }
@@ -218,7 +218,7 @@ fn noise_has_no_speech() {
     for (db, seed) in [(-50.0f32, 1), (-40.0, 2), (-30.0, 3)] {
         let peak = 10f32.powf(db / 20.0) * 3f32.sqrt();
         let pcm = white_noise(10 * RATE, peak, seed);
-        for opts in [VadOptions::default(), dictation()] {
+        for opts in [VadOptions::silero(), dictation()] {
             let r = vad().speech(&pcm, &opts, &none()).unwrap();
             assert!(r.is_empty(), "{db} dBFS white noise: {r:?}");
         }
@@ -226,7 +226,7 @@ fn noise_has_no_speech() {
     // The ALSA test noise, resampled properly this time.
     let pcm = wav("audio/alsa/Noise.wav");
     assert!(pcm.len() > RATE);
-    for opts in [VadOptions::default(), dictation()] {
+    for opts in [VadOptions::silero(), dictation()] {
         let r = vad().speech(&pcm, &opts, &none()).unwrap();
         assert!(r.is_empty(), "Noise.wav: {r:?}");
     }
@@ -266,7 +266,7 @@ fn speech_with_long_pauses_gives_one_region_per_clip() {
         );
     }
     // Default options split at short pauses, but never find speech in the long ones.
-    let fine = vad().speech(&pcm, &VadOptions::default(), &none()).unwrap();
+    let fine = vad().speech(&pcm, &VadOptions::silero(), &none()).unwrap();
     assert!(fine.len() >= clips.len());
     for w in clips.windows(2) {
         let (quiet_from, quiet_to) = (w[0].1 + 480, w[1].0 - 480);
@@ -341,7 +341,7 @@ fn compacted_speech_is_shorter_and_maps_back() {
 
 #[test]
 fn hostile_samples_neither_panic_nor_make_nan() {
-    let opts = VadOptions::default();
+    let opts = VadOptions::silero();
     assert!(vad().probabilities(&[], &none()).unwrap().is_empty());
     assert!(vad().speech(&[], &opts, &none()).unwrap().is_empty());
     let one = vad().probabilities(&[0.5], &none()).unwrap();
@@ -379,7 +379,7 @@ fn invalid_options_and_cancellation_are_typed_errors() {
     let pcm = vec![0f32; RATE];
     let bad = VadOptions {
         threshold: 2.0,
-        ..VadOptions::default()
+        ..VadOptions::silero()
     };
     match vad().speech(&pcm, &bad, &none()) {
         Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, "threshold"),
@@ -392,7 +392,7 @@ fn invalid_options_and_cancellation_are_typed_errors() {
         Err(Error::Cancelled)
     ));
     assert!(matches!(
-        vad().speech(&pcm, &VadOptions::default(), &cancel),
+        vad().speech(&pcm, &VadOptions::silero(), &cancel),
         Err(Error::Cancelled)
     ));
 }
