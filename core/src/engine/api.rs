@@ -23,7 +23,7 @@ use crate::whisper::longform::transcribe_stream;
 /// runtime; events go to every [`Engine::subscribe`]r.
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -562,7 +562,7 @@ impl Engine {
 
     /// Run `work` on the loaded model `m` (loading it if needed) on the blocking pool,
     /// after the calls queued before it.
-    async fn run<T: Send + 'static>(
+    pub(super) async fn run<T: Send + 'static>(
         &self,
         m: &CatalogModel,
         kind: Capability,

@@ -28,6 +28,7 @@
 
 mod api;
 mod config;
+mod dictate;
 mod lifecycle;
 mod slots;
 mod status;

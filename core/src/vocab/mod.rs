@@ -5,8 +5,8 @@
 //! both: Whisper mishears a word it has rarely seen (its initial prompt, built by
 //! [`Vocabulary::whisper_prompt`], makes it expect the word), and some words are said
 //! differently from how they are written (a [`Replacement`], applied to the transcript
-//! by [`Vocabulary::apply`]). The refine step is told the spellings too
-//! ([`Vocabulary::refine_hint`]).
+//! by [`Vocabulary::apply`]). The cleanup is told the spellings too
+//! ([`Vocabulary::spellings`], through [`crate::refine::RefineContext`]).
 //!
 //! One concept per module:
 //! - here: the entries, their validation and editing (add, remove, dedupe);

@@ -1,14 +1,13 @@
 //! The vocabulary as prompts: Whisper's initial prompt, which makes the model expect
-//! the user's words (it conditions on the prompt as on text said just before), and a
-//! sentence for the refine model so it keeps their spelling.
+//! the user's words (it conditions on the prompt as on text said just before), and the
+//! list of spellings the refine prompt gives the cleanup model
+//! ([`crate::refine::RefineContext::vocabulary`], which bounds it there).
 //!
 //! Both list the same spellings: the terms, then the written forms of replacements (a
 //! written form is what should appear in the text, so Whisper may as well produce it),
 //! each once ignoring case, in the order the user added them; written forms without a
-//! letter or digit (a "🙂") are left out. Both are bounded: Whisper reads at most
-//! [`WHISPER_PROMPT_TOKENS`] prompt tokens (the caller's closure counts them with the
-//! model's tokenizer), and the refine hint at most [`MAX_REFINE_HINT_CHARS`] characters,
-//! since it rides along in every refine prompt. Entries that do not fit are left out
+//! letter or digit (a "🙂") are left out. Whisper reads at most [`WHISPER_PROMPT_TOKENS`] prompt tokens (the caller's
+//! closure counts them with the model's tokenizer); entries that do not fit are left out
 //! whole, never cut.
 
 use std::collections::HashSet;
@@ -23,9 +22,6 @@ pub const WHISPER_PROMPT_TOKENS: usize = 223;
 /// than 223 tokens of any real glossary, and a bound on the work for a closure that
 /// accepts everything.
 pub const MAX_WHISPER_PROMPT_CHARS: usize = 2_000;
-
-/// The longest refine hint, in characters (roughly 150 tokens).
-pub const MAX_REFINE_HINT_CHARS: usize = 600;
 
 /// Entries in a row that may fail to fit before the list is taken as full: a long entry
 /// is skipped for shorter ones after it, but a full prompt does not try all 2,000.
@@ -61,18 +57,6 @@ impl Vocabulary {
             &self.spellings(),
             MAX_WHISPER_PROMPT_CHARS,
             fits,
-        )
-    }
-
-    /// A sentence for the refine prompt, e.g. `Spell these terms exactly as written:
-    /// Murmur.app, Dashwood, macOS.`, at most [`MAX_REFINE_HINT_CHARS`] characters.
-    /// `None` when the vocabulary lists nothing.
-    pub fn refine_hint(&self) -> Option<String> {
-        fill(
-            "Spell these terms exactly as written: ",
-            &self.spellings(),
-            MAX_REFINE_HINT_CHARS,
-            |_| true,
         )
     }
 }
@@ -177,20 +161,11 @@ mod tests {
             .unwrap();
         assert!(p.chars().count() <= MAX_WHISPER_PROMPT_CHARS);
         assert!(calls.get() < 50, "{} calls", calls.get());
-        let hint = v.refine_hint().unwrap();
-        assert!(hint.chars().count() <= MAX_REFINE_HINT_CHARS, "{hint}");
-        assert!(hint.starts_with("Spell these terms exactly as written: Term0000"));
-        assert!(hint.ends_with('.'));
     }
 
     #[test]
-    fn the_refine_hint_lists_the_spellings() {
-        assert_eq!(
-            vocab().refine_hint().unwrap(),
-            "Spell these terms exactly as written: Dashwood, Norland, Elinor, Marianne, Murmur.app."
-        );
-        assert_eq!(Vocabulary::new().refine_hint(), None);
-        // Unusable entries (that skipped validation) are left out.
+    fn unusable_entries_are_left_out_of_the_spellings() {
+        // Entries that skipped validation.
         let raw = Vocabulary {
             terms: vec!["".into(), "a\u{0}b".into(), "Fine".into()],
             replacements: vec![Replacement {
@@ -198,9 +173,7 @@ mod tests {
                 written: "\n".into(),
             }],
         };
-        assert_eq!(
-            raw.refine_hint().unwrap(),
-            "Spell these terms exactly as written: Fine."
-        );
+        assert_eq!(raw.spellings(), ["Fine"]);
+        assert_eq!(Vocabulary::new().whisper_prompt(|_| true), None);
     }
 }
