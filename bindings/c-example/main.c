@@ -1,12 +1,13 @@
 /*
- * Murmur from C: refine a sentence and transcribe a recording through murmur.h, freeing
- * everything Murmur returns. scripts/test-bindings.sh builds it against the cbindgen
+ * Murmur from C: refine a sentence, transcribe and dictate a recording, keep a vocabulary,
+ * through murmur.h, freeing everything Murmur returns. scripts/test-bindings.sh builds it against the cbindgen
  * header and runs it natively and under valgrind (no definite leaks allowed).
  *
  *   murmur-c-example TEXT_MODEL_DIR SPEECH_MODEL_DIR AUDIO.wav [EXPECTED_TRANSCRIPT]
  *
  * With MURMUR_C_NO_MODELS=1 nothing loads a model: the engine's life, the model list,
- * events, cancel tokens, typed errors and every free still run. That is the valgrind run
+ * events, cancel tokens, typed errors, limits, the vocabulary, a dictation refused for
+ * its length and every free still run. That is the valgrind run
  * (under valgrind, loading a model and refining on MLX's CPU backend takes many minutes);
  * the full run is checked for leaks by LeakSanitizer instead (scripts/test-bindings.sh).
  */
@@ -137,6 +138,216 @@ static void transcribe(MurmurEngine *engine, const char *corrupt, const char *au
   murmur_string_free(err);
 }
 
+/* What a dictation reports: its stages, the audio's length, segments, cleanup text. */
+typedef struct {
+  MurmurDictateStage stages[8];
+  int stage_count;
+  double seconds;
+  int segments;
+  Stream text;
+} Dictation;
+
+static void on_dictate(const MurmurDictateEvent *event, void *user_data) {
+  Dictation *d = user_data;
+  switch (event->kind) {
+    case MurmurDictateEventStage:
+      if (d->stage_count < 8) d->stages[d->stage_count++] = event->stage;
+      break;
+    case MurmurDictateEventDuration:
+      d->seconds = event->seconds;
+      break;
+    case MurmurDictateEventSegment:
+      d->segments++;
+      break;
+    case MurmurDictateEventText:
+      on_token(event->text, &d->text);
+      break;
+  }
+}
+
+/* Dictation: the recording to clean text with its stages reported; the vocabulary's
+ * replacement without the cleanup; silence to no text. */
+static void dictate(MurmurEngine *engine, const char *audio, const char *expected) {
+  MurmurDictateOptions o = murmur_dictate_options_default();
+  o.speech_model = "fixture-whisper";
+  o.text_model = "fixture-smol";
+  o.language = "en";
+  o.refine_options.temperature = 0.0f; /* greedy */
+  Dictation d = {0};
+  MurmurDictateResult *r = NULL;
+  char *err = NULL;
+  MurmurStatus st = murmur_engine_dictate_file(engine, audio, &o, on_dictate, &d, NULL, &r, &err);
+  CHECK(st == MURMUR_OK, "dictate: %d %s", st, err);
+  if (st == MURMUR_OK) {
+    printf("dictated (%.1f s of %.1f s speech; transcribe %.2f s, refine %.2f s, total %.2f s):\n"
+           "  transcript: %s\n  text:       %s\n",
+           r->speech_secs, r->audio_secs, r->timings.transcribe_secs, r->timings.refine_secs,
+           r->timings.total_secs, r->transcript, r->text);
+    CHECK(d.stage_count == 4 && d.stages[0] == MurmurDictateDecodingAudio &&
+              d.stages[1] == MurmurDictateDetectingSpeech &&
+              d.stages[2] == MurmurDictateTranscribing && d.stages[3] == MurmurDictateRefining,
+          "stages: %d reported", d.stage_count);
+    CHECK(d.seconds > 10.9 && d.seconds < 11.1, "duration %.2f", d.seconds);
+    CHECK(d.segments > 0 && d.text.calls > 0, "segments %d, text pieces %d", d.segments,
+          d.text.calls);
+    if (expected) CHECK(strcmp(r->transcript, expected) == 0, "transcript %s", r->transcript);
+    CHECK(strlen(r->text) > 0 && strcmp(r->language, "en") == 0, "text %s", r->text);
+    CHECK(strcmp(r->speech_model, "fixture-whisper") == 0 && r->text_model &&
+              strcmp(r->text_model, "fixture-smol") == 0,
+          "models %s %s", r->speech_model, r->text_model);
+    CHECK(r->timings.refine_secs > 0 &&
+              r->timings.total_secs >= r->timings.transcribe_secs + r->timings.refine_secs,
+          "timings");
+    CHECK(strstr(r->json, "\"edits\":") && strstr(r->json, "\"warnings\":") &&
+              strstr(r->json, "\"refine_stats\":{"),
+          "json %s", r->json);
+    murmur_dictate_result_free(r);
+  }
+  murmur_string_free(err);
+  err = NULL;
+
+  /* The vocabulary's replacement reaches the text; without the cleanup there is no text
+   * model. */
+  st = murmur_engine_add_vocabulary_replacement(engine, "fellow Americans", "fellow Earthlings",
+                                                NULL, &err);
+  CHECK(st == MURMUR_OK, "add replacement: %d %s", st, err);
+  o.refine = false;
+  r = NULL;
+  st = murmur_engine_dictate_file(engine, audio, &o, NULL, NULL, NULL, &r, &err);
+  CHECK(st == MURMUR_OK, "dictate without cleanup: %d %s", st, err);
+  if (st == MURMUR_OK) {
+    printf("  with the vocabulary, no cleanup: %s\n", r->text);
+    CHECK(strstr(r->text, "fellow Earthlings") && r->text_model == NULL, "text %s", r->text);
+    CHECK(r->timings.refine_secs == 0, "refine took %.2f s", r->timings.refine_secs);
+    murmur_dictate_result_free(r);
+  }
+  st = murmur_engine_remove_vocabulary(engine, "fellow Earthlings", NULL, &err);
+  CHECK(st == MURMUR_OK, "remove replacement: %d %s", st, err);
+  murmur_string_free(err);
+  err = NULL;
+
+  /* Silence: no speech, no text, a warning; nothing transcribed. */
+  static float silence[32000];
+  r = NULL;
+  st = murmur_engine_dictate_pcm(engine, silence, 32000, 16000, 1, &o, NULL, NULL, NULL, &r, &err);
+  CHECK(st == MURMUR_OK, "dictate silence: %d %s", st, err);
+  if (st == MURMUR_OK) {
+    CHECK(r->text[0] == '\0' && r->transcript[0] == '\0', "silence gave %s", r->text);
+    CHECK(strstr(r->json, "\"no_speech\"") != NULL, "json %s", r->json);
+    murmur_dictate_result_free(r);
+  }
+  murmur_string_free(err);
+}
+
+/* Limits, the vocabulary and a dictation refused for its length: no model needed. */
+static void limits_and_vocabulary(MurmurEngine *engine, const char *dir) {
+  char *err = NULL;
+  MurmurLimits limits = {0};
+  MurmurStatus st = murmur_engine_limits(engine, &limits, &err);
+  CHECK(st == MURMUR_OK && limits.ram_tier == MurmurRamTierSmall &&
+            limits.max_recording_secs == 360 && limits.max_refine_tokens == 1536,
+        "limits for 8 GB: %d %u %u", limits.ram_tier, limits.max_recording_secs,
+        limits.max_refine_tokens);
+  st = murmur_engine_limits(engine, NULL, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT, "NULL out_limits: %d", st);
+  murmur_string_free(err);
+  err = NULL;
+
+  MurmurDictateOptions defaults = murmur_dictate_options_default();
+  CHECK(defaults.refine && defaults.vad && defaults.vocabulary && !defaults.speech_model,
+        "dictate defaults");
+
+  char *json = NULL;
+  st = murmur_engine_vocabulary_json(engine, &json, &err);
+  CHECK(st == MURMUR_OK && json && strcmp(json, "{\"terms\":[],\"replacements\":[]}") == 0,
+        "empty vocabulary: %s", json);
+  murmur_string_free(json);
+  MurmurAddOutcome outcome = MurmurAddUnchanged;
+  st = murmur_engine_add_vocabulary_term(engine, "Dashwood", &outcome, &err);
+  CHECK(st == MURMUR_OK && outcome == MurmurAddAdded, "add term: %d %d", st, outcome);
+  st = murmur_engine_add_vocabulary_term(engine, "dashwood", &outcome, &err);
+  CHECK(st == MURMUR_OK && outcome == MurmurAddUpdated, "respell term: %d %d", st, outcome);
+  st = murmur_engine_add_vocabulary_replacement(engine, "murmur dot app", "Murmur.app", &outcome,
+                                                &err);
+  CHECK(st == MURMUR_OK && outcome == MurmurAddAdded, "add replacement: %d %d", st, outcome);
+  st = murmur_engine_add_vocabulary_term(engine, NULL, NULL, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT, "NULL term: %d", st);
+  murmur_string_free(err);
+  err = NULL;
+  st = murmur_engine_add_vocabulary_term(engine, "  ", NULL, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT && err, "blank term: %d", st);
+  murmur_string_free(err);
+  err = NULL;
+
+  char csv[4200], bad[4200];
+  snprintf(csv, sizeof csv, "%s/words.csv", dir);
+  snprintf(bad, sizeof bad, "%s/bad.csv", dir);
+  FILE *f = fopen(csv, "w");
+  if (f) {
+    fputs("# my words\nmacOS\n\"eff why eye\",FYI\nDashwood\n", f);
+    fclose(f);
+  }
+  f = fopen(bad, "w");
+  if (f) {
+    fputs("Xcode\na,b,c\n", f);
+    fclose(f);
+  }
+  MurmurImported imported = {0};
+  st = murmur_engine_import_vocabulary(engine, csv, &imported, &err);
+  CHECK(st == MURMUR_OK && imported.terms_added == 1 && imported.replacements_added == 1 &&
+            imported.updated == 1 && imported.unchanged == 0,
+        "import: %d %s", st, err);
+  st = murmur_engine_import_vocabulary(engine, bad, &imported, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT && err && strstr(err, "line 2"), "bad CSV: %d %s", st, err);
+  murmur_string_free(err);
+  err = NULL;
+  st = murmur_engine_vocabulary_json(engine, &json, &err);
+  CHECK(st == MURMUR_OK &&
+            strcmp(json,
+                   "{\"terms\":[\"Dashwood\",\"macOS\"],\"replacements\":[{\"spoken\":"
+                   "\"murmur dot app\",\"written\":\"Murmur.app\"},{\"spoken\":\"eff why "
+                   "eye\",\"written\":\"FYI\"}]}") == 0,
+        "vocabulary: %s", json);
+  printf("vocabulary: %s\n", json);
+  murmur_string_free(json);
+
+  char *removed = NULL;
+  st = murmur_engine_remove_vocabulary(engine, "MURMUR.APP", &removed, &err);
+  CHECK(st == MURMUR_OK && removed && strstr(removed, "\"murmur dot app\""), "remove: %d %s", st,
+        removed);
+  murmur_string_free(removed);
+  st = murmur_engine_remove_vocabulary(engine, "Murmur.app", NULL, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT && err, "remove again: %d", st);
+  murmur_string_free(err);
+  err = NULL;
+  /* Empty again, so that the dictations below hear the recording alone. */
+  const char *rest[] = {"Dashwood", "macOS", "FYI"};
+  for (int i = 0; i < 3; i++) {
+    st = murmur_engine_remove_vocabulary(engine, rest[i], NULL, &err);
+    CHECK(st == MURMUR_OK, "remove %s: %d %s", rest[i], st, err);
+  }
+
+  /* Longer than the limit: refused before any model loads. */
+  size_t n = (size_t)16000 * 362;
+  float *too_long = calloc(n, sizeof *too_long);
+  MurmurDictateResult *r = NULL;
+  st = murmur_engine_dictate_pcm(engine, too_long, n, 16000, 1, NULL, NULL, NULL, NULL, &r, &err);
+  CHECK(st == MURMUR_AUDIO_TOO_LONG && r == NULL && err && strstr(err, "360"),
+        "too long: %d %s", st, err);
+  printf("too long -> %d: %s\n", st, err);
+  free(too_long);
+  murmur_string_free(err);
+  err = NULL;
+  st = murmur_engine_dictate_file(engine, NULL, NULL, NULL, NULL, NULL, &r, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT && r == NULL, "NULL path: %d", st);
+  murmur_string_free(err);
+  err = NULL;
+  st = murmur_engine_dictate_pcm(engine, NULL, 16, 16000, 1, NULL, NULL, NULL, NULL, &r, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT && r == NULL, "NULL samples: %d", st);
+  murmur_string_free(err);
+  murmur_dictate_result_free(NULL);
+}
+
 /* Errors that need no model: codes and messages. */
 static void errors(MurmurEngine *engine) {
   char *err = NULL;
@@ -223,7 +434,9 @@ int main(int argc, char **argv) {
 
   if (models) refine(engine);
   errors(engine);
+  limits_and_vocabulary(engine, dir);
   if (models) transcribe(engine, corrupt, argv[3], argc > 4 ? argv[4] : NULL);
+  if (models) dictate(engine, argv[3], argc > 4 ? argv[4] : NULL);
 
   st = murmur_engine_status_json(engine, &json, &err);
   CHECK(st == MURMUR_OK && json, "status: %d", st);

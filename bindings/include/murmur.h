@@ -33,6 +33,66 @@ typedef enum MurmurStopReason {
 } MurmurStopReason;
 
 /**
+ * The kind of a `MurmurDictateEvent`.
+ */
+typedef enum MurmurDictateEventKind {
+  /**
+   * A stage began (`stage`).
+   */
+  MurmurDictateEventStage = 0,
+  /**
+   * The audio's length is known (`seconds`), before the models load.
+   */
+  MurmurDictateEventDuration = 1,
+  /**
+   * A transcribed segment (`segment`), timed in the original audio.
+   */
+  MurmurDictateEventSegment = 2,
+  /**
+   * Cleaned-up text as it is generated (`text`), before the check that it is an edit
+   * of the transcript: the result's `text` is what counts.
+   */
+  MurmurDictateEventText = 3,
+} MurmurDictateEventKind;
+
+/**
+ * A stage of a dictation.
+ */
+typedef enum MurmurDictateStage {
+  MurmurDictateDecodingAudio = 0,
+  MurmurDictateDetectingSpeech = 1,
+  MurmurDictateTranscribing = 2,
+  MurmurDictateRefining = 3,
+} MurmurDictateStage;
+
+/**
+ * A machine's memory class: up to 8 GB, 9 to 16 GB, more.
+ */
+typedef enum MurmurRamTier {
+  MurmurRamTierSmall = 0,
+  MurmurRamTierMedium = 1,
+  MurmurRamTierLarge = 2,
+} MurmurRamTier;
+
+/**
+ * What adding a vocabulary entry did.
+ */
+typedef enum MurmurAddOutcome {
+  /**
+   * A new entry.
+   */
+  MurmurAddAdded = 0,
+  /**
+   * An entry equal to it ignoring case was respelled.
+   */
+  MurmurAddUpdated = 1,
+  /**
+   * The same entry was already there.
+   */
+  MurmurAddUnchanged = 2,
+} MurmurAddOutcome;
+
+/**
  * The kind of a `MurmurEvent`.
  */
 typedef enum MurmurEventKind {
@@ -146,6 +206,49 @@ typedef struct MurmurTranscribeOptions {
 } MurmurTranscribeOptions;
 
 /**
+ * Dictation settings; start from `murmur_dictate_options_default()` (cleanup, voice
+ * activity trimming and the vocabulary on). The models and language given here win over
+ * those of `transcribe` and `refine_options`, which hold the rest of each stage's
+ * settings.
+ */
+typedef struct MurmurDictateOptions {
+  /**
+   * The speech model; NULL: `transcribe.model`, else chosen as for transcribing.
+   */
+  const char *speech_model;
+  /**
+   * The text model of the cleanup; NULL: `refine_options.model`, else chosen as for
+   * refining.
+   */
+  const char *text_model;
+  /**
+   * Language code ("en"); NULL: `transcribe.language`, else detected.
+   */
+  const char *language;
+  /**
+   * Clean the transcript up (checked to be an edit of it); false: the transcript with
+   * the vocabulary's replacements is the text.
+   */
+  bool refine;
+  struct MurmurRefineOptions refine_options;
+  struct MurmurTranscribeOptions transcribe;
+  /**
+   * Trim silence and long pauses before transcribing (silence alone gives no text).
+   */
+  bool vad;
+  /**
+   * Use the user's vocabulary (its words in the prompts, its replacements applied).
+   */
+  bool vocabulary;
+  /**
+   * The app the text is dictated into, and the text selected there (may be NULL):
+   * context for the cleanup.
+   */
+  const char *app_name;
+  const char *selected_text;
+} MurmurDictateOptions;
+
+/**
  * C error codes (`MurmurStatus` in murmur.h): `0` is success, every other value names
  * one [`MurmurError`] variant (a required pointer that is NULL is an
  * `MURMUR_INVALID_ARGUMENT`); [`MURMUR_PANIC`] reports a panic caught at the boundary.
@@ -242,6 +345,97 @@ typedef struct MurmurTranscript {
 } MurmurTranscript;
 
 /**
+ * What a dictation reports as it works, borrowed for the callback. Fields that do not
+ * apply to `kind` are zero or NULL.
+ */
+typedef struct MurmurDictateEvent {
+  enum MurmurDictateEventKind kind;
+  enum MurmurDictateStage stage;
+  double seconds;
+  const struct MurmurSegment *segment;
+  const char *text;
+} MurmurDictateEvent;
+
+/**
+ * Receives what a dictation reports, in order.
+ */
+typedef void (*MurmurDictateCallback)(const struct MurmurDictateEvent *event, void *user_data);
+
+/**
+ * Seconds each stage of a dictation took (0 for a stage that did not run).
+ */
+typedef struct MurmurStageTimings {
+  double decode_audio_secs;
+  double vad_secs;
+  double transcribe_secs;
+  double refine_secs;
+  double total_secs;
+} MurmurStageTimings;
+
+/**
+ * A dictation; free with `murmur_dictate_result_free`.
+ */
+typedef struct MurmurDictateResult {
+  /**
+   * The final text: cleaned up, the vocabulary applied; empty when there was no speech.
+   */
+  char *text;
+  /**
+   * Whisper's transcript, as it came.
+   */
+  char *transcript;
+  char *language;
+  /**
+   * The models used; `text_model` is NULL when there was no cleanup.
+   */
+  char *speech_model;
+  char *text_model;
+  /**
+   * Seconds of audio, and of it the speech that was transcribed.
+   */
+  double audio_secs;
+  double speech_secs;
+  struct MurmurStageTimings timings;
+  /**
+   * The whole result as JSON (the daemon's `/v1/dictate` shape): `edits` (character
+   * offsets), `warnings` (`code`, `message`), `segments`, `refine_stats` and the fields
+   * above.
+   */
+  char *json;
+} MurmurDictateResult;
+
+/**
+ * What a dictation may ask of this machine, by its memory tier.
+ */
+typedef struct MurmurLimits {
+  enum MurmurRamTier ram_tier;
+  /**
+   * Longest audio a dictation takes, in seconds.
+   */
+  uint32_t max_recording_secs;
+  /**
+   * Most tokens a refine generates.
+   */
+  uint32_t max_refine_tokens;
+} MurmurLimits;
+
+/**
+ * What importing a vocabulary CSV file did.
+ */
+typedef struct MurmurImported {
+  uint64_t terms_added;
+  uint64_t replacements_added;
+  /**
+   * Rows that respelled an entry already there.
+   */
+  uint64_t updated;
+  /**
+   * Rows equal to an entry already there (or to an earlier row).
+   */
+  uint64_t unchanged;
+} MurmurImported;
+
+/**
  * An engine event, borrowed for the callback. Fields that do not apply to `kind` are
  * zero or NULL: `progress` (download progress), `bytes` (download completed), `load_ms`
  * (loading completed), `unload_reason` (unloaded: 0 requested, 1 idle, 2 replaced,
@@ -302,6 +496,8 @@ typedef void (*MurmurEventCallback)(const struct MurmurEvent *event, void *user_
 
 #define MURMUR_INTERNAL 19
 
+#define MURMUR_AUDIO_TOO_LONG 20
+
 #define MURMUR_PANIC 100
 
 #ifdef __cplusplus
@@ -323,6 +519,12 @@ struct MurmurRefineOptions murmur_refine_options_default(void);
  * mlx-whisper's defaults (detect the language, greedy with temperature fallback).
  */
 struct MurmurTranscribeOptions murmur_transcribe_options_default(void);
+
+/**
+ * The engine's dictation defaults: cleanup on (the refine defaults), voice-activity
+ * trimming on, the user's vocabulary on, the transcription defaults.
+ */
+struct MurmurDictateOptions murmur_dictate_options_default(void);
 
 /**
  * Create an engine (`config` may be NULL: all defaults). Nothing is loaded.
@@ -499,6 +701,125 @@ MurmurStatus murmur_engine_transcribe_pcm(const struct MurmurEngine *engine,
  * NULL or a transcript from `murmur_engine_transcribe_*`, not used afterwards.
  */
 void murmur_transcript_free(struct MurmurTranscript *transcript);
+
+/**
+ * Dictate an audio file (WAV, FLAC, MP3, M4A, OGG) in one call: the speech in it,
+ * transcribed with the user's vocabulary, cleaned up and checked to be an edit of the
+ * transcript. Progress goes to `on_event` (may be NULL). `options` and `cancel` may be
+ * NULL. Audio longer than `murmur_engine_limits` allows fails with
+ * `MURMUR_AUDIO_TOO_LONG` before any model is loaded. On success `*out_result` must be
+ * freed with `murmur_dictate_result_free`.
+ *
+ * # Safety
+ * Valid engine and strings; `options`, `cancel` NULL or valid; `out_result` writable.
+ */
+MurmurStatus murmur_engine_dictate_file(const struct MurmurEngine *engine,
+                                        const char *path,
+                                        const struct MurmurDictateOptions *options,
+                                        MurmurDictateCallback on_event,
+                                        void *user_data,
+                                        const struct MurmurCancelToken *cancel,
+                                        struct MurmurDictateResult **out_result,
+                                        char **error_message);
+
+/**
+ * Dictate interleaved float PCM (`sample_count` values, any rate and channel count).
+ * Otherwise as `murmur_engine_dictate_file`.
+ *
+ * # Safety
+ * `samples` points to `sample_count` floats; the rest as `murmur_engine_dictate_file`.
+ */
+MurmurStatus murmur_engine_dictate_pcm(const struct MurmurEngine *engine,
+                                       const float *samples,
+                                       size_t sample_count,
+                                       uint32_t sample_rate,
+                                       uint16_t channels,
+                                       const struct MurmurDictateOptions *options,
+                                       MurmurDictateCallback on_event,
+                                       void *user_data,
+                                       const struct MurmurCancelToken *cancel,
+                                       struct MurmurDictateResult **out_result,
+                                       char **error_message);
+
+/**
+ * Release a dictation result (NULL is ignored).
+ *
+ * # Safety
+ * NULL or a result from `murmur_engine_dictate_*`, not used afterwards.
+ */
+void murmur_dictate_result_free(struct MurmurDictateResult *result);
+
+/**
+ * This machine's dictation limits (by its memory tier, or the engine's `ram_bytes`).
+ *
+ * # Safety
+ * Valid engine; `out_limits` writable.
+ */
+MurmurStatus murmur_engine_limits(const struct MurmurEngine *engine,
+                                  struct MurmurLimits *out_limits,
+                                  char **error_message);
+
+/**
+ * The user's saved vocabulary as JSON: `{"terms": [...], "replacements": [{"spoken",
+ * "written"}]}` (empty lists when none was saved).
+ *
+ * # Safety
+ * Valid engine; `out_json` writable.
+ */
+MurmurStatus murmur_engine_vocabulary_json(const struct MurmurEngine *engine,
+                                           char **out_json,
+                                           char **error_message);
+
+/**
+ * Add a term to spell as given ("Dashwood"); one equal to it ignoring case is
+ * respelled. `out_outcome` (may be NULL) receives what was done.
+ *
+ * # Safety
+ * Valid engine and string; `out_outcome` NULL or writable.
+ */
+MurmurStatus murmur_engine_add_vocabulary_term(const struct MurmurEngine *engine,
+                                               const char *term,
+                                               enum MurmurAddOutcome *out_outcome,
+                                               char **error_message);
+
+/**
+ * Add a replacement: write `written` where `spoken` is said ("murmur dot app" →
+ * "Murmur.app"). `out_outcome` (may be NULL) receives what was done.
+ *
+ * # Safety
+ * Valid engine and strings; `out_outcome` NULL or writable.
+ */
+MurmurStatus murmur_engine_add_vocabulary_replacement(const struct MurmurEngine *engine,
+                                                      const char *spoken,
+                                                      const char *written,
+                                                      enum MurmurAddOutcome *out_outcome,
+                                                      char **error_message);
+
+/**
+ * Remove the term `entry` and every replacement whose spoken or written form is `entry`
+ * (ignoring case); `MURMUR_INVALID_ARGUMENT` when nothing matched. `out_removed_json`
+ * (may be NULL) receives what was removed: `{"terms": [...], "replacements": [...]}`.
+ *
+ * # Safety
+ * Valid engine and string; `out_removed_json` NULL or writable.
+ */
+MurmurStatus murmur_engine_remove_vocabulary(const struct MurmurEngine *engine,
+                                             const char *entry,
+                                             char **out_removed_json,
+                                             char **error_message);
+
+/**
+ * Import the entries of a CSV file (rows `term` or `spoken,written`, an optional header,
+ * `#` comments): all of them, or none on an error naming the line. `out_imported` (may
+ * be NULL) receives the counts.
+ *
+ * # Safety
+ * Valid engine and string; `out_imported` NULL or writable.
+ */
+MurmurStatus murmur_engine_import_vocabulary(const struct MurmurEngine *engine,
+                                             const char *path,
+                                             struct MurmurImported *out_imported,
+                                             char **error_message);
 
 /**
  * Deliver engine events to `on_event` (on a Murmur thread, in order) until the

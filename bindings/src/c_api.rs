@@ -165,6 +165,143 @@ pub struct MurmurTranscript {
     pub duration: f32,
 }
 
+/// Dictation settings; start from `murmur_dictate_options_default()` (cleanup, voice
+/// activity trimming and the vocabulary on). The models and language given here win over
+/// those of `transcribe` and `refine_options`, which hold the rest of each stage's
+/// settings.
+#[repr(C)]
+pub struct MurmurDictateOptions {
+    /// The speech model; NULL: `transcribe.model`, else chosen as for transcribing.
+    pub speech_model: *const c_char,
+    /// The text model of the cleanup; NULL: `refine_options.model`, else chosen as for
+    /// refining.
+    pub text_model: *const c_char,
+    /// Language code ("en"); NULL: `transcribe.language`, else detected.
+    pub language: *const c_char,
+    /// Clean the transcript up (checked to be an edit of it); false: the transcript with
+    /// the vocabulary's replacements is the text.
+    pub refine: bool,
+    pub refine_options: MurmurRefineOptions,
+    pub transcribe: MurmurTranscribeOptions,
+    /// Trim silence and long pauses before transcribing (silence alone gives no text).
+    pub vad: bool,
+    /// Use the user's vocabulary (its words in the prompts, its replacements applied).
+    pub vocabulary: bool,
+    /// The app the text is dictated into, and the text selected there (may be NULL):
+    /// context for the cleanup.
+    pub app_name: *const c_char,
+    pub selected_text: *const c_char,
+}
+
+/// Seconds each stage of a dictation took (0 for a stage that did not run).
+#[repr(C)]
+pub struct MurmurStageTimings {
+    pub decode_audio_secs: f64,
+    pub vad_secs: f64,
+    pub transcribe_secs: f64,
+    pub refine_secs: f64,
+    pub total_secs: f64,
+}
+
+/// A dictation; free with `murmur_dictate_result_free`.
+#[repr(C)]
+pub struct MurmurDictateResult {
+    /// The final text: cleaned up, the vocabulary applied; empty when there was no speech.
+    pub text: *mut c_char,
+    /// Whisper's transcript, as it came.
+    pub transcript: *mut c_char,
+    pub language: *mut c_char,
+    /// The models used; `text_model` is NULL when there was no cleanup.
+    pub speech_model: *mut c_char,
+    pub text_model: *mut c_char,
+    /// Seconds of audio, and of it the speech that was transcribed.
+    pub audio_secs: f64,
+    pub speech_secs: f64,
+    pub timings: MurmurStageTimings,
+    /// The whole result as JSON (the daemon's `/v1/dictate` shape): `edits` (character
+    /// offsets), `warnings` (`code`, `message`), `segments`, `refine_stats` and the fields
+    /// above.
+    pub json: *mut c_char,
+}
+
+/// A stage of a dictation.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MurmurDictateStage {
+    MurmurDictateDecodingAudio = 0,
+    MurmurDictateDetectingSpeech = 1,
+    MurmurDictateTranscribing = 2,
+    MurmurDictateRefining = 3,
+}
+
+/// The kind of a `MurmurDictateEvent`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MurmurDictateEventKind {
+    /// A stage began (`stage`).
+    MurmurDictateEventStage = 0,
+    /// The audio's length is known (`seconds`), before the models load.
+    MurmurDictateEventDuration = 1,
+    /// A transcribed segment (`segment`), timed in the original audio.
+    MurmurDictateEventSegment = 2,
+    /// Cleaned-up text as it is generated (`text`), before the check that it is an edit
+    /// of the transcript: the result's `text` is what counts.
+    MurmurDictateEventText = 3,
+}
+
+/// What a dictation reports as it works, borrowed for the callback. Fields that do not
+/// apply to `kind` are zero or NULL.
+#[repr(C)]
+pub struct MurmurDictateEvent {
+    pub kind: MurmurDictateEventKind,
+    pub stage: MurmurDictateStage,
+    pub seconds: f64,
+    pub segment: *const MurmurSegment,
+    pub text: *const c_char,
+}
+
+/// A machine's memory class: up to 8 GB, 9 to 16 GB, more.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MurmurRamTier {
+    MurmurRamTierSmall = 0,
+    MurmurRamTierMedium = 1,
+    MurmurRamTierLarge = 2,
+}
+
+/// What a dictation may ask of this machine, by its memory tier.
+#[repr(C)]
+pub struct MurmurLimits {
+    pub ram_tier: MurmurRamTier,
+    /// Longest audio a dictation takes, in seconds.
+    pub max_recording_secs: u32,
+    /// Most tokens a refine generates.
+    pub max_refine_tokens: u32,
+}
+
+/// What adding a vocabulary entry did.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MurmurAddOutcome {
+    /// A new entry.
+    MurmurAddAdded = 0,
+    /// An entry equal to it ignoring case was respelled.
+    MurmurAddUpdated = 1,
+    /// The same entry was already there.
+    MurmurAddUnchanged = 2,
+}
+
+/// What importing a vocabulary CSV file did.
+#[repr(C)]
+pub struct MurmurImported {
+    pub terms_added: u64,
+    pub replacements_added: u64,
+    /// Rows that respelled an entry already there.
+    pub updated: u64,
+    /// Rows equal to an entry already there (or to an earlier row).
+    pub unchanged: u64,
+}
+
 /// Download progress, borrowed for the callback.
 #[repr(C)]
 pub struct MurmurDownloadProgress {
@@ -214,6 +351,9 @@ pub type MurmurTokenCallback =
 /// Receives each transcript segment as its window is decoded, in order.
 pub type MurmurSegmentCallback =
     Option<unsafe extern "C" fn(segment: *const MurmurSegment, user_data: *mut c_void)>;
+/// Receives what a dictation reports, in order.
+pub type MurmurDictateCallback =
+    Option<unsafe extern "C" fn(event: *const MurmurDictateEvent, user_data: *mut c_void)>;
 /// Receives download progress.
 pub type MurmurProgressCallback =
     Option<unsafe extern "C" fn(progress: *const MurmurDownloadProgress, user_data: *mut c_void)>;
@@ -369,6 +509,25 @@ pub extern "C" fn murmur_transcribe_options_default() -> MurmurTranscribeOptions
         word_timestamps: false,
         initial_prompt: ptr::null(),
         without_timestamps: false,
+    }
+}
+
+/// The engine's dictation defaults: cleanup on (the refine defaults), voice-activity
+/// trimming on, the user's vocabulary on, the transcription defaults.
+#[unsafe(no_mangle)]
+pub extern "C" fn murmur_dictate_options_default() -> MurmurDictateOptions {
+    let d = types::DictateOptions::default();
+    MurmurDictateOptions {
+        speech_model: ptr::null(),
+        text_model: ptr::null(),
+        language: ptr::null(),
+        refine: d.refine,
+        refine_options: murmur_refine_options_default(),
+        transcribe: murmur_transcribe_options_default(),
+        vad: d.vad,
+        vocabulary: d.vocabulary,
+        app_name: ptr::null(),
+        selected_text: ptr::null(),
     }
 }
 
@@ -607,6 +766,32 @@ pub unsafe extern "C" fn murmur_engine_unload(
     })
 }
 
+unsafe fn refine_options(options: *const MurmurRefineOptions) -> Result<types::RefineOptions> {
+    let mut opts = types::RefineOptions::default();
+    // SAFETY: NULL or valid, with NUL-terminated strings.
+    if let Some(o) = unsafe { options.as_ref() } {
+        opts.model = unsafe { opt_str(o.model, "model") }?.map(str::to_string);
+        opts.mode = Some(match o.mode {
+            MurmurRefineMode::MurmurRefineCleanUpTranscript => types::RefineMode::CleanUpTranscript,
+            MurmurRefineMode::MurmurRefineFixGrammar => types::RefineMode::FixGrammar,
+            MurmurRefineMode::MurmurRefineMakeConcise => types::RefineMode::MakeConcise,
+            MurmurRefineMode::MurmurRefineCustom => types::RefineMode::Custom {
+                prompt: unsafe { req_str(o.custom_prompt, "custom_prompt") }?.to_string(),
+            },
+        });
+        opts.temperature = o.temperature;
+        opts.top_p = o.top_p;
+        opts.top_k = o.top_k;
+        opts.min_p = o.min_p;
+        opts.repetition_penalty = o.repetition_penalty;
+        opts.max_tokens = (o.max_tokens > 0).then_some(o.max_tokens);
+        opts.seed = o.has_seed.then_some(o.seed);
+        opts.enable_thinking = o.enable_thinking;
+        opts.prompt_lookup = o.prompt_lookup;
+    }
+    Ok(opts)
+}
+
 /// Refine `text`, streaming the refined text to `on_token` (may be NULL). `options` may
 /// be NULL (defaults); `cancel` (may be NULL) stops generation within one token (the
 /// result's `stop_reason` is then `MurmurStopCancelled`). On success `*out_result`
@@ -631,29 +816,7 @@ pub unsafe extern "C" fn murmur_engine_refine(
         if out_result.is_null() {
             return Err(null("out_result"));
         }
-        let mut opts = types::RefineOptions::default();
-        if let Some(o) = options.as_ref() {
-            opts.model = opt_str(o.model, "model")?.map(str::to_string);
-            opts.mode = Some(match o.mode {
-                MurmurRefineMode::MurmurRefineCleanUpTranscript => {
-                    types::RefineMode::CleanUpTranscript
-                }
-                MurmurRefineMode::MurmurRefineFixGrammar => types::RefineMode::FixGrammar,
-                MurmurRefineMode::MurmurRefineMakeConcise => types::RefineMode::MakeConcise,
-                MurmurRefineMode::MurmurRefineCustom => types::RefineMode::Custom {
-                    prompt: req_str(o.custom_prompt, "custom_prompt")?.to_string(),
-                },
-            });
-            opts.temperature = o.temperature;
-            opts.top_p = o.top_p;
-            opts.top_k = o.top_k;
-            opts.min_p = o.min_p;
-            opts.repetition_penalty = o.repetition_penalty;
-            opts.max_tokens = (o.max_tokens > 0).then_some(o.max_tokens);
-            opts.seed = o.has_seed.then_some(o.seed);
-            opts.enable_thinking = o.enable_thinking;
-            opts.prompt_lookup = o.prompt_lookup;
-        }
+        let opts = refine_options(options)?;
         let cancel = cancel_token(cancel);
         let ud = UserData(user_data);
         let r = block_on(async move {
@@ -884,6 +1047,391 @@ pub unsafe extern "C" fn murmur_transcript_free(transcript: *mut MurmurTranscrip
         }
     }
 }
+
+// --- dictation ---------------------------------------------------------------------------
+
+unsafe fn dictate_options(options: *const MurmurDictateOptions) -> Result<types::DictateOptions> {
+    let mut opts = types::DictateOptions::default();
+    // SAFETY: NULL or valid, with NUL-terminated strings.
+    if let Some(o) = unsafe { options.as_ref() } {
+        let s = |p, n| unsafe { opt_str(p, n) }.map(|s| s.map(str::to_string));
+        opts.speech_model = s(o.speech_model, "speech_model")?;
+        opts.text_model = s(o.text_model, "text_model")?;
+        opts.language = s(o.language, "language")?;
+        opts.refine = o.refine;
+        opts.refine_options = unsafe { refine_options(&o.refine_options) }?;
+        opts.transcribe_options = unsafe { transcribe_options(&o.transcribe) }?;
+        opts.vad = o.vad;
+        opts.vocabulary = o.vocabulary;
+        opts.app_name = s(o.app_name, "app_name")?;
+        opts.selected_text = s(o.selected_text, "selected_text")?;
+    }
+    Ok(opts)
+}
+
+fn dictate_event(
+    e: murmur_core::dictate::DictateEvent<'_>,
+    cb: unsafe extern "C" fn(*const MurmurDictateEvent, *mut c_void),
+    ud: UserData,
+) {
+    use murmur_core::dictate::{DictateEvent as E, DictateStage as S};
+    let mut c = MurmurDictateEvent {
+        kind: MurmurDictateEventKind::MurmurDictateEventStage,
+        stage: MurmurDictateStage::MurmurDictateDecodingAudio,
+        seconds: 0.0,
+        segment: ptr::null(),
+        text: ptr::null(),
+    };
+    let (mut seg, mut text) = (None, None);
+    match e {
+        E::Stage(stage) => {
+            c.stage = match stage {
+                S::DecodingAudio => MurmurDictateStage::MurmurDictateDecodingAudio,
+                S::DetectingSpeech => MurmurDictateStage::MurmurDictateDetectingSpeech,
+                S::Transcribing => MurmurDictateStage::MurmurDictateTranscribing,
+                S::Refining => MurmurDictateStage::MurmurDictateRefining,
+            }
+        }
+        E::Duration(seconds) => {
+            c.kind = MurmurDictateEventKind::MurmurDictateEventDuration;
+            c.seconds = seconds;
+        }
+        E::Segment(s) => {
+            c.kind = MurmurDictateEventKind::MurmurDictateEventSegment;
+            seg = Some(segment(s));
+        }
+        E::RefineText(t) => {
+            c.kind = MurmurDictateEventKind::MurmurDictateEventText;
+            text = Some(CString::new(t.replace('\0', "")).expect("NULs removed"));
+        }
+    }
+    c.segment = seg
+        .as_ref()
+        .map_or(ptr::null(), |s| s as *const MurmurSegment);
+    c.text = text.as_ref().map_or(ptr::null(), |t| t.as_ptr());
+    // SAFETY: the caller's callback with its own user data; `c` and what it points to
+    // outlive the call.
+    unsafe { cb(&c, ud.get()) };
+    if let Some(s) = seg {
+        // SAFETY: made by `segment` above.
+        unsafe { murmur_string_free(s.text) };
+    }
+}
+
+fn dictate(
+    engine: &murmur_core::Engine,
+    audio: AudioInput,
+    opts: types::DictateOptions,
+    on_event: MurmurDictateCallback,
+    ud: UserData,
+    cancel: CancelToken,
+) -> Result<*mut MurmurDictateResult> {
+    let engine = engine.clone();
+    let r = block_on(async move {
+        let on_event = move |e: murmur_core::dictate::DictateEvent<'_>| {
+            if let Some(cb) = on_event {
+                dictate_event(e, cb, ud);
+            }
+        };
+        Ok(engine
+            .dictate(audio, &opts.to_core(), on_event, &cancel)
+            .await?)
+    })?;
+    let json = json(serde_json::to_string(&r))?;
+    let t = r.timings;
+    Ok(Box::into_raw(Box::new(MurmurDictateResult {
+        text: c_string(r.text),
+        transcript: c_string(r.transcript),
+        language: c_string(r.language),
+        speech_model: c_string(r.speech_model),
+        text_model: r.text_model.map_or(ptr::null_mut(), c_string),
+        audio_secs: r.audio_secs,
+        speech_secs: r.speech_secs,
+        timings: MurmurStageTimings {
+            decode_audio_secs: t.decode_audio_secs,
+            vad_secs: t.vad_secs,
+            transcribe_secs: t.transcribe_secs,
+            refine_secs: t.refine_secs,
+            total_secs: t.total_secs,
+        },
+        json,
+    })))
+}
+
+/// Dictate an audio file (WAV, FLAC, MP3, M4A, OGG) in one call: the speech in it,
+/// transcribed with the user's vocabulary, cleaned up and checked to be an edit of the
+/// transcript. Progress goes to `on_event` (may be NULL). `options` and `cancel` may be
+/// NULL. Audio longer than `murmur_engine_limits` allows fails with
+/// `MURMUR_AUDIO_TOO_LONG` before any model is loaded. On success `*out_result` must be
+/// freed with `murmur_dictate_result_free`.
+///
+/// # Safety
+/// Valid engine and strings; `options`, `cancel` NULL or valid; `out_result` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_dictate_file(
+    engine: *const MurmurEngine,
+    path: *const c_char,
+    options: *const MurmurDictateOptions,
+    on_event: MurmurDictateCallback,
+    user_data: *mut c_void,
+    cancel: *const MurmurCancelToken,
+    out_result: *mut *mut MurmurDictateResult,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        let audio = AudioInput::Path(req_str(path, "path")?.into());
+        if out_result.is_null() {
+            return Err(null("out_result"));
+        }
+        let r = dictate(
+            engine,
+            audio,
+            dictate_options(options)?,
+            on_event,
+            UserData(user_data),
+            cancel_token(cancel),
+        )?;
+        out_result.write(r);
+        Ok(())
+    })
+}
+
+/// Dictate interleaved float PCM (`sample_count` values, any rate and channel count).
+/// Otherwise as `murmur_engine_dictate_file`.
+///
+/// # Safety
+/// `samples` points to `sample_count` floats; the rest as `murmur_engine_dictate_file`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_dictate_pcm(
+    engine: *const MurmurEngine,
+    samples: *const f32,
+    sample_count: usize,
+    sample_rate: u32,
+    channels: u16,
+    options: *const MurmurDictateOptions,
+    on_event: MurmurDictateCallback,
+    user_data: *mut c_void,
+    cancel: *const MurmurCancelToken,
+    out_result: *mut *mut MurmurDictateResult,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        if samples.is_null() && sample_count > 0 {
+            return Err(null("samples"));
+        }
+        if out_result.is_null() {
+            return Err(null("out_result"));
+        }
+        let samples = if sample_count == 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(samples, sample_count).to_vec()
+        };
+        let audio = AudioInput::PcmF32 {
+            samples,
+            sample_rate,
+            channels,
+        };
+        let r = dictate(
+            engine,
+            audio,
+            dictate_options(options)?,
+            on_event,
+            UserData(user_data),
+            cancel_token(cancel),
+        )?;
+        out_result.write(r);
+        Ok(())
+    })
+}
+
+/// Release a dictation result (NULL is ignored).
+///
+/// # Safety
+/// NULL or a result from `murmur_engine_dictate_*`, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_dictate_result_free(result: *mut MurmurDictateResult) {
+    if result.is_null() {
+        return;
+    }
+    // SAFETY: every allocation was made by `dictate` above (`text_model` may be NULL).
+    unsafe {
+        let r = Box::from_raw(result);
+        murmur_string_free(r.text);
+        murmur_string_free(r.transcript);
+        murmur_string_free(r.language);
+        murmur_string_free(r.speech_model);
+        murmur_string_free(r.text_model);
+        murmur_string_free(r.json);
+    }
+}
+
+/// This machine's dictation limits (by its memory tier, or the engine's `ram_bytes`).
+///
+/// # Safety
+/// Valid engine; `out_limits` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_limits(
+    engine: *const MurmurEngine,
+    out_limits: *mut MurmurLimits,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let l = engine_ref(engine)?.limits();
+        let ram_tier = match l.ram_tier {
+            types::RamTier::Small => MurmurRamTier::MurmurRamTierSmall,
+            types::RamTier::Medium => MurmurRamTier::MurmurRamTierMedium,
+            types::RamTier::Large => MurmurRamTier::MurmurRamTierLarge,
+        };
+        out(
+            out_limits,
+            "out_limits",
+            MurmurLimits {
+                ram_tier,
+                max_recording_secs: l.max_recording_secs,
+                max_refine_tokens: l.max_refine_tokens,
+            },
+        )
+    })
+}
+
+// --- vocabulary ----------------------------------------------------------------------------
+
+/// The user's saved vocabulary as JSON: `{"terms": [...], "replacements": [{"spoken",
+/// "written"}]}` (empty lists when none was saved).
+///
+/// # Safety
+/// Valid engine; `out_json` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_vocabulary_json(
+    engine: *const MurmurEngine,
+    out_json: *mut *mut c_char,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        if out_json.is_null() {
+            return Err(null("out_json"));
+        }
+        let v = engine.vocabulary()?;
+        out_json.write(json(serde_json::to_string(&v))?);
+        Ok(())
+    })
+}
+
+fn add_outcome(o: types::AddOutcome) -> MurmurAddOutcome {
+    match o {
+        types::AddOutcome::Added => MurmurAddOutcome::MurmurAddAdded,
+        types::AddOutcome::Updated => MurmurAddOutcome::MurmurAddUpdated,
+        types::AddOutcome::Unchanged => MurmurAddOutcome::MurmurAddUnchanged,
+    }
+}
+
+/// Add a term to spell as given ("Dashwood"); one equal to it ignoring case is
+/// respelled. `out_outcome` (may be NULL) receives what was done.
+///
+/// # Safety
+/// Valid engine and string; `out_outcome` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_add_vocabulary_term(
+    engine: *const MurmurEngine,
+    term: *const c_char,
+    out_outcome: *mut MurmurAddOutcome,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        let term = req_str(term, "term")?.to_string();
+        let o = engine.add_vocabulary(murmur_core::vocab::Entry::Term(term))?;
+        if !out_outcome.is_null() {
+            out_outcome.write(add_outcome(o));
+        }
+        Ok(())
+    })
+}
+
+/// Add a replacement: write `written` where `spoken` is said ("murmur dot app" →
+/// "Murmur.app"). `out_outcome` (may be NULL) receives what was done.
+///
+/// # Safety
+/// Valid engine and strings; `out_outcome` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_add_vocabulary_replacement(
+    engine: *const MurmurEngine,
+    spoken: *const c_char,
+    written: *const c_char,
+    out_outcome: *mut MurmurAddOutcome,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        let r = murmur_core::vocab::Replacement {
+            spoken: req_str(spoken, "spoken")?.to_string(),
+            written: req_str(written, "written")?.to_string(),
+        };
+        let o = engine.add_vocabulary(murmur_core::vocab::Entry::Replacement(r))?;
+        if !out_outcome.is_null() {
+            out_outcome.write(add_outcome(o));
+        }
+        Ok(())
+    })
+}
+
+/// Remove the term `entry` and every replacement whose spoken or written form is `entry`
+/// (ignoring case); `MURMUR_INVALID_ARGUMENT` when nothing matched. `out_removed_json`
+/// (may be NULL) receives what was removed: `{"terms": [...], "replacements": [...]}`.
+///
+/// # Safety
+/// Valid engine and string; `out_removed_json` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_remove_vocabulary(
+    engine: *const MurmurEngine,
+    entry: *const c_char,
+    out_removed_json: *mut *mut c_char,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        let removed = engine.remove_vocabulary(req_str(entry, "entry")?)?;
+        if !out_removed_json.is_null() {
+            out_removed_json.write(json(serde_json::to_string(&removed))?);
+        }
+        Ok(())
+    })
+}
+
+/// Import the entries of a CSV file (rows `term` or `spoken,written`, an optional header,
+/// `#` comments): all of them, or none on an error naming the line. `out_imported` (may
+/// be NULL) receives the counts.
+///
+/// # Safety
+/// Valid engine and string; `out_imported` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_import_vocabulary(
+    engine: *const MurmurEngine,
+    path: *const c_char,
+    out_imported: *mut MurmurImported,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?;
+        let path = req_str(path, "path")?;
+        let i = types::Imported::from(engine.import_vocabulary(std::path::Path::new(path))?);
+        if !out_imported.is_null() {
+            out_imported.write(MurmurImported {
+                terms_added: i.terms_added,
+                replacements_added: i.replacements_added,
+                updated: i.updated,
+                unchanged: i.unchanged,
+            });
+        }
+        Ok(())
+    })
+}
+
+// --- events ------------------------------------------------------------------------------
 
 /// Deliver engine events to `on_event` (on a Murmur thread, in order) until the
 /// subscription is freed with `murmur_subscription_free`.

@@ -10,8 +10,9 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::error::MurmurError;
 use crate::runtime::{runtime, spawn};
 use crate::types::{
-    AddModel, AudioSource, DownloadProgress, EngineConfig, EngineEvent, EngineStatus, ModelInfo,
-    RefineOptions, RefineResult, Segment, TranscribeOptions, Transcript,
+    AddModel, AddOutcome, AudioSource, DictateEvent, DictateOptions, DictateResult,
+    DownloadProgress, EngineConfig, EngineEvent, EngineStatus, Imported, Limits, ModelInfo,
+    RefineOptions, RefineResult, Removed, Segment, TranscribeOptions, Transcript, Vocabulary,
 };
 
 type Result<T, E = MurmurError> = std::result::Result<T, E>;
@@ -70,6 +71,13 @@ pub trait SegmentListener: Send + Sync {
     fn on_segment(&self, segment: Segment);
 }
 
+/// Receives what a dictation reports as it works, in order (on an engine thread): each
+/// stage as it begins, the audio's length, transcript segments, cleaned-up text.
+#[uniffi::export(with_foreign)]
+pub trait DictateListener: Send + Sync {
+    fn on_event(&self, event: DictateEvent);
+}
+
 /// Receives engine events: downloads, loads, unloads, deletions, failures.
 #[uniffi::export(with_foreign)]
 pub trait EventListener: Send + Sync {
@@ -98,8 +106,9 @@ impl Drop for Subscription {
     }
 }
 
-/// Murmur's engine: models, downloads, loading, refinement and transcription. Cheap to
-/// share between threads; calls on one model run one at a time.
+/// Murmur's engine: models, downloads, loading, refinement, transcription, dictation and
+/// the user's vocabulary. Cheap to share between threads; calls on one model run one at
+/// a time.
 #[derive(uniffi::Object)]
 pub struct Engine {
     inner: murmur_core::Engine,
@@ -263,6 +272,85 @@ impl Engine {
             Ok(t)
         })
         .await
+    }
+
+    /// Dictate `audio` in one call: the speech found in it (voice-activity trimming),
+    /// transcribed with the user's vocabulary, cleaned up by the text model and checked to
+    /// be an edit of the transcript; the result has the text, the transcript, the word
+    /// edits between them, per-stage timings and warnings. Progress goes to `listener`.
+    /// Audio longer than `limits()` allows fails with `AudioTooLong` before any model is
+    /// loaded. A cancel ends the call with `.cancelled`.
+    pub async fn dictate(
+        &self,
+        audio: AudioSource,
+        options: DictateOptions,
+        listener: Option<Arc<dyn DictateListener>>,
+        cancel: Option<Arc<CancelHandle>>,
+    ) -> Result<DictateResult> {
+        let engine = self.inner.clone();
+        let cancel = token(cancel);
+        spawn(async move {
+            let on_event = move |e: murmur_core::dictate::DictateEvent<'_>| {
+                if let Some(l) = &listener {
+                    l.on_event(e.into());
+                }
+            };
+            let opts = options.to_core();
+            let r = engine
+                .dictate(audio.into(), &opts, on_event, &cancel)
+                .await?;
+            Ok(r.into())
+        })
+        .await
+    }
+
+    /// This machine's dictation limits (by its memory tier): the longest recording
+    /// `dictate` takes, and the cleanup's token ceiling.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits()
+    }
+
+    /// The user's saved vocabulary (shared with the CLI and the daemon on this machine's
+    /// settings folder); empty when none was saved.
+    pub fn vocabulary(&self) -> Result<Vocabulary> {
+        Ok(self.inner.vocabulary()?)
+    }
+
+    /// Add a term to spell as given ("Dashwood", "macOS"); one equal to it ignoring case
+    /// is respelled (`updated`).
+    pub fn add_vocabulary_term(&self, term: String) -> Result<AddOutcome> {
+        Ok(self
+            .inner
+            .add_vocabulary(murmur_core::vocab::Entry::Term(term))?)
+    }
+
+    /// Add a replacement: write `written` where `spoken` is said ("murmur dot app" →
+    /// "Murmur.app"); one with the same spoken form gets the new written form.
+    pub fn add_vocabulary_replacement(
+        &self,
+        spoken: String,
+        written: String,
+    ) -> Result<AddOutcome> {
+        Ok(self
+            .inner
+            .add_vocabulary(murmur_core::vocab::Entry::Replacement(
+                murmur_core::vocab::Replacement { spoken, written },
+            ))?)
+    }
+
+    /// Remove the term `entry` and every replacement whose spoken or written form is
+    /// `entry` (ignoring case); `InvalidArgument` when nothing matched.
+    pub fn remove_vocabulary(&self, entry: String) -> Result<Removed> {
+        Ok(self.inner.remove_vocabulary(&entry)?)
+    }
+
+    /// Import the entries of a CSV file (rows `term` or `spoken,written`, an optional
+    /// header, `#` comments): all of them, or none on an error naming the line.
+    pub fn import_vocabulary(&self, path: String) -> Result<Imported> {
+        Ok(self
+            .inner
+            .import_vocabulary(std::path::Path::new(&path))?
+            .into())
     }
 
     /// Deliver engine events to `listener` (in order, on an engine thread) until the

@@ -1,22 +1,30 @@
 //! Records and enums of the Swift API where a `murmur-core` type cannot cross as it is
 //! (paths as strings, sizes as u64, durations as seconds, a flatter shape). Core's plain
 //! types (`Capability`, `ModelState`, `UnloadReason`, `StopReason`, `Transcript`,
-//! `Segment`, `Word`) cross as they are: they derive uniffi's traits in core (its
-//! `uniffi` feature).
+//! `Segment`, `Word`, the dictation's `Edit`, `EditKind`, `StageTimings`, `Warning`,
+//! `WarningCode`, `DictateStage`, `Limits`, `RamTier`, the vocabulary's `Vocabulary`,
+//! `Replacement`, `AddOutcome`, `Removed`) cross as they are: they derive uniffi's traits
+//! in core (its `uniffi` feature).
 
 use std::path::PathBuf;
 
 use murmur_core::audio::AudioInput;
 pub use murmur_core::catalog::Capability;
 use murmur_core::catalog::{self, ModelSource};
+use murmur_core::dictate;
+pub use murmur_core::dictate::{DictateStage, Edit, EditKind, StageTimings, Warning, WarningCode};
 use murmur_core::engine::{self, Event};
 pub use murmur_core::engine::{ModelState, UnloadReason};
 use murmur_core::hub;
 use murmur_core::llm::generate;
 pub use murmur_core::llm::generate::StopReason;
 use murmur_core::refine;
+pub use murmur_core::system::{Limits, RamTier};
 use murmur_core::transcribe;
 pub use murmur_core::transcribe::{Segment, Transcript, Word};
+use murmur_core::vad::VadOptions;
+use murmur_core::vocab;
+pub use murmur_core::vocab::{AddOutcome, Removed, Replacement, Vocabulary};
 
 fn path(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
@@ -596,6 +604,188 @@ impl TranscribeOptions {
             temperatures: self.temperatures.clone().unwrap_or(d.temperatures.clone()),
             without_timestamps: self.without_timestamps,
             ..d
+        }
+    }
+}
+
+/// What `dictate` does; the defaults are core's (`murmur_core::dictate::DictateOptions`):
+/// cleanup on with the refine defaults, voice-activity trimming on, the user's vocabulary
+/// on, Whisper's defaults.
+///
+/// The models and the language given here win over those of the transcribe and refine
+/// options, which hold the rest of each stage's settings.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct DictateOptions {
+    /// The speech model (id, alias, repository or path); `nil`: the transcribe options'
+    /// model, else chosen as `transcribe` chooses.
+    #[uniffi(default)]
+    pub speech_model: Option<String>,
+    /// The text model of the cleanup; `nil`: the refine options' model, else chosen as
+    /// `refine` chooses.
+    #[uniffi(default)]
+    pub text_model: Option<String>,
+    /// The spoken language (`"en"`); `nil`: the transcribe options' language, else
+    /// detected.
+    #[uniffi(default)]
+    pub language: Option<String>,
+    /// Clean the transcript up with the text model (checked to be an edit of it); `false`:
+    /// the transcript, with the vocabulary's replacements, is the text.
+    #[uniffi(default = true)]
+    pub refine: bool,
+    /// The cleanup's settings (mode, temperature, token budget, …).
+    #[uniffi(default)]
+    pub refine_options: RefineOptions,
+    /// Whisper's settings (beam size, temperatures, an initial prompt of your own, …).
+    #[uniffi(default)]
+    pub transcribe_options: TranscribeOptions,
+    /// Trim silence and long pauses before transcribing (silence alone gives no text).
+    #[uniffi(default = true)]
+    pub vad: bool,
+    /// Use the user's vocabulary: its words in the prompts, its replacements applied.
+    #[uniffi(default = true)]
+    pub vocabulary: bool,
+    /// The app the text is dictated into (for the cleanup's prompt).
+    #[uniffi(default)]
+    pub app_name: Option<String>,
+    /// The text selected in that app (for the cleanup's prompt).
+    #[uniffi(default)]
+    pub selected_text: Option<String>,
+}
+
+impl Default for DictateOptions {
+    fn default() -> Self {
+        let d = dictate::DictateOptions::default();
+        Self {
+            speech_model: d.speech_model,
+            text_model: d.text_model,
+            language: d.transcribe.language,
+            refine: d.refine.is_some(),
+            refine_options: RefineOptions::default(),
+            transcribe_options: TranscribeOptions::default(),
+            vad: d.vad.is_some(),
+            vocabulary: d.vocabulary,
+            app_name: d.app_name,
+            selected_text: d.selected_text,
+        }
+    }
+}
+
+impl DictateOptions {
+    pub fn to_core(&self) -> dictate::DictateOptions {
+        let mut transcribe = self.transcribe_options.to_core();
+        if self.language.is_some() {
+            transcribe.language.clone_from(&self.language);
+        }
+        dictate::DictateOptions {
+            speech_model: self
+                .speech_model
+                .clone()
+                .or_else(|| self.transcribe_options.model.clone()),
+            text_model: self
+                .text_model
+                .clone()
+                .or_else(|| self.refine_options.model.clone()),
+            transcribe,
+            refine: self.refine.then(|| self.refine_options.to_core()),
+            vad: self.vad.then(VadOptions::default),
+            vocabulary: self.vocabulary,
+            app_name: self.app_name.clone(),
+            selected_text: self.selected_text.clone(),
+        }
+    }
+}
+
+/// What `dictate` reports while it works (`DictateListener`).
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum DictateEvent {
+    /// A stage began.
+    Stage { stage: DictateStage },
+    /// The audio's length in seconds, once known (before the models load).
+    Duration { seconds: f64 },
+    /// A transcribed segment, timed in the original audio.
+    Segment { segment: Segment },
+    /// Cleaned-up text as it is generated (before the check that it is an edit of the
+    /// transcript: the result's `text` is what counts).
+    Text { delta: String },
+}
+
+impl From<dictate::DictateEvent<'_>> for DictateEvent {
+    fn from(e: dictate::DictateEvent<'_>) -> Self {
+        match e {
+            dictate::DictateEvent::Stage(stage) => Self::Stage { stage },
+            dictate::DictateEvent::Duration(seconds) => Self::Duration { seconds },
+            dictate::DictateEvent::Segment(s) => Self::Segment { segment: s.clone() },
+            dictate::DictateEvent::RefineText(t) => Self::Text {
+                delta: t.to_string(),
+            },
+        }
+    }
+}
+
+/// What `dictate` returns.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct DictateResult {
+    /// The final text: cleaned up, the vocabulary applied. Empty when there was no speech.
+    pub text: String,
+    /// Whisper's transcript, as it came.
+    pub transcript: String,
+    /// The spoken language (detected or given).
+    pub language: String,
+    /// The word edits from `transcript` to `text` (offsets in Unicode scalars).
+    pub edits: Vec<Edit>,
+    pub timings: StageTimings,
+    pub warnings: Vec<Warning>,
+    /// Seconds of audio, and of it the speech that was transcribed.
+    pub audio_secs: f64,
+    pub speech_secs: f64,
+    /// The transcript's segments, timed in the original audio.
+    pub segments: Vec<Segment>,
+    /// The models used; `text_model` is `nil` when there was no cleanup.
+    pub speech_model: String,
+    pub text_model: Option<String>,
+    /// The cleanup's generation figures (`nil` when there was no cleanup).
+    pub refine_stats: Option<GenerationStats>,
+}
+
+impl From<dictate::DictateResult> for DictateResult {
+    fn from(r: dictate::DictateResult) -> Self {
+        Self {
+            refine_stats: r.refine_stats.as_ref().map(Into::into),
+            text: r.text,
+            transcript: r.transcript,
+            language: r.language,
+            edits: r.edits,
+            timings: r.timings,
+            warnings: r.warnings,
+            audio_secs: r.audio_secs,
+            speech_secs: r.speech_secs,
+            segments: r.segments,
+            speech_model: r.speech_model,
+            text_model: r.text_model,
+        }
+    }
+}
+
+/// What importing a vocabulary CSV file did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct Imported {
+    /// New terms.
+    pub terms_added: u64,
+    /// New replacements.
+    pub replacements_added: u64,
+    /// Rows that respelled an entry already there.
+    pub updated: u64,
+    /// Rows equal to an entry already there (or to an earlier row).
+    pub unchanged: u64,
+}
+
+impl From<vocab::Imported> for Imported {
+    fn from(i: vocab::Imported) -> Self {
+        Self {
+            terms_added: i.terms_added as u64,
+            replacements_added: i.replacements_added as u64,
+            updated: i.updated as u64,
+            unchanged: i.unchanged as u64,
         }
     }
 }

@@ -103,6 +103,7 @@ impl DictateOptions {
 
 /// Where a dictation is, for progress and streaming.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum DictateStage {
     DecodingAudio,
     DetectingSpeech,

@@ -49,6 +49,7 @@ pub const MAX_ENTRIES: usize = 2_000;
 /// ([`Vocabulary::apply`], the prompts) copes with entries that skipped validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Vocabulary {
     /// Words and phrases to spell exactly as given (e.g. "Dashwood", "macOS").
     pub terms: Vec<String>,
@@ -58,6 +59,7 @@ pub struct Vocabulary {
 
 /// Write `written` wherever the transcript says `spoken`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Replacement {
     /// What is said, e.g. "murmur dot app" (matched by its words, ignoring case and
     /// the punctuation between them).
@@ -76,6 +78,7 @@ pub enum Entry {
 /// What adding an entry did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum AddOutcome {
     /// A new entry.
     Added,
@@ -88,6 +91,7 @@ pub enum AddOutcome {
 
 /// What a removal took out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Removed {
     pub terms: Vec<String>,
     pub replacements: Vec<Replacement>,

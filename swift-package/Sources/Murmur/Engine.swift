@@ -5,8 +5,8 @@
 import Foundation
 import MurmurBindings
 
-/// Murmur's engine: models, downloads, loading, refinement and transcription, in
-/// process and on device. Cheap to share between tasks; calls on one model run one at a
+/// Murmur's engine: models, downloads, loading, refinement, transcription and
+/// dictation, in process and on device. Cheap to share between tasks; calls on one model run one at a
 /// time.
 ///
 /// Every `async` call honours Swift task cancellation: cancelling the task stops the
@@ -180,6 +180,94 @@ public final class Engine: Sendable {
                     audio: audio, options: options,
                     listener: SegmentSink { continuation.yield(.segment($0)) }, cancel: cancel))
         }
+    }
+}
+
+extension Engine {
+    // MARK: Dictation
+
+    /// Dictates `audio` in one call: the speech found in it (silence and long pauses
+    /// trimmed), transcribed with the user's vocabulary, cleaned up by the text model and
+    /// checked to be an edit of the transcript. The result holds the text, the
+    /// transcript, the word edits between them, per-stage timings and warnings (no
+    /// speech, a cleanup that was rejected or trimmed). Audio longer than
+    /// `limits().maxRecordingSecs` throws `MurmurError.audioTooLong` before any model
+    /// loads.
+    public func dictate(
+        _ audio: AudioSource, options: DictateOptions = DictateOptions()
+    ) async throws -> DictateResult {
+        try await cancellable { cancel in
+            try await self.handle.dictate(
+                audio: audio, options: options, listener: nil, cancel: cancel)
+        }
+    }
+
+    /// Dictates the audio file at `url` (WAV, FLAC, MP3, M4A, OGG).
+    public func dictate(
+        contentsOf url: URL, options: DictateOptions = DictateOptions()
+    ) async throws -> DictateResult {
+        try await dictate(.file(url), options: options)
+    }
+
+    /// Dictates `audio`, streaming each `.stage` as it begins, the audio's `.duration`,
+    /// transcript `.segment`s and the cleanup's `.text` as it is generated, then `.done`
+    /// with the result. Ending the iteration early stops the work.
+    public func dictationStream(
+        _ audio: AudioSource, options: DictateOptions = DictateOptions()
+    ) -> MurmurStream<DictationEvent> {
+        stream { continuation, cancel in
+            .done(
+                try await self.handle.dictate(
+                    audio: audio, options: options,
+                    listener: DictateSink { continuation.yield(DictationEvent($0)) },
+                    cancel: cancel))
+        }
+    }
+
+    /// This machine's dictation limits, by its memory tier: the longest recording
+    /// `dictate` takes (show it as a countdown) and the cleanup's token ceiling.
+    public func limits() -> Limits {
+        handle.limits()
+    }
+
+    // MARK: Vocabulary
+
+    /// The user's vocabulary: terms to spell as given, and spoken forms to write
+    /// differently. Saved in the configuration folder and shared with the `murmur`
+    /// command line and daemon; empty until something is added.
+    public func vocabulary() throws -> Vocabulary {
+        try translatingErrors { try handle.vocabulary() }
+    }
+
+    /// Adds a term to spell as given ("Dashwood", "macOS"); one equal to it ignoring case
+    /// is respelled (`.updated`).
+    @discardableResult
+    public func addVocabularyTerm(_ term: String) throws -> AddOutcome {
+        try translatingErrors { try handle.addVocabularyTerm(term: term) }
+    }
+
+    /// Adds a replacement: `written` wherever `spoken` is said ("murmur dot app" →
+    /// "Murmur.app"); one with the same spoken form gets the new written form.
+    @discardableResult
+    public func addVocabularyReplacement(spoken: String, written: String) throws -> AddOutcome {
+        try translatingErrors {
+            try handle.addVocabularyReplacement(spoken: spoken, written: written)
+        }
+    }
+
+    /// Removes the term `entry` and every replacement whose spoken or written form is
+    /// `entry` (ignoring case). Throws `.invalidArgument` when nothing matched.
+    @discardableResult
+    public func removeVocabulary(_ entry: String) throws -> Removed {
+        try translatingErrors { try handle.removeVocabulary(entry: entry) }
+    }
+
+    /// Imports the entries of the CSV file at `url`: one per row, `term` or
+    /// `spoken,written` (an optional header row, quoted fields and `#` comments allowed).
+    /// All of them or, on an error naming the line, none.
+    @discardableResult
+    public func importVocabulary(from url: URL) throws -> Imported {
+        try translatingErrors { try handle.importVocabulary(path: url.path) }
     }
 }
 

@@ -1,5 +1,5 @@
-// Shortcuts actions (App Intents): refine text, transcribe audio, download a model, all
-// on device. Compiled only where the AppIntents framework exists (Apple platforms).
+// Shortcuts actions (App Intents): refine text, transcribe or dictate audio, download a
+// model, all on device. Compiled only where the AppIntents framework exists (Apple platforms).
 
 #if canImport(AppIntents)
 import AppIntents
@@ -82,6 +82,40 @@ public struct TranscribeAudioIntent: AppIntent {
         let transcript = try await engine.transcribe(
             .encoded(data: audio.data), options: TranscribeOptions(language: language))
         return .result(value: transcript.text)
+    }
+}
+
+/// Dictates an audio file: the speech in it, transcribed with the user's vocabulary and
+/// cleaned up, on device.
+@available(macOS 14.0, iOS 17.0, *)
+public struct DictateAudioFileIntent: AppIntent {
+    public static var title: LocalizedStringResource { "Dictate Audio File" }
+    public static var description: IntentDescription {
+        IntentDescription(
+            "Turns a recording into clean text on this device, with your vocabulary: punctuation, capitals and filler words fixed.")
+    }
+
+    @Parameter(title: "Audio", supportedContentTypes: [.audio])
+    public var audio: IntentFile
+
+    @Parameter(
+        title: "Clean Up", description: "Fix punctuation, capitals and filler words.", default: true)
+    public var cleanUp: Bool
+
+    @Parameter(title: "Language", description: "A language code such as en; empty detects it.")
+    public var language: String?
+
+    @Parameter(title: "App", description: "The app the text is for, such as Mail.")
+    public var appName: String?
+
+    public init() {}
+
+    public func perform() async throws -> some IntentResult & ReturnsValue<String> {
+        let engine = try IntentEngine.shared.get()
+        let result = try await engine.dictate(
+            .encoded(data: audio.data),
+            options: DictateOptions(language: language, refine: cleanUp, appName: appName))
+        return .result(value: result.text)
     }
 }
 

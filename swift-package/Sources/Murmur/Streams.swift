@@ -19,6 +19,30 @@ public enum TranscriptionEvent: Sendable, Equatable {
     case done(Transcript)
 }
 
+/// What `Engine.dictationStream` yields.
+public enum DictationEvent: Sendable, Equatable {
+    /// A stage began: decoding the audio, finding the speech, transcribing, cleaning up.
+    case stage(DictateStage)
+    /// The audio's length in seconds, once known (before any model loads).
+    case duration(Double)
+    /// A transcript segment, timed in the original audio.
+    case segment(Segment)
+    /// Cleaned-up text as it is generated, before the check that it is an edit of the
+    /// transcript: the result's `text` is what counts.
+    case text(String)
+    /// The whole result. Last.
+    case done(DictateResult)
+
+    init(_ event: DictateEvent) {
+        switch event {
+        case .stage(let stage): self = .stage(stage)
+        case .duration(let seconds): self = .duration(seconds)
+        case .segment(let segment): self = .segment(segment)
+        case .text(let delta): self = .text(delta)
+        }
+    }
+}
+
 /// What `Engine.downloadStream` yields.
 public enum DownloadEvent: Sendable, Equatable {
     case progress(DownloadProgress)
@@ -116,6 +140,13 @@ final class SegmentSink: SegmentListener {
     let forward: @Sendable (Segment) -> Void
     init(_ forward: @escaping @Sendable (Segment) -> Void) { self.forward = forward }
     func onSegment(segment: Segment) { forward(segment) }
+}
+
+/// Forwards what a dictation reports to a closure.
+final class DictateSink: DictateListener {
+    let forward: @Sendable (DictateEvent) -> Void
+    init(_ forward: @escaping @Sendable (DictateEvent) -> Void) { self.forward = forward }
+    func onEvent(event: DictateEvent) { forward(event) }
 }
 
 /// Forwards download progress to a closure.

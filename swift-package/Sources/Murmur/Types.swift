@@ -26,6 +26,21 @@ public typealias TranscribeTask = MurmurBindings.TranscribeTask
 public typealias Transcript = MurmurBindings.Transcript
 public typealias Segment = MurmurBindings.Segment
 public typealias Word = MurmurBindings.Word
+public typealias DictateOptions = MurmurBindings.DictateOptions
+public typealias DictateResult = MurmurBindings.DictateResult
+public typealias DictateStage = MurmurBindings.DictateStage
+public typealias Edit = MurmurBindings.Edit
+public typealias EditKind = MurmurBindings.EditKind
+public typealias StageTimings = MurmurBindings.StageTimings
+public typealias Warning = MurmurBindings.Warning
+public typealias WarningCode = MurmurBindings.WarningCode
+public typealias Limits = MurmurBindings.Limits
+public typealias RamTier = MurmurBindings.RamTier
+public typealias Vocabulary = MurmurBindings.Vocabulary
+public typealias Replacement = MurmurBindings.Replacement
+public typealias AddOutcome = MurmurBindings.AddOutcome
+public typealias Removed = MurmurBindings.Removed
+public typealias Imported = MurmurBindings.Imported
 
 extension EngineConfig {
     /// A configuration with Murmur's folders at `cacheDirectory` (the Hugging Face cache
@@ -54,4 +69,27 @@ extension AudioSource {
 extension ModelInfo {
     /// The folder or file a local model lives at (`nil` for Hub models).
     public var localURL: URL? { localFolder.map { URL(fileURLWithPath: $0) } }
+}
+
+extension Edit {
+    /// The edit's words in `transcript` (the result's): its range there, counted in
+    /// Unicode scalars as edits are; `nil` when the string is too short for it.
+    public func transcriptRange(in transcript: String) -> Range<String.Index>? {
+        scalarRange(transcript, Int(beforeStart), Int(beforeEnd))
+    }
+
+    /// The edit's words in `text` (the result's): its range there; `nil` when the
+    /// string is too short for it.
+    public func textRange(in text: String) -> Range<String.Index>? {
+        scalarRange(text, Int(afterStart), Int(afterEnd))
+    }
+}
+
+private func scalarRange(_ s: String, _ start: Int, _ end: Int) -> Range<String.Index>? {
+    let scalars = s.unicodeScalars
+    guard start <= end,
+        let lower = scalars.index(scalars.startIndex, offsetBy: start, limitedBy: scalars.endIndex),
+        let upper = scalars.index(lower, offsetBy: end - start, limitedBy: scalars.endIndex)
+    else { return nil }
+    return lower..<upper
 }

@@ -807,6 +807,212 @@ public func FfiConverterTypeCancelHandle_lower(_ value: CancelHandle) -> UInt64 
 
 
 /**
+ * Receives what a dictation reports as it works, in order (on an engine thread): each
+ * stage as it begins, the audio's length, transcript segments, cleaned-up text.
+ */
+public protocol DictateListener: AnyObject, Sendable {
+    
+    func onEvent(event: DictateEvent) 
+    
+}
+/**
+ * Receives what a dictation reports as it works, in order (on an engine thread): each
+ * stage as it begins, the audio's length, transcript segments, cleaned-up text.
+ */
+open class DictateListenerImpl: DictateListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_murmur_ffi_fn_clone_dictatelistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_murmur_ffi_fn_free_dictatelistener(handle, $0) }
+    }
+
+    
+
+    
+open func onEvent(event: DictateEvent)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_dictatelistener_on_event(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeDictateEvent_lower(event),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceDictateListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceDictateListener = UniffiVTableCallbackInterfaceDictateListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeDictateListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface DictateListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeDictateListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface DictateListener: handle missing in uniffiClone")
+            }
+        },
+        onEvent: { (
+            uniffiHandle: UInt64,
+            event: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeDictateListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onEvent(
+                     event: try FfiConverterTypeDictateEvent_lift(event)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceDictateListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceDictateListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitDictateListener() {
+    uniffi_murmur_ffi_fn_init_callback_vtable_dictatelistener(UniffiCallbackInterfaceDictateListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDictateListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<DictateListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = DictateListener
+
+    public static func lift(_ handle: UInt64) throws -> DictateListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return DictateListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: DictateListener) -> UInt64 {
+         if let rustImpl = value as? DictateListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DictateListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: DictateListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDictateListener_lift(_ handle: UInt64) throws -> DictateListener {
+    return try FfiConverterTypeDictateListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDictateListener_lower(_ value: DictateListener) -> UInt64 {
+    return FfiConverterTypeDictateListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * Receives download progress (on an engine thread).
  */
 public protocol DownloadListener: AnyObject, Sendable {
@@ -1011,8 +1217,9 @@ public func FfiConverterTypeDownloadListener_lower(_ value: DownloadListener) ->
 
 
 /**
- * Murmur's engine: models, downloads, loading, refinement and transcription. Cheap to
- * share between threads; calls on one model run one at a time.
+ * Murmur's engine: models, downloads, loading, refinement, transcription, dictation and
+ * the user's vocabulary. Cheap to share between threads; calls on one model run one at
+ * a time.
  */
 public protocol EngineHandleProtocol: AnyObject, Sendable {
     
@@ -1020,6 +1227,18 @@ public protocol EngineHandleProtocol: AnyObject, Sendable {
      * Add a model by repository id or local folder (remembered in the config folder).
      */
     func addModel(model: AddModel) throws  -> ModelInfo
+    
+    /**
+     * Add a replacement: write `written` where `spoken` is said ("murmur dot app" →
+     * "Murmur.app"); one with the same spoken form gets the new written form.
+     */
+    func addVocabularyReplacement(spoken: String, written: String) throws  -> AddOutcome
+    
+    /**
+     * Add a term to spell as given ("Dashwood", "macOS"); one equal to it ignoring case
+     * is respelled (`updated`).
+     */
+    func addVocabularyTerm(term: String) throws  -> AddOutcome
     
     /**
      * Cancel a running download of `model`; `false` when there is none.
@@ -1032,10 +1251,32 @@ public protocol EngineHandleProtocol: AnyObject, Sendable {
     func delete(model: String) async throws 
     
     /**
+     * Dictate `audio` in one call: the speech found in it (voice-activity trimming),
+     * transcribed with the user's vocabulary, cleaned up by the text model and checked to
+     * be an edit of the transcript; the result has the text, the transcript, the word
+     * edits between them, per-stage timings and warnings. Progress goes to `listener`.
+     * Audio longer than `limits()` allows fails with `AudioTooLong` before any model is
+     * loaded. A cancel ends the call with `.cancelled`.
+     */
+    func dictate(audio: AudioSource, options: DictateOptions, listener: DictateListener?, cancel: CancelHandle?) async throws  -> DictateResult
+    
+    /**
      * Download a model into the Hugging Face cache (resuming a partial download),
      * reporting progress to `listener`.
      */
     func download(model: String, listener: DownloadListener?, cancel: CancelHandle?) async throws  -> ModelInfo
+    
+    /**
+     * Import the entries of a CSV file (rows `term` or `spoken,written`, an optional
+     * header, `#` comments): all of them, or none on an error naming the line.
+     */
+    func importVocabulary(path: String) throws  -> Imported
+    
+    /**
+     * This machine's dictation limits (by its memory tier): the longest recording
+     * `dictate` takes, and the cleanup's token ceiling.
+     */
+    func limits()  -> Limits
     
     /**
      * Load a model (text or speech), replacing the loaded one of its kind. A cancel
@@ -1077,6 +1318,12 @@ public protocol EngineHandleProtocol: AnyObject, Sendable {
     func removeModel(id: String) throws 
     
     /**
+     * Remove the term `entry` and every replacement whose spoken or written form is
+     * `entry` (ignoring case); `InvalidArgument` when nothing matched.
+     */
+    func removeVocabulary(entry: String) throws  -> Removed
+    
+    /**
      * What is loaded, loading and downloading, and MLX's memory use.
      */
     func status()  -> EngineStatus
@@ -1100,10 +1347,17 @@ public protocol EngineHandleProtocol: AnyObject, Sendable {
      */
     func unload() async throws  -> [String]
     
+    /**
+     * The user's saved vocabulary (shared with the CLI and the daemon on this machine's
+     * settings folder); empty when none was saved.
+     */
+    func vocabulary() throws  -> Vocabulary
+    
 }
 /**
- * Murmur's engine: models, downloads, loading, refinement and transcription. Cheap to
- * share between threads; calls on one model run one at a time.
+ * Murmur's engine: models, downloads, loading, refinement, transcription, dictation and
+ * the user's vocabulary. Cheap to share between threads; calls on one model run one at
+ * a time.
  */
 open class EngineHandle: EngineHandleProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1185,6 +1439,35 @@ open func addModel(model: AddModel)throws  -> ModelInfo  {
 }
     
     /**
+     * Add a replacement: write `written` where `spoken` is said ("murmur dot app" →
+     * "Murmur.app"); one with the same spoken form gets the new written form.
+     */
+open func addVocabularyReplacement(spoken: String, written: String)throws  -> AddOutcome  {
+    return try  FfiConverterTypeAddOutcome_lift(try rustCallWithError(FfiConverterTypeMurmurError_lift) {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_engine_add_vocabulary_replacement(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(spoken),
+        FfiConverterString.lower(written),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Add a term to spell as given ("Dashwood", "macOS"); one equal to it ignoring case
+     * is respelled (`updated`).
+     */
+open func addVocabularyTerm(term: String)throws  -> AddOutcome  {
+    return try  FfiConverterTypeAddOutcome_lift(try rustCallWithError(FfiConverterTypeMurmurError_lift) {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_engine_add_vocabulary_term(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(term),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Cancel a running download of `model`; `false` when there is none.
      */
 open func cancelDownload(model: String) -> Bool  {
@@ -1217,6 +1500,30 @@ open func delete(model: String)async throws   {
 }
     
     /**
+     * Dictate `audio` in one call: the speech found in it (voice-activity trimming),
+     * transcribed with the user's vocabulary, cleaned up by the text model and checked to
+     * be an edit of the transcript; the result has the text, the transcript, the word
+     * edits between them, per-stage timings and warnings. Progress goes to `listener`.
+     * Audio longer than `limits()` allows fails with `AudioTooLong` before any model is
+     * loaded. A cancel ends the call with `.cancelled`.
+     */
+open func dictate(audio: AudioSource, options: DictateOptions, listener: DictateListener?, cancel: CancelHandle?)async throws  -> DictateResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_murmur_ffi_fn_method_engine_dictate(
+                        self.uniffiCloneHandle(),FfiConverterTypeAudioSource_lower(audio),FfiConverterTypeDictateOptions_lower(options),FfiConverterOptionTypeDictateListener.lower(listener),FfiConverterOptionTypeCancelHandle.lower(cancel)
+                )
+            },
+            pollFunc: ffi_murmur_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_murmur_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_murmur_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDictateResult_lift,
+            errorHandler: FfiConverterTypeMurmurError_lift
+        )
+}
+    
+    /**
      * Download a model into the Hugging Face cache (resuming a partial download),
      * reporting progress to `listener`.
      */
@@ -1234,6 +1541,33 @@ open func download(model: String, listener: DownloadListener?, cancel: CancelHan
             liftFunc: FfiConverterTypeModelInfo_lift,
             errorHandler: FfiConverterTypeMurmurError_lift
         )
+}
+    
+    /**
+     * Import the entries of a CSV file (rows `term` or `spoken,written`, an optional
+     * header, `#` comments): all of them, or none on an error naming the line.
+     */
+open func importVocabulary(path: String)throws  -> Imported  {
+    return try  FfiConverterTypeImported_lift(try rustCallWithError(FfiConverterTypeMurmurError_lift) {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_engine_import_vocabulary(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * This machine's dictation limits (by its memory tier): the longest recording
+     * `dictate` takes, and the cleanup's token ceiling.
+     */
+open func limits() -> Limits  {
+    return try!  FfiConverterTypeLimits_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_engine_limits(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1340,6 +1674,20 @@ open func removeModel(id: String)throws   {try rustCallWithError(FfiConverterTyp
 }
     
     /**
+     * Remove the term `entry` and every replacement whose spoken or written form is
+     * `entry` (ignoring case); `InvalidArgument` when nothing matched.
+     */
+open func removeVocabulary(entry: String)throws  -> Removed  {
+    return try  FfiConverterTypeRemoved_lift(try rustCallWithError(FfiConverterTypeMurmurError_lift) {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_engine_remove_vocabulary(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(entry),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * What is loaded, loading and downloading, and MLX's memory use.
      */
 open func status() -> EngineStatus  {
@@ -1404,6 +1752,19 @@ open func unload()async throws  -> [String]  {
             liftFunc: FfiConverterSequenceString.lift,
             errorHandler: FfiConverterTypeMurmurError_lift
         )
+}
+    
+    /**
+     * The user's saved vocabulary (shared with the CLI and the daemon on this machine's
+     * settings folder); empty when none was saved.
+     */
+open func vocabulary()throws  -> Vocabulary  {
+    return try  FfiConverterTypeVocabulary_lift(try rustCallWithError(FfiConverterTypeMurmurError_lift) {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_engine_vocabulary(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
 
@@ -2343,6 +2704,313 @@ public func FfiConverterTypeAddModel_lower(_ value: AddModel) -> RustBuffer {
 
 
 /**
+ * What `dictate` does; the defaults are core's (`murmur_core::dictate::DictateOptions`):
+ * cleanup on with the refine defaults, voice-activity trimming on, the user's vocabulary
+ * on, Whisper's defaults.
+ *
+ * The models and the language given here win over those of the transcribe and refine
+ * options, which hold the rest of each stage's settings.
+ */
+public struct DictateOptions: Equatable, Hashable {
+    /**
+     * The speech model (id, alias, repository or path); `nil`: the transcribe options'
+     * model, else chosen as `transcribe` chooses.
+     */
+    public var speechModel: String?
+    /**
+     * The text model of the cleanup; `nil`: the refine options' model, else chosen as
+     * `refine` chooses.
+     */
+    public var textModel: String?
+    /**
+     * The spoken language (`"en"`); `nil`: the transcribe options' language, else
+     * detected.
+     */
+    public var language: String?
+    /**
+     * Clean the transcript up with the text model (checked to be an edit of it); `false`:
+     * the transcript, with the vocabulary's replacements, is the text.
+     */
+    public var refine: Bool
+    /**
+     * The cleanup's settings (mode, temperature, token budget, …).
+     */
+    public var refineOptions: RefineOptions
+    /**
+     * Whisper's settings (beam size, temperatures, an initial prompt of your own, …).
+     */
+    public var transcribeOptions: TranscribeOptions
+    /**
+     * Trim silence and long pauses before transcribing (silence alone gives no text).
+     */
+    public var vad: Bool
+    /**
+     * Use the user's vocabulary: its words in the prompts, its replacements applied.
+     */
+    public var vocabulary: Bool
+    /**
+     * The app the text is dictated into (for the cleanup's prompt).
+     */
+    public var appName: String?
+    /**
+     * The text selected in that app (for the cleanup's prompt).
+     */
+    public var selectedText: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The speech model (id, alias, repository or path); `nil`: the transcribe options'
+         * model, else chosen as `transcribe` chooses.
+         */speechModel: String? = nil, 
+        /**
+         * The text model of the cleanup; `nil`: the refine options' model, else chosen as
+         * `refine` chooses.
+         */textModel: String? = nil, 
+        /**
+         * The spoken language (`"en"`); `nil`: the transcribe options' language, else
+         * detected.
+         */language: String? = nil, 
+        /**
+         * Clean the transcript up with the text model (checked to be an edit of it); `false`:
+         * the transcript, with the vocabulary's replacements, is the text.
+         */refine: Bool = true, 
+        /**
+         * The cleanup's settings (mode, temperature, token budget, …).
+         */refineOptions: RefineOptions = RefineOptions(), 
+        /**
+         * Whisper's settings (beam size, temperatures, an initial prompt of your own, …).
+         */transcribeOptions: TranscribeOptions = TranscribeOptions(), 
+        /**
+         * Trim silence and long pauses before transcribing (silence alone gives no text).
+         */vad: Bool = true, 
+        /**
+         * Use the user's vocabulary: its words in the prompts, its replacements applied.
+         */vocabulary: Bool = true, 
+        /**
+         * The app the text is dictated into (for the cleanup's prompt).
+         */appName: String? = nil, 
+        /**
+         * The text selected in that app (for the cleanup's prompt).
+         */selectedText: String? = nil) {
+        self.speechModel = speechModel
+        self.textModel = textModel
+        self.language = language
+        self.refine = refine
+        self.refineOptions = refineOptions
+        self.transcribeOptions = transcribeOptions
+        self.vad = vad
+        self.vocabulary = vocabulary
+        self.appName = appName
+        self.selectedText = selectedText
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DictateOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDictateOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DictateOptions {
+        return
+            try DictateOptions(
+                speechModel: FfiConverterOptionString.read(from: &buf), 
+                textModel: FfiConverterOptionString.read(from: &buf), 
+                language: FfiConverterOptionString.read(from: &buf), 
+                refine: FfiConverterBool.read(from: &buf), 
+                refineOptions: FfiConverterTypeRefineOptions.read(from: &buf), 
+                transcribeOptions: FfiConverterTypeTranscribeOptions.read(from: &buf), 
+                vad: FfiConverterBool.read(from: &buf), 
+                vocabulary: FfiConverterBool.read(from: &buf), 
+                appName: FfiConverterOptionString.read(from: &buf), 
+                selectedText: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DictateOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.speechModel, into: &buf)
+        FfiConverterOptionString.write(value.textModel, into: &buf)
+        FfiConverterOptionString.write(value.language, into: &buf)
+        FfiConverterBool.write(value.refine, into: &buf)
+        FfiConverterTypeRefineOptions.write(value.refineOptions, into: &buf)
+        FfiConverterTypeTranscribeOptions.write(value.transcribeOptions, into: &buf)
+        FfiConverterBool.write(value.vad, into: &buf)
+        FfiConverterBool.write(value.vocabulary, into: &buf)
+        FfiConverterOptionString.write(value.appName, into: &buf)
+        FfiConverterOptionString.write(value.selectedText, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDictateOptions_lift(_ buf: RustBuffer) throws -> DictateOptions {
+    return try FfiConverterTypeDictateOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDictateOptions_lower(_ value: DictateOptions) -> RustBuffer {
+    return FfiConverterTypeDictateOptions.lower(value)
+}
+
+
+/**
+ * What `dictate` returns.
+ */
+public struct DictateResult: Equatable, Hashable {
+    /**
+     * The final text: cleaned up, the vocabulary applied. Empty when there was no speech.
+     */
+    public var text: String
+    /**
+     * Whisper's transcript, as it came.
+     */
+    public var transcript: String
+    /**
+     * The spoken language (detected or given).
+     */
+    public var language: String
+    /**
+     * The word edits from `transcript` to `text` (offsets in Unicode scalars).
+     */
+    public var edits: [Edit]
+    public var timings: StageTimings
+    public var warnings: [Warning]
+    /**
+     * Seconds of audio, and of it the speech that was transcribed.
+     */
+    public var audioSecs: Double
+    public var speechSecs: Double
+    /**
+     * The transcript's segments, timed in the original audio.
+     */
+    public var segments: [Segment]
+    /**
+     * The models used; `text_model` is `nil` when there was no cleanup.
+     */
+    public var speechModel: String
+    public var textModel: String?
+    /**
+     * The cleanup's generation figures (`nil` when there was no cleanup).
+     */
+    public var refineStats: GenerationStats?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The final text: cleaned up, the vocabulary applied. Empty when there was no speech.
+         */text: String, 
+        /**
+         * Whisper's transcript, as it came.
+         */transcript: String, 
+        /**
+         * The spoken language (detected or given).
+         */language: String, 
+        /**
+         * The word edits from `transcript` to `text` (offsets in Unicode scalars).
+         */edits: [Edit], timings: StageTimings, warnings: [Warning], 
+        /**
+         * Seconds of audio, and of it the speech that was transcribed.
+         */audioSecs: Double, speechSecs: Double, 
+        /**
+         * The transcript's segments, timed in the original audio.
+         */segments: [Segment], 
+        /**
+         * The models used; `text_model` is `nil` when there was no cleanup.
+         */speechModel: String, textModel: String?, 
+        /**
+         * The cleanup's generation figures (`nil` when there was no cleanup).
+         */refineStats: GenerationStats?) {
+        self.text = text
+        self.transcript = transcript
+        self.language = language
+        self.edits = edits
+        self.timings = timings
+        self.warnings = warnings
+        self.audioSecs = audioSecs
+        self.speechSecs = speechSecs
+        self.segments = segments
+        self.speechModel = speechModel
+        self.textModel = textModel
+        self.refineStats = refineStats
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DictateResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDictateResult: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DictateResult {
+        return
+            try DictateResult(
+                text: FfiConverterString.read(from: &buf), 
+                transcript: FfiConverterString.read(from: &buf), 
+                language: FfiConverterString.read(from: &buf), 
+                edits: FfiConverterSequenceTypeEdit.read(from: &buf), 
+                timings: FfiConverterTypeStageTimings.read(from: &buf), 
+                warnings: FfiConverterSequenceTypeWarning.read(from: &buf), 
+                audioSecs: FfiConverterDouble.read(from: &buf), 
+                speechSecs: FfiConverterDouble.read(from: &buf), 
+                segments: FfiConverterSequenceTypeSegment.read(from: &buf), 
+                speechModel: FfiConverterString.read(from: &buf), 
+                textModel: FfiConverterOptionString.read(from: &buf), 
+                refineStats: FfiConverterOptionTypeGenerationStats.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DictateResult, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterString.write(value.transcript, into: &buf)
+        FfiConverterString.write(value.language, into: &buf)
+        FfiConverterSequenceTypeEdit.write(value.edits, into: &buf)
+        FfiConverterTypeStageTimings.write(value.timings, into: &buf)
+        FfiConverterSequenceTypeWarning.write(value.warnings, into: &buf)
+        FfiConverterDouble.write(value.audioSecs, into: &buf)
+        FfiConverterDouble.write(value.speechSecs, into: &buf)
+        FfiConverterSequenceTypeSegment.write(value.segments, into: &buf)
+        FfiConverterString.write(value.speechModel, into: &buf)
+        FfiConverterOptionString.write(value.textModel, into: &buf)
+        FfiConverterOptionTypeGenerationStats.write(value.refineStats, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDictateResult_lift(_ buf: RustBuffer) throws -> DictateResult {
+    return try FfiConverterTypeDictateResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDictateResult_lower(_ value: DictateResult) -> RustBuffer {
+    return FfiConverterTypeDictateResult.lower(value)
+}
+
+
+/**
  * Progress of a download.
  */
 public struct DownloadProgress: Equatable, Hashable {
@@ -2790,6 +3458,95 @@ public func FfiConverterTypeGenerationStats_lift(_ buf: RustBuffer) throws -> Ge
 #endif
 public func FfiConverterTypeGenerationStats_lower(_ value: GenerationStats) -> RustBuffer {
     return FfiConverterTypeGenerationStats.lower(value)
+}
+
+
+/**
+ * What importing a vocabulary CSV file did.
+ */
+public struct Imported: Equatable, Hashable {
+    /**
+     * New terms.
+     */
+    public var termsAdded: UInt64
+    /**
+     * New replacements.
+     */
+    public var replacementsAdded: UInt64
+    /**
+     * Rows that respelled an entry already there.
+     */
+    public var updated: UInt64
+    /**
+     * Rows equal to an entry already there (or to an earlier row).
+     */
+    public var unchanged: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * New terms.
+         */termsAdded: UInt64, 
+        /**
+         * New replacements.
+         */replacementsAdded: UInt64, 
+        /**
+         * Rows that respelled an entry already there.
+         */updated: UInt64, 
+        /**
+         * Rows equal to an entry already there (or to an earlier row).
+         */unchanged: UInt64) {
+        self.termsAdded = termsAdded
+        self.replacementsAdded = replacementsAdded
+        self.updated = updated
+        self.unchanged = unchanged
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Imported: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeImported: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Imported {
+        return
+            try Imported(
+                termsAdded: FfiConverterUInt64.read(from: &buf), 
+                replacementsAdded: FfiConverterUInt64.read(from: &buf), 
+                updated: FfiConverterUInt64.read(from: &buf), 
+                unchanged: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Imported, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.termsAdded, into: &buf)
+        FfiConverterUInt64.write(value.replacementsAdded, into: &buf)
+        FfiConverterUInt64.write(value.updated, into: &buf)
+        FfiConverterUInt64.write(value.unchanged, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeImported_lift(_ buf: RustBuffer) throws -> Imported {
+    return try FfiConverterTypeImported.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeImported_lower(_ value: Imported) -> RustBuffer {
+    return FfiConverterTypeImported.lower(value)
 }
 
 
@@ -3480,6 +4237,114 @@ public func FfiConverterTypeAudioSource_lower(_ value: AudioSource) -> RustBuffe
 
 
 /**
+ * What `dictate` reports while it works (`DictateListener`).
+ */
+
+public enum DictateEvent: Equatable, Hashable {
+    
+    /**
+     * A stage began.
+     */
+    case stage(stage: DictateStage
+    )
+    /**
+     * The audio's length in seconds, once known (before the models load).
+     */
+    case duration(seconds: Double
+    )
+    /**
+     * A transcribed segment, timed in the original audio.
+     */
+    case segment(segment: Segment
+    )
+    /**
+     * Cleaned-up text as it is generated (before the check that it is an edit of the
+     * transcript: the result's `text` is what counts).
+     */
+    case text(delta: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DictateEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDictateEvent: FfiConverterRustBuffer {
+    typealias SwiftType = DictateEvent
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DictateEvent {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .stage(stage: try FfiConverterTypeDictateStage.read(from: &buf)
+        )
+        
+        case 2: return .duration(seconds: try FfiConverterDouble.read(from: &buf)
+        )
+        
+        case 3: return .segment(segment: try FfiConverterTypeSegment.read(from: &buf)
+        )
+        
+        case 4: return .text(delta: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DictateEvent, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .stage(stage):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeDictateStage.write(stage, into: &buf)
+            
+        
+        case let .duration(seconds):
+            writeInt(&buf, Int32(2))
+            FfiConverterDouble.write(seconds, into: &buf)
+            
+        
+        case let .segment(segment):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeSegment.write(segment, into: &buf)
+            
+        
+        case let .text(delta):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(delta, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDictateEvent_lift(_ buf: RustBuffer) throws -> DictateEvent {
+    return try FfiConverterTypeDictateEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDictateEvent_lower(_ value: DictateEvent) -> RustBuffer {
+    return FfiConverterTypeDictateEvent.lower(value)
+}
+
+
+
+/**
  * What happened in the engine (downloads, loads, unloads, failures), for UIs and logs.
  */
 
@@ -3731,6 +4596,11 @@ enum MurmurError: Swift.Error, Equatable, Hashable {
      */
     case Internal(what: String, reason: String
     )
+    /**
+     * The audio is longer than this machine's dictation limit (`limits()`).
+     */
+    case AudioTooLong(seconds: UInt32, limitSecs: UInt32
+    )
 
     
 
@@ -3845,6 +4715,10 @@ public struct FfiConverterTypeMurmurError: FfiConverterRustBuffer {
         case 19: return .Internal(
             what: try FfiConverterString.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
+            )
+        case 20: return .AudioTooLong(
+            seconds: try FfiConverterUInt32.read(from: &buf), 
+            limitSecs: try FfiConverterUInt32.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -3962,6 +4836,12 @@ public struct FfiConverterTypeMurmurError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(19))
             FfiConverterString.write(what, into: &buf)
             FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .AudioTooLong(seconds,limitSecs):
+            writeInt(&buf, Int32(20))
+            FfiConverterUInt32.write(seconds, into: &buf)
+            FfiConverterUInt32.write(limitSecs, into: &buf)
             
         }
     }
@@ -4302,6 +5182,30 @@ fileprivate struct FfiConverterOptionTypeCancelHandle: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeDictateListener: FfiConverterRustBuffer {
+    typealias SwiftType = DictateListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDictateListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDictateListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeDownloadListener: FfiConverterRustBuffer {
     typealias SwiftType = DownloadListener?
 
@@ -4390,6 +5294,30 @@ fileprivate struct FfiConverterOptionTypeDownloadProgress: FfiConverterRustBuffe
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeDownloadProgress.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeGenerationStats: FfiConverterRustBuffer {
+    typealias SwiftType = GenerationStats?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeGenerationStats.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeGenerationStats.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4593,6 +5521,81 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeEdit: FfiConverterRustBuffer {
+    typealias SwiftType = [Edit]
+
+    public static func write(_ value: [Edit], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeEdit.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Edit] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Edit]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeEdit.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSegment: FfiConverterRustBuffer {
+    typealias SwiftType = [Segment]
+
+    public static func write(_ value: [Segment], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSegment.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Segment] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Segment]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSegment.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeWarning: FfiConverterRustBuffer {
+    typealias SwiftType = [Warning]
+
+    public static func write(_ value: [Warning], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeWarning.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Warning] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Warning]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeWarning.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeActiveDownload: FfiConverterRustBuffer {
     typealias SwiftType = [ActiveDownload]
 
@@ -4747,10 +5750,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_murmur_ffi_checksum_method_cancelhandle_is_cancelled() != 4675) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_murmur_ffi_checksum_method_dictatelistener_on_event() != 32486) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_murmur_ffi_checksum_method_downloadlistener_on_progress() != 41672) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_murmur_ffi_checksum_method_engine_add_model() != 4888) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_murmur_ffi_checksum_method_engine_add_vocabulary_replacement() != 46516) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_murmur_ffi_checksum_method_engine_add_vocabulary_term() != 49068) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_murmur_ffi_checksum_method_engine_cancel_download() != 46657) {
@@ -4759,7 +5771,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_murmur_ffi_checksum_method_engine_delete() != 58789) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_murmur_ffi_checksum_method_engine_dictate() != 1996) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_murmur_ffi_checksum_method_engine_download() != 33510) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_murmur_ffi_checksum_method_engine_import_vocabulary() != 8969) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_murmur_ffi_checksum_method_engine_limits() != 61846) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_murmur_ffi_checksum_method_engine_load() != 918) {
@@ -4783,6 +5804,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_murmur_ffi_checksum_method_engine_remove_model() != 6477) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_murmur_ffi_checksum_method_engine_remove_vocabulary() != 31812) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_murmur_ffi_checksum_method_engine_status() != 62228) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4793,6 +5817,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_murmur_ffi_checksum_method_engine_unload() != 17297) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_murmur_ffi_checksum_method_engine_vocabulary() != 24796) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_murmur_ffi_checksum_method_eventlistener_on_event() != 8154) {
@@ -4814,6 +5841,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitDictateListener()
     uniffiCallbackInitDownloadListener()
     uniffiCallbackInitEventListener()
     uniffiCallbackInitSegmentListener()

@@ -497,6 +497,22 @@ fileprivate struct FfiConverterFloat: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterString: FfiConverter {
     typealias SwiftType = String
     typealias FfiType = RustBuffer
@@ -538,6 +554,302 @@ fileprivate struct FfiConverterString: FfiConverter {
         writeInt(&buf, len)
         writeBytes(&buf, value.utf8)
     }
+}
+
+
+/**
+ * One change from the transcript to the final text. `before_start..before_end` are
+ * character offsets into the transcript, `after_start..after_end` into the final text;
+ * an insertion's empty `before` range (and a deletion's empty `after` range) sits where
+ * the words were added (or removed), and the words an insertion or deletion covers
+ * include the whitespace that separated them from their neighbour. Putting `before`
+ * back over the `after` range of each edit, last first, restores the transcript.
+ */
+public struct Edit: Equatable, Hashable {
+    public var kind: EditKind
+    public var beforeStart: UInt32
+    public var beforeEnd: UInt32
+    public var afterStart: UInt32
+    public var afterEnd: UInt32
+    /**
+     * The transcript's words in the range (with the whitespace between them).
+     */
+    public var before: String
+    /**
+     * The final text's words in the range.
+     */
+    public var after: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(kind: EditKind, beforeStart: UInt32, beforeEnd: UInt32, afterStart: UInt32, afterEnd: UInt32, 
+        /**
+         * The transcript's words in the range (with the whitespace between them).
+         */before: String, 
+        /**
+         * The final text's words in the range.
+         */after: String) {
+        self.kind = kind
+        self.beforeStart = beforeStart
+        self.beforeEnd = beforeEnd
+        self.afterStart = afterStart
+        self.afterEnd = afterEnd
+        self.before = before
+        self.after = after
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Edit: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEdit: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Edit {
+        return
+            try Edit(
+                kind: FfiConverterTypeEditKind.read(from: &buf), 
+                beforeStart: FfiConverterUInt32.read(from: &buf), 
+                beforeEnd: FfiConverterUInt32.read(from: &buf), 
+                afterStart: FfiConverterUInt32.read(from: &buf), 
+                afterEnd: FfiConverterUInt32.read(from: &buf), 
+                before: FfiConverterString.read(from: &buf), 
+                after: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Edit, into buf: inout [UInt8]) {
+        FfiConverterTypeEditKind.write(value.kind, into: &buf)
+        FfiConverterUInt32.write(value.beforeStart, into: &buf)
+        FfiConverterUInt32.write(value.beforeEnd, into: &buf)
+        FfiConverterUInt32.write(value.afterStart, into: &buf)
+        FfiConverterUInt32.write(value.afterEnd, into: &buf)
+        FfiConverterString.write(value.before, into: &buf)
+        FfiConverterString.write(value.after, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEdit_lift(_ buf: RustBuffer) throws -> Edit {
+    return try FfiConverterTypeEdit.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEdit_lower(_ value: Edit) -> RustBuffer {
+    return FfiConverterTypeEdit.lower(value)
+}
+
+
+/**
+ * What a dictation may ask of this machine, by its memory tier: apps show the recording
+ * limit (a countdown) and `dictate` refuses longer audio before any work.
+ */
+public struct Limits: Equatable, Hashable {
+    public var ramTier: RamTier
+    /**
+     * Longest audio `dictate` accepts, in seconds.
+     */
+    public var maxRecordingSecs: UInt32
+    /**
+     * Most tokens a refine generates (its dynamic budget's ceiling).
+     */
+    public var maxRefineTokens: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(ramTier: RamTier, 
+        /**
+         * Longest audio `dictate` accepts, in seconds.
+         */maxRecordingSecs: UInt32, 
+        /**
+         * Most tokens a refine generates (its dynamic budget's ceiling).
+         */maxRefineTokens: UInt32) {
+        self.ramTier = ramTier
+        self.maxRecordingSecs = maxRecordingSecs
+        self.maxRefineTokens = maxRefineTokens
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Limits: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLimits: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Limits {
+        return
+            try Limits(
+                ramTier: FfiConverterTypeRamTier.read(from: &buf), 
+                maxRecordingSecs: FfiConverterUInt32.read(from: &buf), 
+                maxRefineTokens: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Limits, into buf: inout [UInt8]) {
+        FfiConverterTypeRamTier.write(value.ramTier, into: &buf)
+        FfiConverterUInt32.write(value.maxRecordingSecs, into: &buf)
+        FfiConverterUInt32.write(value.maxRefineTokens, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLimits_lift(_ buf: RustBuffer) throws -> Limits {
+    return try FfiConverterTypeLimits.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLimits_lower(_ value: Limits) -> RustBuffer {
+    return FfiConverterTypeLimits.lower(value)
+}
+
+
+/**
+ * What a removal took out.
+ */
+public struct Removed: Equatable, Hashable {
+    public var terms: [String]
+    public var replacements: [Replacement]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(terms: [String], replacements: [Replacement]) {
+        self.terms = terms
+        self.replacements = replacements
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Removed: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemoved: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Removed {
+        return
+            try Removed(
+                terms: FfiConverterSequenceString.read(from: &buf), 
+                replacements: FfiConverterSequenceTypeReplacement.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Removed, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.terms, into: &buf)
+        FfiConverterSequenceTypeReplacement.write(value.replacements, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoved_lift(_ buf: RustBuffer) throws -> Removed {
+    return try FfiConverterTypeRemoved.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoved_lower(_ value: Removed) -> RustBuffer {
+    return FfiConverterTypeRemoved.lower(value)
+}
+
+
+/**
+ * Write `written` wherever the transcript says `spoken`.
+ */
+public struct Replacement: Equatable, Hashable {
+    /**
+     * What is said, e.g. "murmur dot app" (matched by its words, ignoring case and
+     * the punctuation between them).
+     */
+    public var spoken: String
+    /**
+     * What to write instead, e.g. "Murmur.app" (written exactly).
+     */
+    public var written: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What is said, e.g. "murmur dot app" (matched by its words, ignoring case and
+         * the punctuation between them).
+         */spoken: String, 
+        /**
+         * What to write instead, e.g. "Murmur.app" (written exactly).
+         */written: String) {
+        self.spoken = spoken
+        self.written = written
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Replacement: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReplacement: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Replacement {
+        return
+            try Replacement(
+                spoken: FfiConverterString.read(from: &buf), 
+                written: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Replacement, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.spoken, into: &buf)
+        FfiConverterString.write(value.written, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplacement_lift(_ buf: RustBuffer) throws -> Replacement {
+    return try FfiConverterTypeReplacement.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplacement_lower(_ value: Replacement) -> RustBuffer {
+    return FfiConverterTypeReplacement.lower(value)
 }
 
 
@@ -665,6 +977,105 @@ public func FfiConverterTypeSegment_lower(_ value: Segment) -> RustBuffer {
 
 
 /**
+ * Seconds each stage took. A stage that did not run took 0.
+ */
+public struct StageTimings: Equatable, Hashable {
+    /**
+     * Reading and decoding the audio to 16 kHz mono.
+     */
+    public var decodeAudioSecs: Double
+    /**
+     * Finding the speech.
+     */
+    public var vadSecs: Double
+    /**
+     * Transcribing it (loading the speech model, when it was not loaded, included).
+     */
+    public var transcribeSecs: Double
+    /**
+     * Cleaning it up (loading the text model, when it was not loaded, included).
+     */
+    public var refineSecs: Double
+    /**
+     * From the call to the result.
+     */
+    public var totalSecs: Double
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Reading and decoding the audio to 16 kHz mono.
+         */decodeAudioSecs: Double, 
+        /**
+         * Finding the speech.
+         */vadSecs: Double, 
+        /**
+         * Transcribing it (loading the speech model, when it was not loaded, included).
+         */transcribeSecs: Double, 
+        /**
+         * Cleaning it up (loading the text model, when it was not loaded, included).
+         */refineSecs: Double, 
+        /**
+         * From the call to the result.
+         */totalSecs: Double) {
+        self.decodeAudioSecs = decodeAudioSecs
+        self.vadSecs = vadSecs
+        self.transcribeSecs = transcribeSecs
+        self.refineSecs = refineSecs
+        self.totalSecs = totalSecs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StageTimings: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStageTimings: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StageTimings {
+        return
+            try StageTimings(
+                decodeAudioSecs: FfiConverterDouble.read(from: &buf), 
+                vadSecs: FfiConverterDouble.read(from: &buf), 
+                transcribeSecs: FfiConverterDouble.read(from: &buf), 
+                refineSecs: FfiConverterDouble.read(from: &buf), 
+                totalSecs: FfiConverterDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StageTimings, into buf: inout [UInt8]) {
+        FfiConverterDouble.write(value.decodeAudioSecs, into: &buf)
+        FfiConverterDouble.write(value.vadSecs, into: &buf)
+        FfiConverterDouble.write(value.transcribeSecs, into: &buf)
+        FfiConverterDouble.write(value.refineSecs, into: &buf)
+        FfiConverterDouble.write(value.totalSecs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStageTimings_lift(_ buf: RustBuffer) throws -> StageTimings {
+    return try FfiConverterTypeStageTimings.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStageTimings_lower(_ value: StageTimings) -> RustBuffer {
+    return FfiConverterTypeStageTimings.lower(value)
+}
+
+
+/**
  * The result of a transcription.
  */
 public struct Transcript: Equatable, Hashable {
@@ -766,6 +1177,135 @@ public func FfiConverterTypeTranscript_lower(_ value: Transcript) -> RustBuffer 
 
 
 /**
+ * The user's vocabulary. Build and edit it through its methods, which validate; the
+ * fields are public for reading and for serde (JSON: `{"terms": [...],
+ * "replacements": [{"spoken": "...", "written": "..."}]}`), and every use of it
+ * ([`Vocabulary::apply`], the prompts) copes with entries that skipped validation.
+ */
+public struct Vocabulary: Equatable, Hashable {
+    /**
+     * Words and phrases to spell exactly as given (e.g. "Dashwood", "macOS").
+     */
+    public var terms: [String]
+    /**
+     * Spoken forms to write differently.
+     */
+    public var replacements: [Replacement]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Words and phrases to spell exactly as given (e.g. "Dashwood", "macOS").
+         */terms: [String], 
+        /**
+         * Spoken forms to write differently.
+         */replacements: [Replacement]) {
+        self.terms = terms
+        self.replacements = replacements
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Vocabulary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVocabulary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Vocabulary {
+        return
+            try Vocabulary(
+                terms: FfiConverterSequenceString.read(from: &buf), 
+                replacements: FfiConverterSequenceTypeReplacement.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Vocabulary, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.terms, into: &buf)
+        FfiConverterSequenceTypeReplacement.write(value.replacements, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVocabulary_lift(_ buf: RustBuffer) throws -> Vocabulary {
+    return try FfiConverterTypeVocabulary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVocabulary_lower(_ value: Vocabulary) -> RustBuffer {
+    return FfiConverterTypeVocabulary.lower(value)
+}
+
+
+/**
+ * A warning: its code and a sentence for people.
+ */
+public struct Warning: Equatable, Hashable {
+    public var code: WarningCode
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: WarningCode, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Warning: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWarning: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Warning {
+        return
+            try Warning(
+                code: FfiConverterTypeWarningCode.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Warning, into buf: inout [UInt8]) {
+        FfiConverterTypeWarningCode.write(value.code, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWarning_lift(_ buf: RustBuffer) throws -> Warning {
+    return try FfiConverterTypeWarning.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWarning_lower(_ value: Warning) -> RustBuffer {
+    return FfiConverterTypeWarning.lower(value)
+}
+
+
+/**
  * One word with its time span (seconds) and the model's confidence.
  */
 public struct Word: Equatable, Hashable {
@@ -834,6 +1374,92 @@ public func FfiConverterTypeWord_lift(_ buf: RustBuffer) throws -> Word {
 public func FfiConverterTypeWord_lower(_ value: Word) -> RustBuffer {
     return FfiConverterTypeWord.lower(value)
 }
+
+
+/**
+ * What adding an entry did.
+ */
+
+public enum AddOutcome: Equatable, Hashable {
+    
+    /**
+     * A new entry.
+     */
+    case added
+    /**
+     * An entry equal to it ignoring case was there: its spelling (a term's, or a
+     * replacement's written form) is now the one given.
+     */
+    case updated
+    /**
+     * The same entry was already there.
+     */
+    case unchanged
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AddOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAddOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = AddOutcome
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AddOutcome {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .added
+        
+        case 2: return .updated
+        
+        case 3: return .unchanged
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AddOutcome, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .added:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .updated:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .unchanged:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAddOutcome_lift(_ buf: RustBuffer) throws -> AddOutcome {
+    return try FfiConverterTypeAddOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAddOutcome_lower(_ value: AddOutcome) -> RustBuffer {
+    return FfiConverterTypeAddOutcome.lower(value)
+}
+
 
 
 /**
@@ -907,6 +1533,174 @@ public func FfiConverterTypeCapability_lift(_ buf: RustBuffer) throws -> Capabil
 #endif
 public func FfiConverterTypeCapability_lower(_ value: Capability) -> RustBuffer {
     return FfiConverterTypeCapability.lower(value)
+}
+
+
+
+/**
+ * Where a dictation is, for progress and streaming.
+ */
+
+public enum DictateStage: Equatable, Hashable {
+    
+    case decodingAudio
+    case detectingSpeech
+    case transcribing
+    case refining
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DictateStage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDictateStage: FfiConverterRustBuffer {
+    typealias SwiftType = DictateStage
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DictateStage {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .decodingAudio
+        
+        case 2: return .detectingSpeech
+        
+        case 3: return .transcribing
+        
+        case 4: return .refining
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DictateStage, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .decodingAudio:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .detectingSpeech:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .transcribing:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .refining:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDictateStage_lift(_ buf: RustBuffer) throws -> DictateStage {
+    return try FfiConverterTypeDictateStage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDictateStage_lower(_ value: DictateStage) -> RustBuffer {
+    return FfiConverterTypeDictateStage.lower(value)
+}
+
+
+
+/**
+ * What an edit does.
+ */
+
+public enum EditKind: Equatable, Hashable {
+    
+    /**
+     * Words added (`before` is empty).
+     */
+    case insert
+    /**
+     * Words removed (`after` is empty).
+     */
+    case delete
+    /**
+     * Words changed.
+     */
+    case replace
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension EditKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEditKind: FfiConverterRustBuffer {
+    typealias SwiftType = EditKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EditKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .insert
+        
+        case 2: return .delete
+        
+        case 3: return .replace
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: EditKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .insert:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .delete:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .replace:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEditKind_lift(_ buf: RustBuffer) throws -> EditKind {
+    return try FfiConverterTypeEditKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEditKind_lower(_ value: EditKind) -> RustBuffer {
+    return FfiConverterTypeEditKind.lower(value)
 }
 
 
@@ -997,6 +1791,82 @@ public func FfiConverterTypeModelState_lift(_ buf: RustBuffer) throws -> ModelSt
 #endif
 public func FfiConverterTypeModelState_lower(_ value: ModelState) -> RustBuffer {
     return FfiConverterTypeModelState.lower(value)
+}
+
+
+
+/**
+ * The Python sidecars' three memory classes: ≤ 8 GB, 9–16 GB, > 16 GB.
+ */
+
+public enum RamTier: Equatable, Hashable {
+    
+    case small
+    case medium
+    case large
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RamTier: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRamTier: FfiConverterRustBuffer {
+    typealias SwiftType = RamTier
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RamTier {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .small
+        
+        case 2: return .medium
+        
+        case 3: return .large
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RamTier, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .small:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .medium:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .large:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRamTier_lift(_ buf: RustBuffer) throws -> RamTier {
+    return try FfiConverterTypeRamTier.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRamTier_lower(_ value: RamTier) -> RustBuffer {
+    return FfiConverterTypeRamTier.lower(value)
 }
 
 
@@ -1200,6 +2070,113 @@ public func FfiConverterTypeUnloadReason_lower(_ value: UnloadReason) -> RustBuf
 }
 
 
+
+/**
+ * What a warning is about, for apps that act on it.
+ */
+
+public enum WarningCode: Equatable, Hashable {
+    
+    /**
+     * No speech was found (silence or noise): the text is empty.
+     */
+    case noSpeech
+    /**
+     * The cleanup's output was not an edit of the transcript (an answer, a rewrite):
+     * the text is the transcript with the vocabulary applied.
+     */
+    case cleanupRejected
+    /**
+     * Words the model put around the text ("Sure! Here's …") were removed.
+     */
+    case cleanupTrimmed
+    /**
+     * The cleanup stopped at its token budget: the text may be cut short, so the
+     * transcript was used.
+     */
+    case cleanupTruncated
+    /**
+     * Not every vocabulary word fit Whisper's prompt; the first ones were used.
+     */
+    case vocabularyTruncated
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension WarningCode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWarningCode: FfiConverterRustBuffer {
+    typealias SwiftType = WarningCode
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WarningCode {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .noSpeech
+        
+        case 2: return .cleanupRejected
+        
+        case 3: return .cleanupTrimmed
+        
+        case 4: return .cleanupTruncated
+        
+        case 5: return .vocabularyTruncated
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: WarningCode, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .noSpeech:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .cleanupRejected:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .cleanupTrimmed:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .cleanupTruncated:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .vocabularyTruncated:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWarningCode_lift(_ buf: RustBuffer) throws -> WarningCode {
+    return try FfiConverterTypeWarningCode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWarningCode_lower(_ value: WarningCode) -> RustBuffer {
+    return FfiConverterTypeWarningCode.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -1268,6 +2245,56 @@ fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterUInt32.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReplacement: FfiConverterRustBuffer {
+    typealias SwiftType = [Replacement]
+
+    public static func write(_ value: [Replacement], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReplacement.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Replacement] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Replacement]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReplacement.read(from: &buf))
         }
         return seq
     }

@@ -243,6 +243,13 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DICTATE_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DICTATE_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceDictateListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DOWNLOAD_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DOWNLOAD_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceDownloadListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -269,6 +276,15 @@ typedef void (*UniffiCallbackInterfaceSegmentListenerMethod0)(uint64_t, RustBuff
 typedef void (*UniffiCallbackInterfaceTokenListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DICTATE_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DICTATE_LISTENER
+typedef struct UniffiVTableCallbackInterfaceDictateListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceDictateListenerMethod0 _Nonnull onEvent;
+} UniffiVTableCallbackInterfaceDictateListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DOWNLOAD_LISTENER
@@ -333,6 +349,26 @@ void uniffi_murmur_ffi_fn_method_cancelhandle_cancel(uint64_t ptr, RustCallStatu
 int8_t uniffi_murmur_ffi_fn_method_cancelhandle_is_cancelled(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_CLONE_DICTATELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_CLONE_DICTATELISTENER
+uint64_t uniffi_murmur_ffi_fn_clone_dictatelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_FREE_DICTATELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_FREE_DICTATELISTENER
+void uniffi_murmur_ffi_fn_free_dictatelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_INIT_CALLBACK_VTABLE_DICTATELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_INIT_CALLBACK_VTABLE_DICTATELISTENER
+void uniffi_murmur_ffi_fn_init_callback_vtable_dictatelistener(const UniffiVTableCallbackInterfaceDictateListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_DICTATELISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_DICTATELISTENER_ON_EVENT
+void uniffi_murmur_ffi_fn_method_dictatelistener_on_event(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_CLONE_DOWNLOADLISTENER
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_CLONE_DOWNLOADLISTENER
 uint64_t uniffi_murmur_ffi_fn_clone_downloadlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -373,6 +409,16 @@ uint64_t uniffi_murmur_ffi_fn_constructor_engine_new(RustBuffer config, RustCall
 RustBuffer uniffi_murmur_ffi_fn_method_engine_add_model(uint64_t ptr, RustBuffer model, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_ADD_VOCABULARY_REPLACEMENT
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_ADD_VOCABULARY_REPLACEMENT
+RustBuffer uniffi_murmur_ffi_fn_method_engine_add_vocabulary_replacement(uint64_t ptr, RustBuffer spoken, RustBuffer written, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_ADD_VOCABULARY_TERM
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_ADD_VOCABULARY_TERM
+RustBuffer uniffi_murmur_ffi_fn_method_engine_add_vocabulary_term(uint64_t ptr, RustBuffer term, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_CANCEL_DOWNLOAD
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_CANCEL_DOWNLOAD
 int8_t uniffi_murmur_ffi_fn_method_engine_cancel_download(uint64_t ptr, RustBuffer model, RustCallStatus *_Nonnull out_status
@@ -383,9 +429,24 @@ int8_t uniffi_murmur_ffi_fn_method_engine_cancel_download(uint64_t ptr, RustBuff
 uint64_t uniffi_murmur_ffi_fn_method_engine_delete(uint64_t ptr, RustBuffer model
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_DICTATE
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_DICTATE
+uint64_t uniffi_murmur_ffi_fn_method_engine_dictate(uint64_t ptr, RustBuffer audio, RustBuffer options, RustBuffer listener, RustBuffer cancel
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_DOWNLOAD
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_DOWNLOAD
 uint64_t uniffi_murmur_ffi_fn_method_engine_download(uint64_t ptr, RustBuffer model, RustBuffer listener, RustBuffer cancel
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_IMPORT_VOCABULARY
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_IMPORT_VOCABULARY
+RustBuffer uniffi_murmur_ffi_fn_method_engine_import_vocabulary(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_LIMITS
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_LIMITS
+RustBuffer uniffi_murmur_ffi_fn_method_engine_limits(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_LOAD
@@ -423,6 +484,11 @@ uint64_t uniffi_murmur_ffi_fn_method_engine_refine(uint64_t ptr, RustBuffer text
 void uniffi_murmur_ffi_fn_method_engine_remove_model(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_REMOVE_VOCABULARY
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_REMOVE_VOCABULARY
+RustBuffer uniffi_murmur_ffi_fn_method_engine_remove_vocabulary(uint64_t ptr, RustBuffer entry, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_STATUS
 RustBuffer uniffi_murmur_ffi_fn_method_engine_status(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -441,6 +507,11 @@ uint64_t uniffi_murmur_ffi_fn_method_engine_transcribe(uint64_t ptr, RustBuffer 
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_UNLOAD
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_UNLOAD
 uint64_t uniffi_murmur_ffi_fn_method_engine_unload(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_VOCABULARY
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_VOCABULARY
+RustBuffer uniffi_murmur_ffi_fn_method_engine_vocabulary(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_CLONE_EVENTLISTENER
@@ -817,6 +888,12 @@ uint16_t uniffi_murmur_ffi_checksum_method_cancelhandle_is_cancelled(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_DICTATELISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_DICTATELISTENER_ON_EVENT
+uint16_t uniffi_murmur_ffi_checksum_method_dictatelistener_on_event(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_DOWNLOADLISTENER_ON_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_DOWNLOADLISTENER_ON_PROGRESS
 uint16_t uniffi_murmur_ffi_checksum_method_downloadlistener_on_progress(void
@@ -826,6 +903,18 @@ uint16_t uniffi_murmur_ffi_checksum_method_downloadlistener_on_progress(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_ADD_MODEL
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_ADD_MODEL
 uint16_t uniffi_murmur_ffi_checksum_method_engine_add_model(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_ADD_VOCABULARY_REPLACEMENT
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_ADD_VOCABULARY_REPLACEMENT
+uint16_t uniffi_murmur_ffi_checksum_method_engine_add_vocabulary_replacement(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_ADD_VOCABULARY_TERM
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_ADD_VOCABULARY_TERM
+uint16_t uniffi_murmur_ffi_checksum_method_engine_add_vocabulary_term(void
     
 );
 #endif
@@ -841,9 +930,27 @@ uint16_t uniffi_murmur_ffi_checksum_method_engine_delete(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_DICTATE
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_DICTATE
+uint16_t uniffi_murmur_ffi_checksum_method_engine_dictate(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_DOWNLOAD
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_DOWNLOAD
 uint16_t uniffi_murmur_ffi_checksum_method_engine_download(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_IMPORT_VOCABULARY
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_IMPORT_VOCABULARY
+uint16_t uniffi_murmur_ffi_checksum_method_engine_import_vocabulary(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_LIMITS
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_LIMITS
+uint16_t uniffi_murmur_ffi_checksum_method_engine_limits(void
     
 );
 #endif
@@ -889,6 +996,12 @@ uint16_t uniffi_murmur_ffi_checksum_method_engine_remove_model(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_REMOVE_VOCABULARY
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_REMOVE_VOCABULARY
+uint16_t uniffi_murmur_ffi_checksum_method_engine_remove_vocabulary(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_STATUS
 uint16_t uniffi_murmur_ffi_checksum_method_engine_status(void
@@ -910,6 +1023,12 @@ uint16_t uniffi_murmur_ffi_checksum_method_engine_transcribe(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_UNLOAD
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_UNLOAD
 uint16_t uniffi_murmur_ffi_checksum_method_engine_unload(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_VOCABULARY
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_VOCABULARY
+uint16_t uniffi_murmur_ffi_checksum_method_engine_vocabulary(void
     
 );
 #endif

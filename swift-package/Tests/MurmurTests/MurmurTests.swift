@@ -13,10 +13,13 @@ let repoRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent()
 let jfk = fixtures.appendingPathComponent("audio/jfk.wav")
 
-/// An engine over a private, offline cache that knows the fixture models.
-func makeEngine(ramBytes: UInt64 = 8 << 30) throws -> Engine {
-    let dir = FileManager.default.temporaryDirectory
-        .appendingPathComponent("murmur-swift-\(UUID().uuidString)")
+/// A new private folder for an engine's cache and settings.
+func makeDirectory() -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("murmur-swift-\(UUID().uuidString)")
+}
+
+/// An engine over a private, offline cache (in `dir`) that knows the fixture models.
+func makeEngine(ramBytes: UInt64 = 8 << 30, dir: URL = makeDirectory()) throws -> Engine {
     let engine = try Engine(
         configuration: EngineConfig(
             cacheDirectory: dir.appendingPathComponent("hub"),
@@ -38,6 +41,28 @@ func greedy(_ maxTokens: UInt32, mode: RefineMode = .fixGrammar) -> RefineOption
 let longStory = RefineOptions(
     model: "fixture-smol", mode: .custom(prompt: "Write a very long story about the sea."),
     temperature: 0, maxTokens: 400)
+
+/// The JFK recording's golden transcript (tests/goldens/whisper/transcripts.json).
+func jfkGolden() throws -> String {
+    let goldens = repoRoot.appendingPathComponent("tests/goldens/whisper/transcripts.json")
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: goldens)) as? [String: Any]
+    let golden = try #require((json?["jfk"] as? [String: Any])?["text"] as? String)
+    return golden.trimmingCharacters(in: .whitespaces)
+}
+
+/// Dictation with the fixture models, in English, with a greedy cleanup.
+func dictation(refine: Bool = true, vocabulary: Bool = true) -> DictateOptions {
+    DictateOptions(
+        speechModel: "fixture-whisper", textModel: "fixture-smol", language: "en", refine: refine,
+        refineOptions: RefineOptions(temperature: 0, seed: 7), vocabulary: vocabulary)
+}
+
+/// The lower-cased words of `text`, without punctuation.
+func words(_ text: String) -> [String] {
+    text.split(whereSeparator: \.isWhitespace)
+        .map { String($0.filter { $0.isLetter || $0.isNumber }).lowercased() }
+        .filter { !$0.isEmpty }
+}
 
 /// Waits (up to 10 s) until `condition` holds.
 func eventually(_ condition: () -> Bool) async throws -> Bool {
@@ -150,10 +175,7 @@ struct MurmurTests {
     }
 
     @Test func transcribesJfkToTheGoldenSentence() async throws {
-        let goldens = repoRoot.appendingPathComponent("tests/goldens/whisper/transcripts.json")
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: goldens)) as? [String: Any]
-        let golden = try #require((json?["jfk"] as? [String: Any])?["text"] as? String)
-        let expected = golden.trimmingCharacters(in: .whitespaces)
+        let expected = try jfkGolden()
         let options = TranscribeOptions(model: "fixture-whisper")
         let transcript = try await shared.transcribe(contentsOf: jfk, options: options)
         #expect(transcript.text == expected)
@@ -180,6 +202,176 @@ struct MurmurTests {
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
         #expect(try await eventually { !shared.status.inUse })
+    }
+
+    // MARK: Dictation
+
+    @Test func dictatesJfkToCleanTextWithEditsAndTimings() async throws {
+        let golden = try jfkGolden()
+        let result = try await shared.dictate(contentsOf: jfk, options: dictation())
+        #expect(result.transcript == golden)
+        #expect(!result.text.isEmpty)
+        #expect(result.language == "en")
+        #expect(result.speechModel == "fixture-whisper")
+        #expect(result.textModel == "fixture-smol")
+        #expect(abs(result.audioSecs - 11.0) < 0.01)
+        #expect(result.speechSecs > 5 && result.speechSecs <= result.audioSecs)
+        #expect(!result.segments.isEmpty)
+        #expect(result.segments.allSatisfy { Double($0.end) <= result.audioSecs + 0.5 })
+        let t = result.timings
+        #expect(t.decodeAudioSecs > 0 && t.vadSecs > 0 && t.transcribeSecs > 0 && t.refineSecs > 0)
+        #expect(t.totalSecs >= t.decodeAudioSecs + t.vadSecs + t.transcribeSecs + t.refineSecs)
+        #expect((result.refineStats?.generatedTokens ?? 0) > 0)
+        #expect(!result.warnings.contains { $0.code == .noSpeech })
+        // The cleanup kept the speaker's words (or was set aside for the transcript).
+        let (text, spoken) = (words(result.text), words(result.transcript))
+        #expect(text.filter { !spoken.contains($0) }.count * 5 <= max(text.count, 5))
+        // Each edit names its words in both texts, and undoing the edits, last first,
+        // gives the transcript back.
+        for edit in result.edits {
+            let before = edit.transcriptRange(in: result.transcript).map {
+                String(result.transcript.unicodeScalars[$0])
+            }
+            let after = edit.textRange(in: result.text).map { String(result.text.unicodeScalars[$0]) }
+            #expect(before == edit.before, "\(edit)")
+            #expect(after == edit.after, "\(edit)")
+        }
+        var undone = Array(result.text.unicodeScalars)
+        for edit in result.edits.reversed() {
+            undone.replaceSubrange(
+                Int(edit.afterStart)..<Int(edit.afterEnd), with: Array(edit.before.unicodeScalars))
+        }
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: undone)
+        #expect(String(scalars) == result.transcript)
+    }
+
+    @Test func dictationStreamsStagesSegmentsAndTextThenTheResult() async throws {
+        let golden = try jfkGolden()
+        var events: [DictationEvent] = []
+        for try await event in shared.dictationStream(.file(jfk), options: dictation()) {
+            events.append(event)
+        }
+        guard case .done(let result) = try #require(events.last) else {
+            Issue.record("the stream did not end with the result")
+            return
+        }
+        var stages: [DictateStage] = []
+        var durations: [Double] = []
+        var segments: [Segment] = []
+        var text = ""
+        for event in events.dropLast() {
+            switch event {
+            case .stage(let stage): stages.append(stage)
+            case .duration(let seconds): durations.append(seconds)
+            case .segment(let segment): segments.append(segment)
+            case .text(let delta): text += delta
+            case .done: Issue.record("a second result")
+            }
+        }
+        #expect(stages == [.decodingAudio, .detectingSpeech, .transcribing, .refining])
+        #expect(!durations.isEmpty && durations.allSatisfy { abs($0 - 11.0) < 0.01 })
+        #expect(segments == result.segments)
+        #expect(!text.isEmpty)
+        #expect(result.transcript == golden)
+        // The same greedy dictation without streaming.
+        #expect(try await shared.dictate(.file(jfk), options: dictation()).text == result.text)
+    }
+
+    @Test func silenceGivesNoTextAndAWarning() async throws {
+        let silence = AudioSource.pcm16k(samples: [Float](repeating: 0, count: 32_000))
+        let result = try await shared.dictate(silence, options: dictation())
+        #expect(result.text.isEmpty && result.transcript.isEmpty && result.edits.isEmpty)
+        #expect(result.warnings.map(\.code) == [.noSpeech])
+        #expect(result.textModel == nil && result.refineStats == nil)
+        #expect(result.timings.transcribeSecs == 0 && result.timings.refineSecs == 0)
+    }
+
+    @Test func audioPastTheLimitIsRefusedBeforeAnyWork() async throws {
+        let engine = try makeEngine()
+        #expect(engine.limits().maxRecordingSecs == 360)
+        let tooLong = AudioSource.pcmS16(
+            samples: [Int16](repeating: 0, count: 16_000 * 362), sampleRate: 16_000, channels: 1)
+        do {
+            _ = try await engine.dictate(tooLong, options: dictation())
+            Issue.record("audio past the limit was dictated")
+        } catch MurmurError.audioTooLong(let seconds, let limitSecs) {
+            #expect(limitSecs == 360 && seconds >= 362)
+        }
+        #expect(engine.status.loaded == nil && engine.status.loadedAudio == nil)
+    }
+
+    @Test func cancellingTheTaskCancelsADictation() async throws {
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await shared.dictate(contentsOf: jfk, options: dictation())
+        }
+        await #expect(throws: CancellationError.self) { try await task.value }
+    }
+
+    @Test func limitsFollowTheMemoryTier() throws {
+        #expect(shared.limits() == Limits(ramTier: .small, maxRecordingSecs: 360, maxRefineTokens: 1536))
+        let large = try makeEngine(ramBytes: 24 << 30)
+        #expect(large.limits() == Limits(ramTier: .large, maxRecordingSecs: 720, maxRefineTokens: 3072))
+    }
+
+    // MARK: Vocabulary
+
+    @Test func vocabularyRoundTrip() throws {
+        let dir = makeDirectory()
+        let engine = try makeEngine(dir: dir)
+        #expect(try engine.vocabulary() == Vocabulary(terms: [], replacements: []))
+        #expect(try engine.addVocabularyTerm("Dashwood") == .added)
+        #expect(try engine.addVocabularyTerm("Dashwood") == .unchanged)
+        #expect(try engine.addVocabularyTerm("DashWood") == .updated)
+        let app = Replacement(spoken: "murmur dot app", written: "Murmur.app")
+        #expect(try engine.addVocabularyReplacement(spoken: app.spoken, written: app.written) == .added)
+        #expect(try engine.vocabulary() == Vocabulary(terms: ["DashWood"], replacements: [app]))
+
+        // A CSV file: all of it, or none of it on an error naming the line.
+        let csv = dir.appendingPathComponent("words.csv")
+        try Data("# my words\nmacOS\ndashwood\n\"eff why eye\",FYI\n".utf8).write(to: csv)
+        let imported = try engine.importVocabulary(from: csv)
+        #expect(imported == Imported(termsAdded: 1, replacementsAdded: 1, updated: 1, unchanged: 0))
+        let bad = dir.appendingPathComponent("bad.csv")
+        try Data("Xcode\na,b,c\n".utf8).write(to: bad)
+        do {
+            try engine.importVocabulary(from: bad)
+            Issue.record("a row of three fields was imported")
+        } catch MurmurError.invalidArgument(let name, let reason) {
+            #expect(name == bad.path)
+            #expect(reason.hasPrefix("line 2:"), "\(reason)")
+        }
+        let fyi = Replacement(spoken: "eff why eye", written: "FYI")
+        let expected = Vocabulary(terms: ["dashwood", "macOS"], replacements: [app, fyi])
+        #expect(try engine.vocabulary() == expected)
+
+        // Another engine on the same settings folder sees the same vocabulary.
+        #expect(try makeEngine(dir: dir).vocabulary() == expected)
+
+        // A replacement is removed by either of its forms.
+        #expect(try engine.removeVocabulary("murmur.APP") == Removed(terms: [], replacements: [app]))
+        #expect(try engine.removeVocabulary("DASHWOOD") == Removed(terms: ["dashwood"], replacements: []))
+        #expect(throws: MurmurError.self) { try engine.removeVocabulary("Dashwood") }
+        #expect(try engine.vocabulary() == Vocabulary(terms: ["macOS"], replacements: [fyi]))
+        #expect(throws: MurmurError.self) { try engine.addVocabularyTerm("   ") }
+    }
+
+    @Test func theVocabularyReachesTheDictation() async throws {
+        let engine = try makeEngine()
+        try engine.addVocabularyReplacement(spoken: "fellow Americans", written: "fellow Earthlings")
+        let result = try await engine.dictate(contentsOf: jfk, options: dictation(refine: false))
+        // (Whisper's prompt holds the vocabulary's words, which may change its punctuation.)
+        #expect(result.transcript.contains("fellow Americans"))
+        #expect(result.text.contains("fellow Earthlings"))
+        #expect(!result.text.contains("Americans"))
+        #expect(result.edits.contains { $0.kind == .replace && $0.after.hasPrefix("Earthlings") })
+        #expect(result.textModel == nil && result.refineStats == nil && result.timings.refineSecs == 0)
+        // Without the vocabulary the text is the transcript.
+        let plain = try await engine.dictate(
+            contentsOf: jfk, options: dictation(refine: false, vocabulary: false))
+        #expect(plain.text == plain.transcript && plain.edits.isEmpty)
+        try await engine.unload()
     }
 
     @Test func eventsFollowLoadAndUnload() async throws {
