@@ -443,6 +443,45 @@ fn csv_import_errors_name_the_file_and_line_and_change_nothing() {
     assert_eq!(std::fs::read(e.vocabulary_path()).unwrap(), before);
 }
 
+/// CSV as text (a request body, a pasted sheet): the same rows as a file, errors named
+/// `csv` with the line, all or nothing, bounded as a file is.
+#[test]
+fn csv_text_is_imported_as_a_file_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir.path().join("conf"));
+    let n = e
+        .import_vocabulary_text("term\nDashwood\n\"Norland, Park\"\ndash would,Dashwood\n")
+        .unwrap();
+    assert_eq!(
+        n,
+        Imported {
+            terms_added: 2,
+            replacements_added: 1,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    assert_eq!(e.vocabulary().unwrap().terms, ["Dashwood", "Norland, Park"]);
+    let before = std::fs::read(e.vocabulary_path()).unwrap();
+    let (name, reason) = invalid(
+        e.import_vocabulary_text("fine\none,two,three\n")
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (name.as_str(), reason.starts_with("line 2: 3 fields")),
+        ("csv", true)
+    );
+    let (name, reason) = invalid(murmur_core::vocab::csv::utf8(b"ok\ncaf\xe9\n").unwrap_err());
+    assert_eq!(
+        (name.as_str(), reason.starts_with("line 2: not UTF-8")),
+        ("csv", true)
+    );
+    let big = "w\n".repeat((1 << 19) + 1);
+    let (_, reason) = invalid(e.import_vocabulary_text(&big).unwrap_err());
+    assert!(reason.contains("1048578 bytes"), "{reason}");
+    assert_eq!(std::fs::read(e.vocabulary_path()).unwrap(), before);
+}
+
 #[test]
 fn the_store_works_on_its_own_path() {
     let dir = tempfile::tempdir().unwrap();

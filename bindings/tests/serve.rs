@@ -279,6 +279,7 @@ impl Home {
             .env_remove("MURMUR_SOCKET")
             .env_remove("MURMUR_IDLE_UNLOAD_SECS")
             .env_remove("MURMUR_IDLE_UNLOAD_MINUTES")
+            .env_remove("MURMUR_RAM_BYTES")
             .env_remove("HF_TOKEN");
         // Offline homes have SmolLM2 registered as `smollm2` (the daemon checks its
         // default at start, so an online home, which has not, names none).
@@ -309,9 +310,15 @@ impl Home {
 
     /// `murmur serve --socket <home>/run/murmur.sock ARGS...`, once it is ready.
     fn serve(&self, args: &[&str]) -> Daemon {
+        self.serve_with(&[], args)
+    }
+
+    /// [`Home::serve`] with environment variables `vars` set.
+    fn serve_with(&self, vars: &[(&str, &str)], args: &[&str]) -> Daemon {
         let mut cmd = murmur();
         self.env(&mut cmd);
         let mut child = cmd
+            .envs(vars.iter().copied())
             .arg("serve")
             .arg("--socket")
             .arg(self.socket())
@@ -1319,6 +1326,19 @@ fn bad_settings_stop_the_daemon_at_start() {
             &["HF_ENDPOINT", "URL"],
         ),
         (
+            &[("MURMUR_RAM_BYTES", "8")],
+            &[],
+            &[
+                "MURMUR_RAM_BYTES",
+                "\"8\" is not a number of bytes of at least 1073741824",
+            ],
+        ),
+        (
+            &[("MURMUR_RAM_BYTES", "8 GB")],
+            &[],
+            &["MURMUR_RAM_BYTES", "8589934592 for 8 GiB"],
+        ),
+        (
             &[("MURMUR_CONFIG_DIR", "relative/config")],
             &[],
             &["MURMUR_CONFIG_DIR", "absolute"],
@@ -2086,4 +2106,558 @@ fn transcribe_sniffs_json_answers_4xx_for_bad_paths_and_audio_and_cancels_on_dis
     let status = get(&unix, "/v1/status").json();
     assert_eq!(status["in_use"], false);
     assert_eq!(status["loaded_audio"], "whisper-test", "still warm");
+}
+
+// ---------------------------------------------------------------------------------------
+// Dictation (`POST /v1/dictate`, `GET /v1/limits`) and the vocabulary routes, on the real
+// models: Whisper base and SmolLM2.
+
+const JFK: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+
+/// 8 GiB: the memory tier whose dictation limit is 6 minutes.
+const EIGHT_GIB: &str = "8589934592";
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Characters `start..end` of `s` (offsets in Unicode scalar values, as the API counts).
+fn chars(s: &str, start: &Value, end: &Value) -> String {
+    let (start, end) = (start.as_u64().unwrap(), end.as_u64().unwrap());
+    s.chars()
+        .skip(start as usize)
+        .take((end - start) as usize)
+        .collect()
+}
+
+/// Every edit of a dictation names the characters it covers in the transcript and in
+/// the text.
+fn check_edits(r: &Value) {
+    let transcript = r["transcript"].as_str().unwrap();
+    let text = r["text"].as_str().unwrap();
+    for e in r["edits"].as_array().unwrap() {
+        assert!(
+            ["insert", "delete", "replace"].contains(&e["kind"].as_str().unwrap()),
+            "{e}"
+        );
+        assert_eq!(
+            chars(transcript, &e["before_start"], &e["before_end"]),
+            e["before"].as_str().unwrap(),
+            "{e} in {transcript:?}"
+        );
+        assert_eq!(
+            chars(text, &e["after_start"], &e["after_end"]),
+            e["after"].as_str().unwrap(),
+            "{e} in {text:?}"
+        );
+    }
+}
+
+/// `secs` seconds of silence as a 16 kHz mono 16-bit WAV.
+fn silence_wav(secs: f64) -> Vec<u8> {
+    let n = (secs * 16000.0) as u32 * 2;
+    let mut out = Vec::with_capacity(44 + n as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + n).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&16000u32.to_le_bytes());
+    out.extend_from_slice(&32000u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&n.to_le_bytes());
+    out.resize(44 + n as usize, 0);
+    out
+}
+
+/// An offline home with SmolLM2 (`smollm2`, the default text model) and Whisper base
+/// (`whisper-test`).
+fn dictation_home() -> Home {
+    let home = Home::new();
+    let whisper = fixture("whisper-base-ct2");
+    home.cli(&[
+        "models",
+        "add",
+        whisper.to_str().unwrap(),
+        "--id",
+        "whisper-test",
+        "--audio",
+    ]);
+    home
+}
+
+/// The error of a refused call: its status and `error` object.
+fn refused(r: Response) -> (u16, Value) {
+    let status = r.status;
+    (status, r.json()["error"].clone())
+}
+
+#[test]
+fn dictate_jfk_from_a_path_an_upload_and_a_stream() {
+    let home = dictation_home();
+    let daemon = home.serve(&[]);
+    let unix = daemon.unix();
+    let wav = fixture("audio/jfk.wav");
+    // A replacement of the user's: the text then differs from Whisper's transcript by a
+    // known edit, whatever the cleanup does.
+    let r = post(
+        &unix,
+        "/v1/vocabulary",
+        &json!({"spoken": "fellow Americans", "written": "fellow Earthlings"}),
+    );
+    assert_eq!(r.status, 200);
+
+    let started = Instant::now();
+    let r = post(
+        &unix,
+        "/v1/dictate",
+        &json!({
+            "path": wav,
+            "speech_model": "whisper-test",
+            "text_model": "smollm2",
+            "transcribe": {"language": "en"},
+            "refine": {"temperature": 0.0},
+        }),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-type"], "application/json");
+    let v = r.json();
+    eprintln!("dictate (JSON, path) in {:?}: {v}", started.elapsed());
+    assert_eq!(words(v["transcript"].as_str().unwrap()), words(JFK), "{v}");
+    let text = v["text"].as_str().unwrap();
+    assert!(text.contains("Earthlings"), "{v}");
+    check_edits(&v);
+    assert!(
+        v["edits"].as_array().unwrap().iter().any(|e| {
+            e["before"].as_str().unwrap().contains("Americans")
+                && e["after"].as_str().unwrap().contains("Earthlings")
+        }),
+        "{}",
+        v["edits"]
+    );
+    let t = &v["timings"];
+    let secs = |k: &str| t[k].as_f64().unwrap_or_else(|| panic!("timings.{k}: {t}"));
+    for k in [
+        "decode_audio_secs",
+        "vad_secs",
+        "transcribe_secs",
+        "refine_secs",
+    ] {
+        assert!(secs(k) > 0.0, "{k}: {t}");
+    }
+    assert!(
+        secs("total_secs")
+            >= secs("decode_audio_secs")
+                + secs("vad_secs")
+                + secs("transcribe_secs")
+                + secs("refine_secs")
+    );
+    assert_eq!(
+        (&v["language"], &v["speech_model"], &v["text_model"]),
+        (&json!("en"), &json!("whisper-test"), &json!("smollm2"))
+    );
+    assert!(
+        (v["audio_secs"].as_f64().unwrap() - 11.0).abs() < 0.1,
+        "{v}"
+    );
+    assert!(!v["segments"].as_array().unwrap().is_empty());
+    assert!(v["refine_stats"]["generated_tokens"].as_u64().unwrap() > 0);
+    for w in v["warnings"].as_array().unwrap() {
+        assert!(w["code"].is_string() && w["message"].is_string(), "{w}");
+    }
+
+    // The same audio uploaded, the options in the query: the same dictation.
+    let bytes = std::fs::read(&wav).unwrap();
+    let query = "speech_model=whisper-test&text_model=smollm2&language=en&temperature=0";
+    let started = Instant::now();
+    let r = request(
+        &unix,
+        "POST",
+        &format!("/v1/dictate?{query}"),
+        &[("Content-Type", "audio/wav")],
+        &bytes,
+    );
+    assert_eq!(r.status, 200);
+    let u = r.json();
+    eprintln!("dictate (upload) in {:?}", started.elapsed());
+    for k in ["text", "transcript", "edits", "warnings"] {
+        assert_eq!(u[k], v[k], "{k}");
+    }
+
+    // Streamed: the stages in order, the audio's length, the segments, the cleanup's text
+    // as it comes, then the result (progress lines in between).
+    let r = request(
+        &unix,
+        "POST",
+        &format!("/v1/dictate?{query}&stream=true"),
+        &[("Content-Type", "audio/wav")],
+        &bytes,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-type"], "application/x-ndjson");
+    let lines = r.lines();
+    let mut seen: Vec<String> = Vec::new();
+    for l in &lines {
+        let name = match l["event"].as_str().unwrap() {
+            "progress" => {
+                assert!(l["elapsed"].as_f64().is_some(), "{l}");
+                continue;
+            }
+            "stage" => l["stage"].as_str().unwrap().to_string(),
+            "duration" => {
+                assert!((l["seconds"].as_f64().unwrap() - 11.0).abs() < 0.1, "{l}");
+                "duration".into()
+            }
+            "segment" => {
+                assert!(
+                    l["end"].as_f64().unwrap() > l["start"].as_f64().unwrap(),
+                    "{l}"
+                );
+                "segment".into()
+            }
+            "text" => {
+                assert!(l["delta"].is_string(), "{l}");
+                "text".into()
+            }
+            other => other.to_string(),
+        };
+        if seen.last() != Some(&name) {
+            seen.push(name);
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "decoding_audio",
+            "duration",
+            "detecting_speech",
+            "transcribing",
+            "segment",
+            "refining",
+            "text",
+            "result"
+        ],
+        "{lines:?}"
+    );
+    let result = lines.last().unwrap();
+    assert_eq!(result["event"], "result");
+    for k in ["text", "transcript", "edits"] {
+        assert_eq!(result[k], v[k], "{k}");
+    }
+}
+
+#[test]
+fn dictate_gives_no_text_on_silence_and_refuses_audio_past_the_limit() {
+    let home = dictation_home();
+    // Planning for 8 GiB: the limit is 6 minutes.
+    let daemon = home.serve_with(&[("MURMUR_RAM_BYTES", EIGHT_GIB)], &[]);
+    let unix = daemon.unix();
+    assert_eq!(
+        get(&unix, "/v1/limits").json(),
+        json!({"ram_tier": "small", "max_recording_secs": 360, "max_refine_tokens": 1536})
+    );
+    let audio = [("Content-Type", "audio/wav")];
+
+    // 10 s of silence: no text, a warning, and no model loaded for it.
+    let r = request(
+        &unix,
+        "POST",
+        "/v1/dictate?speech_model=whisper-test",
+        &audio,
+        &silence_wav(10.0),
+    );
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(
+        (&v["text"], &v["transcript"]),
+        (&json!(""), &json!("")),
+        "{v}"
+    );
+    let codes: Vec<&Value> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["code"])
+        .collect();
+    assert_eq!(codes, [&json!("no_speech")], "{v}");
+    assert_eq!(v["edits"], json!([]));
+    assert_eq!(v["text_model"], Value::Null);
+    let status = get(&unix, "/v1/status").json();
+    assert_eq!(
+        (&status["loaded"], &status["loaded_audio"]),
+        (&Value::Null, &Value::Null)
+    );
+
+    // 370 s: refused from the header, before any work, as an upload, a path and a stream.
+    let long = silence_wav(370.0);
+    let check = |(status, e): (u16, Value)| {
+        assert_eq!(status, 413, "{e}");
+        assert_eq!(e["kind"], "audio_too_long", "{e}");
+        assert_eq!(
+            (&e["seconds"], &e["limit_secs"]),
+            (&json!(370), &json!(360)),
+            "{e}"
+        );
+        assert_eq!(e["status"], 413);
+    };
+    let started = Instant::now();
+    check(refused(request(
+        &unix,
+        "POST",
+        "/v1/dictate?speech_model=whisper-test",
+        &audio,
+        &long,
+    )));
+    let path = home.path("long.wav");
+    std::fs::write(&path, &long).unwrap();
+    check(refused(post(
+        &unix,
+        "/v1/dictate",
+        &json!({"path": path, "speech_model": "whisper-test"}),
+    )));
+    let lines = post(
+        &unix,
+        "/v1/dictate",
+        &json!({"path": path, "speech_model": "whisper-test", "stream": true}),
+    )
+    .lines();
+    assert_eq!(
+        lines[0],
+        json!({"event": "stage", "stage": "decoding_audio"}),
+        "{lines:?}"
+    );
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "error", "{last}");
+    check((last["status"].as_u64().unwrap() as u16, last.clone()));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Bad options and models are refused before the audio is looked at.
+    let (status, e) = refused(request(
+        &unix,
+        "POST",
+        "/v1/dictate?speech_model=whisper-test&mode=poem",
+        &audio,
+        &long,
+    ));
+    assert_eq!(
+        (status, &e["kind"], &e["name"]),
+        (400, &json!("invalid_argument"), &json!("mode"))
+    );
+    let (status, e) = refused(post(
+        &unix,
+        "/v1/dictate",
+        &json!({"path": path, "speech_model": "smollm2"}),
+    ));
+    assert_eq!(
+        (status, &e["kind"]),
+        (400, &json!("invalid_argument")),
+        "{e}"
+    );
+    let (status, e) = refused(post(
+        &unix,
+        "/v1/dictate",
+        &json!({"path": path, "refine": {"temperature": -1}}),
+    ));
+    assert_eq!(
+        (status, &e["kind"]),
+        (400, &json!("invalid_argument")),
+        "{e}"
+    );
+    let (status, e) = refused(post(
+        &unix,
+        "/v1/dictate",
+        &json!({"path": home.path("nowhere.wav"), "speech_model": "whisper-test"}),
+    ));
+    assert_eq!((status, &e["kind"]), (404, &json!("io")), "{e}");
+    let (status, _) = refused(request(&unix, "POST", "/v1/dictate", &audio, b""));
+    assert_eq!(status, 400);
+
+    // A client that leaves cancels its dictation: 5.5 minutes of speech, read until
+    // Whisper starts, then the connection dropped.
+    let speech = home.path("speech.flac");
+    let ok = Command::new("sox")
+        .arg(fixture("audio/jfk.wav"))
+        .arg(&speech)
+        .args(["repeat", "29"])
+        .status()
+        .expect("sox is installed")
+        .success();
+    assert!(ok);
+    let mut r = post(
+        &unix,
+        "/v1/dictate",
+        &json!({"path": speech, "speech_model": "whisper-test", "vad": null,
+                "refine": null, "transcribe": {"language": "en"}, "stream": true}),
+    );
+    assert_eq!(r.status, 200);
+    loop {
+        let line = r.next_line().expect("the stream goes on");
+        if line["stage"] == "transcribing" {
+            break;
+        }
+    }
+    let left = Instant::now();
+    drop(r);
+    assert!(
+        daemon.wait_log("dictate cancelled", Duration::from_secs(20)),
+        "the dictation was cancelled"
+    );
+    eprintln!(
+        "dictation cancelled {:?} after the disconnect",
+        left.elapsed()
+    );
+    assert!(
+        left.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        left.elapsed()
+    );
+    assert_eq!(get(&unix, "/v1/status").json()["in_use"], false);
+}
+
+#[test]
+fn vocabulary_routes_add_list_remove_import_and_refuse_bad_entries() {
+    let home = Home::new();
+    let daemon = home.serve(&["--tcp"]);
+    let unix = daemon.unix();
+    let empty = json!({"terms": [], "replacements": []});
+    assert_eq!(get(&unix, "/v1/vocabulary").json(), empty);
+
+    let add = |body: Value| {
+        let r = post(&unix, "/v1/vocabulary", &body);
+        assert_eq!(r.status, 200, "{body}");
+        r.json()
+    };
+    assert_eq!(add(json!({"term": "dashwood"}))["outcome"], "added");
+    assert_eq!(add(json!({"term": "Dashwood"}))["outcome"], "updated");
+    assert_eq!(add(json!({"term": "Dashwood"}))["outcome"], "unchanged");
+    let v = add(json!({"spoken": "murmur dot app", "written": "Murmur.app"}));
+    assert_eq!(v["outcome"], "added");
+    let both = json!({
+        "terms": ["Dashwood"],
+        "replacements": [{"spoken": "murmur dot app", "written": "Murmur.app"}]
+    });
+    assert_eq!(v["vocabulary"], both);
+    assert_eq!(get(&unix, "/v1/vocabulary").json(), both);
+    // The CLI and the daemon share the file.
+    let listed: Value = serde_json::from_str(&home.cli(&["vocab", "list", "--json"])).unwrap();
+    assert_eq!(listed, both);
+
+    // Bad entries: the engine's checks, typed.
+    for body in [
+        json!({}),
+        json!({"term": "a", "spoken": "b"}),
+        json!({"spoken": "b"}),
+        json!({"term": "   "}),
+        json!({"term": "x".repeat(101)}),
+        json!({"spoken": "hi", "written": "bell\u{7}"}),
+    ] {
+        let (status, e) = refused(post(&unix, "/v1/vocabulary", &body));
+        assert_eq!(
+            (status, &e["kind"]),
+            (400, &json!("invalid_argument")),
+            "{body}: {e}"
+        );
+    }
+    let (status, e) = refused(request(
+        &unix,
+        "POST",
+        "/v1/vocabulary",
+        &[("Content-Type", "application/json")],
+        b"{\"term\": ",
+    ));
+    assert_eq!((status, &e["kind"]), (400, &json!("bad_request")));
+
+    // Removal.
+    let r = request(&unix, "DELETE", "/v1/vocabulary?entry=DASHWOOD", &[], b"");
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(
+        v["removed"],
+        json!({"terms": ["Dashwood"], "replacements": []})
+    );
+    assert_eq!(v["vocabulary"]["terms"], json!([]));
+    let r = request(&unix, "DELETE", "/v1/vocabulary?entry=Murmur.app", &[], b"");
+    assert_eq!(
+        r.json()["removed"]["replacements"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (status, e) = refused(request(
+        &unix,
+        "DELETE",
+        "/v1/vocabulary?entry=Dashwood",
+        &[],
+        b"",
+    ));
+    assert_eq!(
+        (status, &e["kind"], &e["name"]),
+        (400, &json!("invalid_argument"), &json!("entry"))
+    );
+    let (status, e) = refused(request(&unix, "DELETE", "/v1/vocabulary", &[], b""));
+    assert_eq!((status, &e["kind"]), (400, &json!("bad_request")));
+    assert_eq!(get(&unix, "/v1/vocabulary").json(), empty);
+
+    // Import: a CSV body, all rows or none.
+    let csv = [("Content-Type", "text/csv")];
+    let import = |body: &[u8]| request(&unix, "POST", "/v1/vocabulary/import", &csv, body);
+    let r = import(b"term\nDashwood\n\"Norland, Park\"\ndash would,Dashwood\n");
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(
+        v["imported"],
+        json!({"terms_added": 2, "replacements_added": 1, "updated": 0, "unchanged": 0})
+    );
+    assert_eq!(
+        v["vocabulary"]["terms"],
+        json!(["Dashwood", "Norland, Park"])
+    );
+    let after = get(&unix, "/v1/vocabulary").json();
+    for (body, want) in [
+        (&b"fine\none,two,three\n"[..], "line 2: 3 fields"),
+        (b"ok\ncaf\xe9\n", "line 2: not UTF-8"),
+        (b"ok\n\"never closed\n", "line 2: a quoted field"),
+    ] {
+        let (status, e) = refused(import(body));
+        assert_eq!(
+            (status, &e["kind"], &e["name"]),
+            (400, &json!("invalid_argument"), &json!("csv"))
+        );
+        assert!(e["reason"].as_str().unwrap().starts_with(want), "{e}");
+    }
+    let (status, e) = refused(import(&vec![b'w'; (1 << 20) + 1]));
+    assert_eq!((status, &e["kind"]), (413, &json!("payload_too_large")));
+    assert_eq!(
+        get(&unix, "/v1/vocabulary").json(),
+        after,
+        "nothing imported"
+    );
+
+    // On TCP, the vocabulary needs the token like every /v1 call.
+    let tcp = daemon.tcp();
+    assert_eq!(get(&tcp, "/v1/vocabulary").status, 401);
+    assert_eq!(get(&tcp, "/v1/limits").status, 401);
+    let bearer = format!("Bearer {}", daemon.token());
+    let auth = [("Authorization", bearer.as_str())];
+    let r = request(&tcp, "GET", "/v1/vocabulary", &auth, b"");
+    assert_eq!((r.status, r.json()), (200, after));
+    let r = request(&tcp, "GET", "/v1/limits", &auth, b"");
+    assert_eq!(r.status, 200);
+    assert!(r.json()["max_recording_secs"].as_u64().unwrap() >= 360);
 }

@@ -153,7 +153,8 @@ pub fn audio(data: &[u8]) {
 
 /// A request body as the daemon's routes read it, and every check it meets before a model
 /// is touched: `/v1/refine`'s options (core's `RefineOptions`, flat, with its mode and
-/// prompt) and `/v1/transcribe`'s (`TranscribeOptions`), a model source with its
+/// prompt), `/v1/transcribe`'s (`TranscribeOptions`), `/v1/dictate`'s (`DictateOptions`)
+/// and `/v1/vocabulary`'s entries, a model source with its
 /// revision (`/v1/models`), an idle timeout. Also the query string of an upload.
 pub fn requests(data: &[u8]) {
     use murmur_core::EngineConfig;
@@ -188,6 +189,8 @@ pub fn requests(data: &[u8]) {
         "/v1/delete",
         "/v1/load",
         "/v1/refine",
+        "/v1/dictate",
+        "/v1/vocabulary",
         "/load",
         "/generate",
     ] {

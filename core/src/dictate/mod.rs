@@ -101,8 +101,10 @@ impl DictateOptions {
     }
 }
 
-/// Where a dictation is, for progress and streaming.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a dictation is, for progress and streaming (JSON: `"decoding_audio"`,
+/// `"detecting_speech"`, `"transcribing"`, `"refining"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum DictateStage {
     DecodingAudio,

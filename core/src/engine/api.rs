@@ -435,7 +435,10 @@ impl Engine {
         // Bad settings fail before a model is chosen, downloaded or loaded for them.
         opts.validate()?;
         let m = self.choose(model, Capability::Text)?;
-        let (text, opts) = (text.to_string(), opts.clone());
+        let (text, mut opts) = (text.to_string(), opts.clone());
+        // The token ceiling is the engine's memory tier's (its configured memory, the one
+        // `Engine::limits` reports), unless the call names a tier.
+        opts.ram_tier.get_or_insert(self.inner.ram_tier());
         let mut result = self
             .run(
                 &m,

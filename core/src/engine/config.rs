@@ -32,7 +32,8 @@ pub struct EngineConfig {
     /// The speech model `transcribe(None, ..)` uses when none is loaded (default: the
     /// recommendation for this machine's RAM).
     pub default_audio_model: Option<String>,
-    /// Physical memory to base the recommendation on (default: this machine's).
+    /// Physical memory to base the recommendations and the limits on (default: this
+    /// machine's; `$MURMUR_RAM_BYTES` sets it, see [`EngineConfig::from_env`]).
     pub ram_bytes: Option<u64>,
     /// How loaded models compute (default: what suits the backend).
     pub precision: ModelPrecision,
@@ -72,10 +73,18 @@ impl EngineConfig {
     /// The longest idle timeout taken (a year; 0 stands for "never").
     pub const MAX_IDLE_UNLOAD: Duration = Duration::from_secs(365 * 24 * 3600);
 
+    /// The least memory `$MURMUR_RAM_BYTES` takes (1 GiB): a smaller number is a slip
+    /// (gigabytes meant, bytes given), not a machine Murmur runs on.
+    pub const MIN_RAM_BYTES: u64 = 1 << 30;
+
     /// Hugging Face settings from the environment ([`HubConfig::from_env`]), Murmur's
     /// folder from `$MURMUR_CONFIG_DIR` (else the platform's config folder), the idle
-    /// timeout from `$MURMUR_IDLE_UNLOAD_SECS` (0: never; default 5 minutes) and the
-    /// default models from `$MURMUR_DEFAULT_MODEL` and `$MURMUR_DEFAULT_AUDIO_MODEL`.
+    /// timeout from `$MURMUR_IDLE_UNLOAD_SECS` (0: never; default 5 minutes), the
+    /// default models from `$MURMUR_DEFAULT_MODEL` and `$MURMUR_DEFAULT_AUDIO_MODEL`, and
+    /// the memory the engine plans for from `$MURMUR_RAM_BYTES` (bytes, at least
+    /// [`Self::MIN_RAM_BYTES`]; default: this machine's): it picks the recommended models
+    /// and the memory tier's [`crate::system::Limits`] (longest dictation, refine token
+    /// ceiling), so a machine can be told to plan as a smaller one would.
     ///
     /// Lenient, for faces that cannot report an error here: a value that
     /// [`EngineConfig::try_from_env`] refuses is left out (the default applies). Never
@@ -85,6 +94,7 @@ impl EngineConfig {
         Self {
             idle_unload: idle_unload_env().unwrap_or(Some(DEFAULT_IDLE_UNLOAD)),
             config_dir: config_dir_env().unwrap_or_else(|_| default_config_dir()),
+            ram_bytes: ram_bytes_env().unwrap_or(None),
             ..config
         }
     }
@@ -99,6 +109,7 @@ impl EngineConfig {
         Ok(Self {
             idle_unload: idle_unload_env()?,
             config_dir: config_dir_env()?,
+            ram_bytes: ram_bytes_env()?,
             ..config
         })
     }
@@ -169,6 +180,26 @@ fn idle_unload_env() -> Result<Option<Duration>> {
         )
     })?;
     EngineConfig::idle_unload_from_secs(NAME, secs)
+}
+
+/// `$MURMUR_RAM_BYTES`: unset is this machine's memory; else a whole number of bytes from
+/// [`EngineConfig::MIN_RAM_BYTES`] up.
+fn ram_bytes_env() -> Result<Option<u64>> {
+    const NAME: &str = "MURMUR_RAM_BYTES";
+    let Some(v) = crate::hub::var(NAME) else {
+        return Ok(None);
+    };
+    match v.trim().parse::<u64>() {
+        Ok(n) if n >= EngineConfig::MIN_RAM_BYTES => Ok(Some(n)),
+        _ => Err(invalid(
+            NAME,
+            format!(
+                "{v:?} is not a number of bytes of at least {} (1 GiB): give bytes, e.g. \
+                 8589934592 for 8 GiB",
+                EngineConfig::MIN_RAM_BYTES
+            ),
+        )),
+    }
 }
 
 /// `$MURMUR_CONFIG_DIR`: an absolute path that is a folder or not there yet.

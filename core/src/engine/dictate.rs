@@ -211,6 +211,10 @@ impl Engine {
                 )
                 .await?;
             timings.refine_secs = t.elapsed().as_secs_f64();
+            // A cleanup cut short by `cancel` is the call cancelled, not a text to check.
+            if r.stats.stop_reason == crate::llm::generate::StopReason::Cancelled {
+                return Err(Error::Cancelled);
+            }
             let truncated = r.stats.stop_reason == crate::llm::generate::StopReason::MaxTokens;
             let (refined, _) = vocabulary.apply(&r.text);
             refine_stats = Some(r.stats);

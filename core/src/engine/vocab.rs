@@ -62,6 +62,26 @@ impl Engine {
         })
     }
 
+    /// Import the entries of CSV `text` ([`csv`]'s format, e.g. a request body or a
+    /// pasted sheet) and save: all of them, or none on an error, which is
+    /// [`Error::InvalidArgument`] named `csv` with the line. Bounded as a file is: text
+    /// over [`csv::MAX_IMPORT_BYTES`] is refused before it is parsed.
+    pub fn import_vocabulary_text(&self, text: &str) -> Result<Imported> {
+        if text.len() as u64 > csv::MAX_IMPORT_BYTES {
+            return Err(Error::InvalidArgument {
+                name: "csv".into(),
+                reason: format!(
+                    "is {} bytes; a vocabulary CSV file holds at most {} (1 MiB)",
+                    text.len(),
+                    csv::MAX_IMPORT_BYTES
+                ),
+            });
+        }
+        let rows = csv::parse(text)?;
+        self.vocabulary_store()
+            .update(|v| csv::import_rows(v, &rows))
+    }
+
     fn vocabulary_store(&self) -> VocabularyStore {
         VocabularyStore::new(&self.config().config_dir)
     }

@@ -78,18 +78,25 @@ pub fn read(path: &Path) -> Result<Vec<Row>> {
     if bytes.len() as u64 > MAX_IMPORT_BYTES {
         return Err(too_large(format!("over {MAX_IMPORT_BYTES}")));
     }
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
+    utf8(&bytes).and_then(parse).map_err(|e| match e {
+        Error::InvalidArgument { reason, .. } => invalid(reason),
+        other => other,
+    })
+}
+
+/// CSV bytes as text: an error for bytes that are not UTF-8 is [`Error::InvalidArgument`]
+/// named `csv` whose reason names the line, as [`parse`]'s do. For CSV that arrives as
+/// bytes other than a file's (a request body).
+pub fn utf8(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|e| {
         let line = 1 + bytes[..e.valid_up_to()]
             .iter()
             .filter(|&&b| b == b'\n')
             .count();
-        invalid(format!(
-            "line {line}: not UTF-8 text (save the file as UTF-8 CSV)"
-        ))
-    })?;
-    parse(text).map_err(|e| match e {
-        Error::InvalidArgument { reason, .. } => invalid(reason),
-        other => other,
+        at(
+            line,
+            "not UTF-8 text (save the file as UTF-8 CSV)".to_string(),
+        )
     })
 }
 

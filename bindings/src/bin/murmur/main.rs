@@ -1,6 +1,7 @@
 //! The `murmur` command line.
 
 mod bench;
+mod dictate;
 mod models;
 mod refine;
 mod serve;
@@ -40,12 +41,32 @@ enum Command {
     /// Transcribe speech (WAV, FLAC, MP3, M4A, OGG) with a Whisper model, streaming
     /// segments as they are decoded (txt, srt, vtt or json).
     Transcribe(transcribe::TranscribeArgs),
+    /// Dictate: audio (a file, or `-` for stdin) to clean text in one call. The speech is
+    /// found (silence and long pauses skipped), transcribed with your vocabulary, cleaned
+    /// up by a local LLM and checked; prints the text (or the whole result as JSON, with
+    /// the edits from the transcript, timings and warnings).
+    Dictate(dictate::DictateArgs),
+    /// This machine's dictation limits, by its memory tier: the longest recording
+    /// `dictate` takes and the refine token ceiling ($MURMUR_RAM_BYTES plans for less
+    /// memory).
+    Limits {
+        /// Print the limits as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Your vocabulary for dictation: terms to spell your way (`murmur vocab add macOS`)
     /// and spoken forms to write differently (`murmur vocab add --spoken "murmur dot app"
     /// --written Murmur.app`), kept in vocabulary.json.
     Vocab(vocab::VocabArgs),
     /// Run the engine as a local daemon (HTTP on a private Unix socket) that keeps the
     /// model warm between clients and unloads it when idle.
+    ///
+    /// Routes (JSON; long calls stream newline-delimited JSON, and a client that
+    /// disconnects cancels its call): GET /v1/status, GET /v1/models[/ID], POST
+    /// /v1/models/add, /v1/models/remove, /v1/download, /v1/download/cancel, /v1/delete,
+    /// /v1/load, /v1/unload, /v1/refine, /v1/transcribe, /v1/dictate, GET /v1/limits,
+    /// GET/POST/DELETE /v1/vocabulary, POST /v1/vocabulary/import, GET /v1/events, POST
+    /// /v1/shutdown.
     Serve(serve::ServeArgs),
     /// Report what MLX computes on here: version, device, the BLAS behind float32
     /// matrix products (library, threads), and the precision models load in.
@@ -81,6 +102,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Refine(args) => refine::run(args),
         Command::Vocab(args) => vocab::run(args),
+        Command::Dictate(args) => dictate::run(args),
+        Command::Limits { json } => dictate::limits(json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

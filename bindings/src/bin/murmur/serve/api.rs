@@ -14,6 +14,12 @@
 //! | `POST /v1/unload` | | `{unloaded: [ids]}` |
 //! | `POST /v1/refine` | `{text, model?, mode?, prompt?, temperature?, ..., stream?}` | stream: `start`, `token`…, `done` / `error` |
 //! | `POST /v1/transcribe` | `{path, model?, language?, ...}` or the audio file itself | stream: `start`, `audio` (its `duration`), `segment`… and `progress` (`elapsed`, every 0.5 s), `done` / `error` |
+//! | `POST /v1/dictate` | `{path, transcribe?, refine?, vad?, vocabulary?, app_name?, selected_text?, speech_model?, text_model?, stream?}` or the audio file itself (options in the query: `speech_model`, `text_model`, `language`, `refine=false`, `vad=false`, `vocabulary=false`, `mode`, `prompt`, `temperature`, `app_name`, `selected_text`, `stream`) | the `DictateResult` (`text`, `transcript`, `edits`, `timings`, `warnings`, ...); with `stream`: `event` lines `stage`, `duration`, `segment`…, `text`…, `progress`, then `result` / `error` (`dictate.rs`) |
+//! | `GET /v1/limits` | | `{ram_tier, max_recording_secs, max_refine_tokens}` |
+//! | `GET /v1/vocabulary` | | `{terms, replacements: [{spoken, written}]}` |
+//! | `POST /v1/vocabulary` | `{term}` or `{spoken, written}` | `{outcome: added/updated/unchanged, vocabulary}` |
+//! | `DELETE /v1/vocabulary?entry=TEXT` | | `{removed: {terms, replacements}, vocabulary}` (400 when nothing matched) |
+//! | `POST /v1/vocabulary/import` | CSV (`term` or `spoken,written` rows) | `{imported: {terms_added, replacements_added, updated, unchanged}, vocabulary}` |
 //! | `GET /v1/events` | | stream of engine events |
 //! | `POST /v1/shutdown` | | `{status: "shutting_down"}` |
 //!
@@ -26,11 +32,9 @@ use std::time::{Duration, Instant};
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use murmur_core::audio::AudioInput;
 use murmur_core::catalog::Capability;
 use murmur_core::engine::ModelState;
 use murmur_core::llm::generate::StopReason;
@@ -39,9 +43,10 @@ use murmur_core::{CancelToken, Error};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::audio::{self, AudioRequest};
 use super::requests::{AddRequest, ModelRequest, RefineRequest};
 use super::stream::{self, Lines};
-use super::{ApiError, AppState, JsonBody, body_bytes};
+use super::{ApiError, AppState, JsonBody};
 
 type Shared = Arc<AppState>;
 type ApiResult<T = Json<Value>> = Result<T, ApiError>;
@@ -69,15 +74,7 @@ pub fn routes(state: &Shared) -> Router<Shared> {
 
 /// `value` (an object) with `"type": kind` added in front.
 fn tagged(kind: &str, value: impl serde::Serialize) -> Value {
-    let mut out = serde_json::Map::new();
-    out.insert("type".into(), kind.into());
-    match serde_json::to_value(value).expect("serializes") {
-        Value::Object(fields) => out.extend(fields),
-        other => {
-            out.insert("value".into(), other);
-        }
-    }
-    Value::Object(out)
+    stream::tagged("type", kind, value)
 }
 
 /// A call's result line: `{"type": "done", "model": ..., <the result's fields>}`.
@@ -335,91 +332,23 @@ struct TranscribeRequest {
     stream: Option<bool>,
 }
 
+impl AudioRequest for TranscribeRequest {
+    const ROUTE: &'static str = "transcribe";
+
+    fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
+    }
+}
+
 async fn transcribe(
     State(st): State<Shared>,
     query: Result<Query<TranscribeRequest>, QueryRejection>,
     req: Request,
 ) -> ApiResult<Response> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let (params, audio) = if content_type.starts_with("application/json") {
-        let JsonBody(params) = <JsonBody<TranscribeRequest> as axum::extract::FromRequest<
-            Shared,
-        >>::from_request(req, &st)
-        .await?;
-        (params, None)
-    } else {
-        let bytes = body_bytes(req, &st, st.limits.upload).await?;
-        if bytes.is_empty() {
-            return Err(ApiError::bad_request(
-                "send the audio file as the body, or JSON with a `path`",
-            ));
-        }
-        // A JSON request sent without its content type (curl -d, a hand-written client)
-        // must not be decoded as audio. No audio container starts with `{`, so a body
-        // that does is read as a request whatever the header says, unless it is
-        // declared audio.
-        let declared_audio = content_type.starts_with("audio/")
-            || content_type.starts_with("video/")
-            || content_type.starts_with("application/octet-stream");
-        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-        if !declared_audio && first == Some(&b'{') {
-            if bytes.len() > st.limits.body {
-                return Err(ApiError::too_large(st.limits.body));
-            }
-            let params = serde_json::from_slice::<TranscribeRequest>(&bytes).map_err(|e| {
-                ApiError::bad_request(format!(
-                    "the body is JSON but not a transcribe request ({e}); send \
-                     {{\"path\": ...}} as application/json, or the audio file itself"
-                ))
-            })?;
-            (params, None)
-        } else {
-            (query, Some(AudioInput::Encoded(bytes.to_vec())))
-        }
-    };
-    let audio = match audio {
-        Some(audio) => audio,
-        None => {
-            let Some(path) = params.path.clone() else {
-                return Err(ApiError::bad_request(
-                    "`path` is required (or send the audio file itself as the body)",
-                ));
-            };
-            // A path that is not there is the client's mistake (404), not the server's
-            // (the 500 an I/O error would otherwise be); so is one it may not read.
-            match std::fs::metadata(&path) {
-                Err(e) => {
-                    let status = match e.kind() {
-                        std::io::ErrorKind::NotFound => Some(StatusCode::NOT_FOUND),
-                        std::io::ErrorKind::PermissionDenied => Some(StatusCode::FORBIDDEN),
-                        _ => None,
-                    };
-                    let mut err = ApiError::from(Error::Io {
-                        path: path.clone(),
-                        source: e,
-                    });
-                    if let Some(status) = status {
-                        err.status = status;
-                    }
-                    return Err(err);
-                }
-                Ok(meta) if meta.is_dir() => {
-                    return Err(Error::Audio {
-                        path: Some(path),
-                        reason: "is a folder, not an audio file".into(),
-                    }
-                    .into());
-                }
-                Ok(_) => {}
-            }
-            AudioInput::Path(path)
-        }
+    let (params, audio) = match audio::read::<TranscribeRequest>(&st, req).await? {
+        (Some(json), audio) => (json, audio),
+        (None, upload) => (query, upload),
     };
     let mut opts = TranscribeOptions {
         language: params.language.filter(|l| !l.trim().is_empty()),
@@ -455,24 +384,8 @@ async fn transcribe(
     let (lines, body) = stream::channel(Some(&cancel));
     lines.send(&json!({"type": "start", "model": model, "queued": engine.status().in_use}));
     tokio::spawn(async move {
-        // A line every half second until the transcript is done: hyper only notices a
-        // client that went away when it writes, and lines can be many seconds apart
-        // (reading the audio, model load, queue, a 30 s window); without these the cancel
-        // waited for the next segment.
-        let ticker = tokio::spawn({
-            let (lines, started) = (lines.clone(), Instant::now());
-            async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(500));
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    let elapsed = started.elapsed().as_secs_f64();
-                    if !lines.send(&json!({"type": "progress", "elapsed": elapsed})) {
-                        return;
-                    }
-                }
-            }
-        });
+        // Progress lines until the transcript is done (see `stream::heartbeat`).
+        let ticker = stream::heartbeat(&lines, "type");
         // The engine reads the audio as a stream and says how long it is: from its
         // header or length before the model is loaded (so before any segment), and again
         // at its end if that differs. The client shows progress against the latest.

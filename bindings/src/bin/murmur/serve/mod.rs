@@ -9,14 +9,18 @@
 //! Long calls stream newline-delimited JSON; a client that disconnects cancels its call.
 //!
 //! Mapping only: every decision (queueing, loading, idle unload, busy refusals) is the
-//! engine's. See `api.rs` for the routes.
+//! engine's. See `api.rs` for the routes (dictation in `dictate.rs`, the vocabulary in
+//! `vocab.rs`).
 
 mod api;
+mod audio;
+mod dictate;
 mod error;
 mod listen;
 pub mod requests;
 mod sidecar;
 mod stream;
+mod vocab;
 
 use std::fs::{File, OpenOptions};
 use std::future::Future;
@@ -528,8 +532,15 @@ fn catch_signals() -> Result<impl Future<Output = ()>> {
     })
 }
 
+/// Murmur's own routes (`/v1/...`; the table is in `api.rs`).
+fn routes(state: &Shared) -> Router<Shared> {
+    api::routes(state)
+        .merge(dictate::routes(state))
+        .merge(vocab::routes())
+}
+
 fn unix_router(state: Shared) -> Router {
-    api::routes(&state)
+    routes(&state)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.limits.body))
@@ -539,7 +550,7 @@ fn unix_router(state: Shared) -> Router {
 
 fn tcp_router(state: Shared, token: String, sidecar: bool) -> Router {
     let token = Arc::new(token);
-    let mut app = api::routes(&state).layer(middleware::from_fn(move |req, next| {
+    let mut app = routes(&state).layer(middleware::from_fn(move |req, next| {
         let token = token.clone();
         async move { require_token(&token, req, next).await }
     }));

@@ -6,7 +6,10 @@
 
 use murmur_core::Error;
 use murmur_core::catalog::{AddModel, Capability};
+use murmur_core::dictate::DictateOptions;
 use murmur_core::refine::{RefineMode, RefineOptions};
+use murmur_core::transcribe::TranscribeOptions;
+use murmur_core::vocab::{Entry, Replacement};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -43,6 +46,16 @@ pub fn check(route: &str, body: &[u8]) -> Result<(), String> {
         }
         "/v1/refine" => {
             parse_body::<RefineRequest>(body)?.options().map_err(text)?;
+        }
+        "/v1/dictate" => {
+            parse_body::<DictateRequest>(body)?
+                .options()
+                .map_err(text)?;
+        }
+        "/v1/vocabulary" => {
+            parse_body::<VocabularyRequest>(body)?
+                .entry()
+                .map_err(text)?;
         }
         "/load" => {
             parse_body::<LoadRequest>(body)?.path().map_err(text)?;
@@ -130,6 +143,107 @@ impl RefineRequest {
         }
         opts.validate()?;
         Ok(opts)
+    }
+}
+
+/// `POST /v1/dictate` with a JSON body: an audio file on this machine, and core's
+/// `DictateOptions` in its own serde shape beside it (`transcribe`, `refine` (`null`: no
+/// cleanup), `vad` (`null`: none), `vocabulary`, `app_name`, `selected_text`,
+/// `speech_model`, `text_model`; a missing key takes its default).
+#[derive(Deserialize)]
+pub struct DictateRequest {
+    pub path: Option<std::path::PathBuf>,
+    #[serde(flatten)]
+    pub options: DictateOptions,
+    /// `true`: a stream of events ending with the result.
+    pub stream: Option<bool>,
+}
+
+impl DictateRequest {
+    /// The options asked for, every setting in range.
+    pub fn options(&self) -> Result<DictateOptions, Error> {
+        self.options.validate()?;
+        Ok(self.options.clone())
+    }
+}
+
+/// `POST /v1/dictate` with the audio file as the body: the options in the query string,
+/// flat. `temperature` is the cleanup's; `refine=false`, `vad=false` and
+/// `vocabulary=false` turn those stages off.
+#[derive(Deserialize, Default)]
+pub struct DictateQuery {
+    pub speech_model: Option<String>,
+    pub text_model: Option<String>,
+    pub language: Option<String>,
+    pub refine: Option<bool>,
+    pub vad: Option<bool>,
+    pub vocabulary: Option<bool>,
+    /// `clean` (default), `grammar`, `concise` or `custom` (with `prompt`).
+    pub mode: Option<String>,
+    pub prompt: Option<String>,
+    pub temperature: Option<f32>,
+    pub app_name: Option<String>,
+    pub selected_text: Option<String>,
+    pub stream: Option<bool>,
+}
+
+impl DictateQuery {
+    /// The options asked for (core's defaults for what is not named), every setting in
+    /// range.
+    pub fn options(&self) -> Result<DictateOptions, Error> {
+        let defaults = DictateOptions::default();
+        let mode = RefineMode::parse(self.mode.as_deref(), self.prompt.clone())?;
+        let refine = defaults
+            .refine
+            .filter(|_| self.refine != Some(false))
+            .map(|r| RefineOptions {
+                mode,
+                temperature: self.temperature.unwrap_or(r.temperature),
+                ..r
+            });
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        let opts = DictateOptions {
+            speech_model: given(&self.speech_model),
+            text_model: given(&self.text_model),
+            transcribe: TranscribeOptions {
+                language: given(&self.language),
+                ..defaults.transcribe
+            },
+            refine,
+            vad: defaults.vad.filter(|_| self.vad != Some(false)),
+            vocabulary: self.vocabulary.unwrap_or(defaults.vocabulary),
+            app_name: self.app_name.clone(),
+            selected_text: self.selected_text.clone(),
+        };
+        opts.validate()?;
+        Ok(opts)
+    }
+}
+
+/// `POST /v1/vocabulary`: `{"term": "Dashwood"}`, or `{"spoken": "murmur dot app",
+/// "written": "Murmur.app"}`.
+#[derive(Deserialize)]
+pub struct VocabularyRequest {
+    pub term: Option<String>,
+    pub spoken: Option<String>,
+    pub written: Option<String>,
+}
+
+impl VocabularyRequest {
+    /// The entry to add (its words are checked by the vocabulary itself).
+    pub fn entry(self) -> Result<Entry, Error> {
+        match (self.term, self.spoken, self.written) {
+            (Some(term), None, None) => Ok(Entry::Term(term)),
+            (None, Some(spoken), Some(written)) => {
+                Ok(Entry::Replacement(Replacement { spoken, written }))
+            }
+            _ => Err(Error::InvalidArgument {
+                name: "entry".into(),
+                reason: "give a term, {\"term\": \"Dashwood\"}, or a replacement, \
+                         {\"spoken\": \"murmur dot app\", \"written\": \"Murmur.app\"}"
+                    .into(),
+            }),
+        }
     }
 }
 
@@ -226,6 +340,13 @@ mod tests {
             ("/load", b"{\"model_path\": \"\"}"),
             ("/load", b"{\"model_path\": \"/no/such/model.gguf\"}"),
             ("/generate", b"{}"),
+            ("/v1/dictate", b"{\"refine\": {\"mode\": \"poem\"}}"),
+            ("/v1/dictate", b"{\"refine\": {\"temperature\": -1}}"),
+            ("/v1/dictate", b"{\"vad\": {\"threshold\": 7}}"),
+            ("/v1/dictate", b"{\"app_name\": 7}"),
+            ("/v1/vocabulary", b"{}"),
+            ("/v1/vocabulary", b"{\"term\": \"a\", \"spoken\": \"b\"}"),
+            ("/v1/vocabulary", b"{\"spoken\": \"b\"}"),
         ];
         for (route, body) in refused {
             assert!(
@@ -244,6 +365,13 @@ mod tests {
             ("/load", b"{\"model_path\": \"org/name\"}"),
             ("/generate", b"{\"prompt\": \"hi\"}"),
             ("/v1/status", b"anything"),
+            ("/v1/dictate", b""),
+            (
+                "/v1/dictate",
+                b"{\"path\": \"/a.wav\", \"refine\": null, \"vad\": null, \"stream\": true}",
+            ),
+            ("/v1/vocabulary", b"{\"term\": \"Dashwood\"}"),
+            ("/v1/vocabulary", b"{\"spoken\": \"x\", \"written\": \"y\"}"),
         ];
         for (route, body) in taken {
             assert_eq!(check(route, body), Ok(()), "{route}");

@@ -8,7 +8,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use murmur_core::CancelToken;
 use serde::Serialize;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// The writing end of a streamed response. Cheap to clone; sending after the client
 /// left is a no-op that returns `false`.
@@ -46,4 +49,39 @@ pub fn channel(cancel: Option<&CancelToken>) -> (Lines, Response) {
     )
         .into_response();
     (Lines(tx), response)
+}
+
+/// `value` (an object) with `key: kind` added in front: `{"type": "segment", ...}` on
+/// the older streams, `{"event": "segment", ...}` on dictation's.
+pub fn tagged(key: &str, kind: &str, value: impl Serialize) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert(key.into(), kind.into());
+    match serde_json::to_value(value).expect("stream events serialize") {
+        Value::Object(fields) => out.extend(fields),
+        other => {
+            out.insert("value".into(), other);
+        }
+    }
+    Value::Object(out)
+}
+
+/// A line `{key: "progress", "elapsed": seconds}` every half second until the returned
+/// task is aborted (or the client is gone). hyper only notices a client that went away
+/// when it writes, and a call's own lines can be many seconds apart (reading the audio,
+/// a model load, the queue, a 30 s window): without these, a disconnect's cancel waited
+/// for the next line. Abort and await the task before the last line, so that no progress
+/// line follows it.
+pub fn heartbeat(lines: &Lines, key: &'static str) -> JoinHandle<()> {
+    let (lines, started) = (lines.clone(), Instant::now());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let elapsed = started.elapsed().as_secs_f64();
+            if !lines.send(&json!({key: "progress", "elapsed": elapsed})) {
+                return;
+            }
+        }
+    })
 }
