@@ -128,8 +128,9 @@ export default function Command() {
     <List
       isLoading={isLoading}
       searchBarPlaceholder="Search your vocabulary"
+      // Raycast still filters the rows; the search text pre-fills Add Term and Add Replacement.
+      filtering
       onSearchTextChange={setSearch}
-      actions={<ActionPanel>{common}</ActionPanel>}
     >
       <List.EmptyView
         icon={Icon.Book}
@@ -230,7 +231,6 @@ function AddTermForm(props: { initial: string; onChange: OnChange }) {
         </ActionPanel>
       }
     >
-      <Form.Description text="A word or phrase Murmur should hear and spell exactly like this: a name, a product, jargon." />
       <Form.TextField
         id="term"
         title="Term"
@@ -239,6 +239,7 @@ function AddTermForm(props: { initial: string; onChange: OnChange }) {
         error={errors.term}
         onChange={() => errors.term && setErrors({})}
       />
+      <Form.Description text="A word or phrase Murmur should hear and spell exactly like this: a name, a product, jargon." />
     </Form>
   );
 }
@@ -270,7 +271,6 @@ function AddReplacementForm(props: { initial: string; onChange: OnChange }) {
         </ActionPanel>
       }
     >
-      <Form.Description text="What you say, and what to write instead (matched by its words, ignoring case and punctuation)." />
       <Form.TextField
         id="spoken"
         title="When I Say"
@@ -286,6 +286,7 @@ function AddReplacementForm(props: { initial: string; onChange: OnChange }) {
         error={errors.written}
         onChange={() => errors.written && setErrors({ ...errors, written: undefined })}
       />
+      <Form.Description text="What you say, and what to write instead (matched by its words, ignoring case and punctuation)." />
     </Form>
   );
 }
@@ -332,7 +333,6 @@ function ImportForm(props: { onChange: OnChange }) {
         </ActionPanel>
       }
     >
-      <Form.Description text="One entry per row: a term (Dashwood), or what is said and what to write (murmur dot app,Murmur.app). A header row, quoted fields and # comments are fine. All or nothing: a bad row names its line and nothing is imported." />
       <Form.FilePicker
         id="file"
         title="CSV File"
@@ -340,6 +340,7 @@ function ImportForm(props: { onChange: OnChange }) {
         error={errors.file}
         onChange={(files) => setErrors(files.length ? validateImport({ file: files }, fileSize) : {})}
       />
+      <Form.Description text="One entry per row: a term (Dashwood), or what is said and what to write (murmur dot app,Murmur.app). A header row, quoted fields and # comments are fine. All or nothing: a bad row names its line and nothing is imported." />
     </Form>
   );
 }
