@@ -207,7 +207,10 @@ function DictateView(props: { settings: DictateSettings }) {
           (e) => {
             switch (e.type) {
               case "stage":
-                update({ stage: e.stage, loading: undefined });
+                update({ stage: e.stage, loading: undefined, stageStart: current.elapsed });
+                break;
+              case "progress":
+                update({ elapsed: e.elapsed });
                 break;
               case "duration":
                 update({ duration: e.seconds });
@@ -376,8 +379,8 @@ function resultMarkdown(result: DictateResult, text: string, undone: number[]): 
       `**Edits** (${result.edits.length}) · ⌘E to review and undo`,
       editsMarkdown(result.edits, undone),
     );
-  } else if (result.text_model && result.text.trim()) {
-    parts.push("---", "_The cleanup changed nothing._");
+  } else if (result.text.trim()) {
+    parts.push("---", "_No edits: the text is the transcript as heard._");
   }
   return parts.join("\n\n");
 }

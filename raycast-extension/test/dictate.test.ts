@@ -24,6 +24,7 @@ import {
   audioText,
   dictateProgressText,
   formatSeconds,
+  sentence,
   stageLine,
   stagesOf,
   timingRows,
@@ -160,6 +161,10 @@ describe("the dictation stream and request", () => {
       kind: "event",
       event: { type: "text", delta: "So," },
     });
+    expect(parseDictateLine({ event: "progress", elapsed: 1.5 })).toEqual({
+      kind: "event",
+      event: { type: "progress", elapsed: 1.5 },
+    });
     expect(parseDictateLine({ event: "someday", x: 1 })).toEqual({ kind: "other" });
   });
 
@@ -232,6 +237,12 @@ describe("the Dictate view's text", () => {
       "Transcribing… 00:05 of 00:20 (25%)",
     );
     expect(dictateProgressText({ ...p, stage: "refining" })).toBe("Cleaning up…");
+    // The seconds the stage has taken, from the stream's heartbeat.
+    expect(dictateProgressText({ ...p, stage: "refining", elapsed: 12.7, stageStart: 9.5 })).toBe("Cleaning up… 3 s");
+    expect(dictateProgressText({ ...p, stage: "transcribing", elapsed: 0.6 })).toBe("Transcribing…");
+    expect(dictateProgressText({ ...p, stage: "transcribing", elapsed: 4.2, loading: "whisper-test" })).toBe(
+      "Loading whisper-test… 4 s",
+    );
   });
 
   it("lists the stages that run", () => {
@@ -266,6 +277,8 @@ describe("the Dictate view's text", () => {
       { code: "brand_new_thing", message: "Something new." },
     ];
     expect(w.map(warningTitle)).toEqual(["Cleanup not used", "Brand new thing"]);
+    expect(sentence("the cleanup stopped at its budget")).toBe("The cleanup stopped at its budget.");
+    expect(sentence("Done!")).toBe("Done!");
     expect(warningsMarkdown(w)).toBe(
       "> **⚠︎ Cleanup not used.** The cleanup answered instead of editing; the transcript is used.\n>\n> **⚠︎ Brand new thing.** Something new.",
     );

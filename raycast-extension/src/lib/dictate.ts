@@ -15,6 +15,10 @@ export interface DictateProgress {
   position?: number;
   /** The model being loaded (from the daemon's status), while it loads. */
   loading?: string;
+  /** Seconds since the call began (the stream's `progress` lines). */
+  elapsed?: number;
+  /** `elapsed` when the current stage began. */
+  stageStart?: number;
   /** Whether the cleanup runs (the stage list leaves it out otherwise). */
   refine: boolean;
   /** Whether the silence is trimmed first (the stage list leaves it out otherwise). */
@@ -37,19 +41,22 @@ export function stagesOf(p: Pick<DictateProgress, "refine" | "vad">): DictateSta
 
 /** The progress line of a running dictation. */
 export function dictateProgressText(p: DictateProgress): string {
-  const loading = p.loading ? `Loading ${p.loading}…` : undefined;
+  // While a stage shows nothing else, the seconds it has taken so far show that it works.
+  const secs = p.elapsed !== undefined ? p.elapsed - (p.stageStart ?? 0) : 0;
+  const waited = secs >= 1 ? ` ${Math.floor(secs)} s` : "";
+  const loading = p.loading ? `Loading ${p.loading}…${waited}` : undefined;
   switch (p.stage) {
     case undefined:
       return "Starting…";
     case "decoding_audio":
-      return "Reading the audio…";
+      return `Reading the audio…${waited}`;
     case "detecting_speech":
-      return `Finding the speech${p.duration ? ` in ${shortTimestamp(p.duration)} of audio` : ""}…`;
+      return `Finding the speech${p.duration ? ` in ${shortTimestamp(p.duration)} of audio` : ""}…${waited}`;
     case "transcribing":
       if (p.position !== undefined) return `Transcribing… ${positionText(p.position, p.duration)}`;
-      return loading ?? "Transcribing…";
+      return loading ?? `Transcribing…${waited}`;
     case "refining":
-      return loading ?? "Cleaning up…";
+      return loading ?? `Cleaning up…${waited}`;
     default:
       return "Working…";
   }
@@ -103,9 +110,17 @@ export function warningTitle(w: DictateWarning): string {
   return WARNING_TITLE[w.code] ?? w.code.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
 }
 
+/** `text` as a sentence: a capital first, a full stop last. */
+export function sentence(text: string): string {
+  const t = text.trim();
+  if (!t) return t;
+  const first = t[0].toUpperCase() + t.slice(1);
+  return /[.!?…]$/.test(first) ? first : `${first}.`;
+}
+
 /** The warnings as Markdown quote lines (empty without any). */
 export function warningsMarkdown(warnings: DictateWarning[]): string {
-  return warnings.map((w) => `> **⚠︎ ${warningTitle(w)}.** ${w.message}`).join("\n>\n");
+  return warnings.map((w) => `> **⚠︎ ${warningTitle(w)}.** ${sentence(w.message)}`).join("\n>\n");
 }
 
 /** The audio line of the metadata: `0:11 of audio, 0:09 of speech`. */

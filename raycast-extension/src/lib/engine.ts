@@ -212,7 +212,9 @@ export type DictateEvent =
   /** A transcribed segment, timed in the original audio. */
   | { type: "segment"; segment: Segment }
   /** Cleaned-up text as it is generated (before the daemon's check of it). */
-  | { type: "text"; delta: string };
+  | { type: "text"; delta: string }
+  /** Seconds since the call began, every half second (the daemon's heartbeat). */
+  | { type: "progress"; elapsed: number };
 
 /** `POST /v1/dictate`'s JSON body for `file` (DictateOptions in the core's serde shape:
  * a missing key takes its default, `null` turns a stage off). */
@@ -260,6 +262,10 @@ export function parseDictateLine(line: Record<string, unknown>): DictateLine {
     }
     case "text":
       return { kind: "event", event: { type: "text", delta: String(rest.delta ?? rest.text ?? "") } };
+    case "progress": {
+      const elapsed = Number(rest.elapsed);
+      return Number.isFinite(elapsed) ? { kind: "event", event: { type: "progress", elapsed } } : { kind: "other" };
+    }
     case "result":
     case "done": {
       const inner = rest.result;
