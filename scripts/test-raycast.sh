@@ -2,9 +2,13 @@
 # The Raycast extension and the daemon it talks to, all offline once set up:
 #   - tsc --noEmit, eslint (@raycast/eslint-config), prettier --check, `ray build`
 #   - vitest: the engine client (src/lib/engine.ts) against a real `murmur serve`
-#     on the real SmolLM2-135M model, started by the client itself
+#     on the real SmolLM2-135M model, started by the client itself; the commands' pure
+#     logic (models, outcomes, errors, progress, dictation edits/timings, vocabulary)
 #   - e2e: the real extension under termcast (the Raycast API in a terminal, on Bun),
-#     driven by tuistory: Refine Selected Text and Manage Models
+#     driven by tuistory: Refine Selected Text, Transcribe Audio File, Manage Models,
+#     Dictate Audio File and Manage Vocabulary
+# Tests that need a daemon route the daemon lacks (HTTP 404 `not_found`, e.g. /v1/dictate
+# before that branch is merged) are skipped with a note; any other failure fails.
 # Node 22 and npm's cache live in $MURMUR_CACHE (scripts/node.sh); node_modules in the
 # extension folders, installed from the lock files and skipped when unchanged.
 #

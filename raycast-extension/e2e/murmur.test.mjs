@@ -2,155 +2,21 @@
 // tuistory: the extension starts the real `murmur serve` from $MURMUR_BIN on demand and
 // talks to it over its Unix socket, with the real SmolLM2-135M model.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import fs from "node:fs";
-import http from "node:http";
-import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { DatabaseSync } from "node:sqlite";
-import { launchTerminal } from "tuistory";
+import { fixtures, harness, repeatWav, search, setPreferences, squeeze } from "./harness.mjs";
 
-const extension = path.resolve(import.meta.dirname, "..");
-const binary = process.env.MURMUR_BIN;
-const fixtures = process.env.MURMUR_FIXTURES ?? "/var/cache/murmur/fixtures";
-assert.ok(binary, "MURMUR_BIN: the murmur binary (scripts/test-raycast.sh sets it)");
-
-const home = fs.mkdtempSync(path.join(os.tmpdir(), "murmur-e2e-"));
-const socket = path.join(home, "run/murmur.sock");
-const env = {
-  ...process.env,
-  MURMUR_SOCKET: socket,
-  MURMUR_BIN: binary,
-  MURMUR_CONFIG_DIR: path.join(home, "config"),
-  HF_HOME: path.join(home, "hf"),
-  HF_HUB_CACHE: path.join(home, "hf/hub"),
-  HF_HUB_OFFLINE: "1",
-  MURMUR_DEFAULT_MODEL: "smollm2",
-  PATH: `${path.join(import.meta.dirname, "node_modules/.bin")}:${process.env.PATH}`,
-};
-
-/** One JSON call to the daemon, as the extension would make it. */
-function call(method, route, body) {
-  return new Promise((resolve, reject) => {
-    const payload = body ? JSON.stringify(body) : undefined;
-    const req = http.request(
-      { socketPath: socket, path: route, method, headers: { "Content-Type": "application/json" } },
-      (res) => {
-        let text = "";
-        res.on("data", (c) => (text += c));
-        res.on("end", () => resolve(JSON.parse(text)));
-      },
-    );
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
-
-/** Preferences as a user would set them in termcast (its LocalStorage database). */
-function setPreferences(values) {
-  const dir = path.join(extension, ".termcast-bundle");
-  fs.mkdirSync(dir, { recursive: true });
-  const db = new DatabaseSync(path.join(dir, "data.db"));
-  db.exec("CREATE TABLE IF NOT EXISTS localstorage (key TEXT PRIMARY KEY, value TEXT NOT NULL, type TEXT NOT NULL)");
-  db.prepare("INSERT OR REPLACE INTO localstorage (key, value, type) VALUES (?, ?, ?)").run(
-    "preferences.murmur",
-    JSON.stringify(values),
-    "string",
-  );
-  // The defaults set with Set as Default in Manage Models (text and speech).
-  db.prepare("DELETE FROM localstorage WHERE key LIKE '%defaultModel%' OR key LIKE '%defaultAudioModel%'").run();
-  db.close();
-}
-
-async function openCommand(title) {
-  const session = await launchTerminal({
-    // By path: the PTY looks the command up on this process's PATH, not on `env`'s.
-    command: path.join(import.meta.dirname, "node_modules/.bin/termcast"),
-    args: ["dev", extension],
-    cols: 140,
-    rows: 60,
-    cwd: extension,
-    env,
-    waitForDataTimeout: 60_000,
-  });
-  await session.waitForText("Search commands", { timeout: 60_000 });
-  await session.type(title);
-  await session.waitForText(title, { timeout: 10_000 });
-  await session.press("enter");
-  return session;
-}
-
-/**
- * Type into a search field and wait until the list under it is filtered: `gone` (text the
- * filter removes) has left the screen. Pressing enter before that picks whatever was first.
- */
-async function search(session, query, gone) {
-  await session.type(query);
-  await session.text({ waitFor: (screen) => !screen.includes(gone), timeout: 10_000 });
-}
-
-/** The screen without spaces and line breaks (termcast puts streamed chunks on lines of their own). */
-const squeeze = (s) => s.replace(/\s+/g, "");
-
-/** The daemon's status, polled until `ok(status)` (or `ms` passed); returns the last one. */
-async function statusUntil(ok, ms) {
-  const started = Date.now();
-  let status = await call("GET", "/v1/status");
-  while (!ok(status) && Date.now() - started < ms) {
-    await new Promise((r) => setTimeout(r, 100));
-    status = await call("GET", "/v1/status");
-  }
-  return status;
-}
-
-/** `wav` (16-bit PCM) with its samples repeated `times`: a long file from a short one. */
-function repeatWav(wav, times, out) {
-  const buf = fs.readFileSync(wav);
-  let at = 12;
-  let fmt;
-  let data;
-  while (at + 8 <= buf.length) {
-    const id = buf.toString("ascii", at, at + 4);
-    const size = buf.readUInt32LE(at + 4);
-    if (id === "fmt ") fmt = buf.subarray(at + 8, at + 8 + size);
-    if (id === "data") data = buf.subarray(at + 8, at + 8 + size);
-    at += 8 + size + (size % 2);
-  }
-  const pcm = Buffer.concat(Array.from({ length: times }, () => data));
-  const chunk = (id, body) => {
-    const h = Buffer.alloc(8);
-    h.write(id, 0, "ascii");
-    h.writeUInt32LE(body.length, 4);
-    return Buffer.concat([h, body]);
-  };
-  const header = Buffer.alloc(12);
-  header.write("RIFF", 0, "ascii");
-  header.writeUInt32LE(4 + 8 + fmt.length + 8 + pcm.length, 4);
-  header.write("WAVE", 8, "ascii");
-  fs.writeFileSync(out, Buffer.concat([header, chunk("fmt ", fmt), chunk("data", pcm)]));
-  return out;
-}
+const { home, call, statusUntil, openCommand, addModels, cleanUp } = harness("murmur-e2e-");
 
 const basePrefs = { temperature: "0", inputSource: "selection", refineMode: "clean" };
 
 before(() => {
-  execFileSync(binary, ["models", "add", path.join(fixtures, "smollm2"), "--id", "smollm2"], { env });
-  execFileSync(binary, ["models", "add", path.join(fixtures, "whisper-base-ct2"), "--id", "whisper-test", "--audio"], {
-    env,
-  });
+  addModels();
   // Greedy sampling, so the text on screen can be checked against the daemon's answer.
   setPreferences(basePrefs);
 });
 
-after(async () => {
-  try {
-    await call("POST", "/v1/shutdown", {});
-  } catch {
-    // not running
-  }
-  fs.rmSync(home, { recursive: true, force: true });
-});
+after(cleanUp);
 
 test("Refine: enter a text, run it, read the refined text off the screen", async () => {
   const text = "so um i was thinking that we could like maybe meet on tuesday at the office";

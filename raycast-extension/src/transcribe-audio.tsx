@@ -5,7 +5,7 @@ import * as path from "node:path";
 import type { Segment, Transcript } from "./lib/engine";
 import { describeError, failureLine } from "./lib/errors";
 import { FailureActions, StopAction } from "./lib/failure-actions";
-import { segmentsMarkdown, toSrt, toText } from "./lib/format";
+import { AUDIO_EXTENSIONS, segmentsMarkdown, toSrt, toText } from "./lib/format";
 import {
   OUTCOME_LABEL,
   isIncomplete,
@@ -19,14 +19,14 @@ import { chooseModelFor, engine, showFailure } from "./lib/raycast";
 import { RefineView } from "./lib/refine-view";
 import { TranscribeFormErrors, hasErrors, validateTranscribe } from "./lib/validation";
 
-const AUDIO = new Set([".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".oga", ".opus", ".mp4", ".mov", ".aiff"]);
-
 /** Transcribe the audio file selected in Finder, else one picked in a form. */
 export default function Command() {
   const [file, setFile] = useState<string | null>();
   useEffect(() => {
     getSelectedFinderItems()
-      .then((items) => setFile(items.find((i) => AUDIO.has(path.extname(i.path).toLowerCase()))?.path ?? null))
+      .then((items) =>
+        setFile(items.find((i) => AUDIO_EXTENSIONS.has(path.extname(i.path).toLowerCase()))?.path ?? null),
+      )
       .catch(() => setFile(null));
   }, []);
   if (file === undefined) return <Form isLoading />;
@@ -75,7 +75,9 @@ function PickFile() {
   );
 }
 
-function TranscribeView(props: { file: string; language?: string; refine: boolean }) {
+/** A transcription of `file` (also what Dictate Audio File offers for a recording too
+ * long to dictate). */
+export function TranscribeView(props: { file: string; language?: string; refine: boolean }) {
   const { push } = useNavigation();
   const [attempt, setAttempt] = useState(0);
   const [segments, setSegments] = useState<Segment[]>([]);

@@ -8,7 +8,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineClient, MurmurError, defaultSocketPath, findBinary } from "../src/lib/engine";
-import type { Segment, TranscribeEvent } from "../src/lib/engine";
+import type { DictateEvent, Segment, TranscribeEvent } from "../src/lib/engine";
+import { editsMatch, revertEdits, undoEdit } from "../src/lib/edits";
 import { describeError } from "../src/lib/errors";
 import { formatBytes, formatTimestamp, toSrt, toText } from "../src/lib/format";
 import { nextTokenBudget, refineOutcome, transcribeOutcome } from "../src/lib/outcome";
@@ -305,6 +306,148 @@ describe("engine client", () => {
     expect(() => findBinary(path.join(home, "nothing-here"))).toThrow(/not found/);
     const noAuto = new EngineClient({ socketPath: path.join(home, "none2/murmur.sock"), autoStart: false });
     await expect(noAuto.status()).rejects.toMatchObject({ kind: "daemon_unreachable" });
+  });
+});
+
+/** A daemon without the route answers 404 `not_found` (the branch adding it is not merged
+ * yet): the test is skipped with that note. Any other failure fails the test. */
+async function orSkip<T>(ctx: { skip: (note?: string) => never }, route: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (e) {
+    if (e instanceof MurmurError && e.status === 404 && e.kind === "not_found") {
+      ctx.skip(`murmur serve has no ${route} (404 not_found): runs once the daemon routes are merged`);
+    }
+    throw e;
+  }
+}
+
+const squash = (s: string) => s.split(/\s+/).filter(Boolean).join(" ");
+
+describe("dictation and the vocabulary, against the daemon's routes", () => {
+  it("reads the memory tier's limits", async (ctx) => {
+    const limits = await orSkip(ctx, "GET /v1/limits", client.limits());
+    expect(["small", "medium", "large"]).toContain(limits.ram_tier);
+    expect(limits.max_recording_secs).toBeGreaterThan(0);
+    expect(limits.max_refine_tokens).toBeGreaterThan(0);
+  });
+
+  it("adds, lists, removes and imports vocabulary entries", async (ctx) => {
+    await orSkip(ctx, "GET /v1/vocabulary", client.vocabulary());
+    const term = await client.addVocabularyTerm("Dashwood");
+    expect(term.outcome).toBe("added");
+    expect(term.vocabulary.terms).toContain("Dashwood");
+    expect((await client.addVocabularyTerm("dashwood")).outcome).toBe("updated");
+    expect((await client.addVocabularyTerm("dashwood")).outcome).toBe("unchanged");
+    const rep = await client.addReplacement("murmur dot app", "Murmur.app");
+    expect(rep.vocabulary.replacements).toContainEqual({ spoken: "murmur dot app", written: "Murmur.app" });
+    expect(await client.vocabulary()).toEqual(rep.vocabulary);
+
+    const imported = await orSkip(
+      ctx,
+      "POST /v1/vocabulary/import",
+      client.importVocabulary('spoken,written\n# a comment\nmacOS\n"kube, cuddle",kubectl\nDASHWOOD\n'),
+    );
+    expect(imported.imported).toEqual({ terms_added: 1, replacements_added: 1, updated: 1, unchanged: 0 });
+    // DASHWOOD respells the term ("dashwood" since the add above).
+    expect(imported.vocabulary.terms).toEqual(expect.arrayContaining(["macOS", "DASHWOOD"]));
+    // All or nothing, the line named.
+    const bad = (await client.importVocabulary("Zed\none,two,three\n").catch((e: unknown) => e)) as MurmurError;
+    expect(bad.kind).toBe("invalid_argument");
+    expect(bad.message).toMatch(/line 2/);
+    expect((await client.vocabulary()).terms).not.toContain("Zed");
+
+    const removed = await client.removeVocabulary("MURMUR.APP");
+    expect(removed.removed.replacements).toEqual([{ spoken: "murmur dot app", written: "Murmur.app" }]);
+    expect(removed.vocabulary.replacements).not.toContainEqual({ spoken: "murmur dot app", written: "Murmur.app" });
+    const none = (await client.removeVocabulary("nothing like it").catch((e: unknown) => e)) as MurmurError;
+    expect([none.kind, none.status]).toEqual(["invalid_argument", 400]);
+    for (const t of (await client.vocabulary()).terms) await client.removeVocabulary(t);
+    for (const r of (await client.vocabulary()).replacements) await client.removeVocabulary(r.spoken);
+    expect(await client.vocabulary()).toEqual({ terms: [], replacements: [] });
+  });
+
+  it("dictates JFK: stages in order, the vocabulary's replacement as an edit that undoes", async (ctx) => {
+    await orSkip(ctx, "GET /v1/vocabulary", client.addReplacement("fellow americans", "FELLOW-AMERICANS"));
+    const events: DictateEvent[] = [];
+    try {
+      const r = await orSkip(
+        ctx,
+        "POST /v1/dictate",
+        client.dictate(
+          path.join(fixtures, "audio/jfk.wav"),
+          { speechModel: "whisper-test", language: "en", refine: false },
+          (e) => events.push(e),
+        ),
+      );
+      const stages = events.flatMap((e) => (e.type === "stage" ? [e.stage] : []));
+      expect(stages).toEqual(["decoding_audio", "detecting_speech", "transcribing"]);
+      const duration = events.find((e) => e.type === "duration");
+      expect(duration && duration.type === "duration" && duration.seconds).toBeCloseTo(11, 0);
+      expect(events.some((e) => e.type === "segment")).toBe(true);
+      expect(r.speech_model).toBe("whisper-test");
+      expect(r.text_model).toBeNull();
+      expect(r.text).toContain("FELLOW-AMERICANS");
+      expect(r.transcript.toLowerCase()).toContain("ask not what your country can do for you");
+      expect(r.timings.transcribe_secs).toBeGreaterThan(0);
+      expect(r.timings.total_secs).toBeGreaterThanOrEqual(r.timings.transcribe_secs);
+      expect(r.audio_secs).toBeCloseTo(11, 0);
+      // The edits index the text by characters, and undoing them all gives the transcript.
+      expect(editsMatch(r.text, r.edits)).toBe(true);
+      const i = r.edits.findIndex((e) => e.after.includes("FELLOW-AMERICANS"));
+      expect(i).toBeGreaterThanOrEqual(0);
+      expect(undoEdit(r.text, r.edits, i).toLowerCase()).toContain("fellow americans");
+      expect(squash(revertEdits(r.text, r.edits, r.edits.keys()))).toBe(squash(r.transcript));
+    } finally {
+      await client.removeVocabulary("fellow americans").catch(() => {});
+    }
+  });
+
+  it("dictates with the cleanup of the real SmolLM2: text, edits that undo to the transcript", async (ctx) => {
+    const texts: string[] = [];
+    const r = await orSkip(
+      ctx,
+      "POST /v1/dictate",
+      client.dictate(
+        path.join(fixtures, "audio/jfk.wav"),
+        { speechModel: "whisper-test", textModel: "smollm2", language: "en", appName: "Mail" },
+        (e) => {
+          if (e.type === "text") texts.push(e.delta);
+        },
+      ),
+    );
+    expect(r.text_model).toBe("smollm2");
+    expect(r.text.trim().length).toBeGreaterThan(0);
+    expect(r.timings.refine_secs).toBeGreaterThan(0);
+    expect(texts.length).toBeGreaterThan(0);
+    expect(editsMatch(r.text, r.edits)).toBe(true);
+    expect(squash(revertEdits(r.text, r.edits, r.edits.keys()))).toBe(squash(r.transcript));
+    for (const w of r.warnings) expect(typeof w.message).toBe("string");
+  });
+
+  it("refuses a recording past the limit at once, with audio_too_long", async (ctx) => {
+    const limits = await orSkip(ctx, "GET /v1/limits", client.limits());
+    const long = repeatWav(
+      path.join(fixtures, "audio/jfk.wav"),
+      Math.ceil((limits.max_recording_secs + 30) / 11),
+      path.join(home, "too-long.wav"),
+    );
+    const started = Date.now();
+    let e: MurmurError | undefined;
+    try {
+      await client.dictate(long);
+    } catch (x) {
+      e = x as MurmurError;
+    }
+    // (The skip outside the catch: the skip is a throw of its own.)
+    await orSkip(ctx, "POST /v1/dictate", e?.kind === "not_found" ? Promise.reject(e) : Promise.resolve());
+    if (!e) expect.fail("a recording past the limit was dictated");
+    expect(e).toBeInstanceOf(MurmurError);
+    expect([e.kind, e.status, e.details.limit_secs]).toEqual(["audio_too_long", 413, limits.max_recording_secs]);
+    expect(Number(e.details.seconds)).toBeGreaterThan(limits.max_recording_secs);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const f = describeError(e, { retryable: true, audioFile: true, transcribe: true });
+    expect([f.title, f.actions[0]]).toEqual(["Recording too long", "transcribe-instead"]);
   });
 });
 

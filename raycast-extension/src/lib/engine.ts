@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
+import { parseVocabulary } from "./vocabulary";
 
 export type RefineMode = "clean" | "grammar" | "concise" | "custom";
 
@@ -123,6 +124,214 @@ export type TranscribeEvent =
   | { type: "start"; model: string; queued: boolean }
   | { type: "audio"; duration: number }
   | { type: "progress"; elapsed: number };
+
+// ---- dictation (POST /v1/dictate) ----------------------------------------------------
+
+/** Where a dictation is: reading the audio, finding the speech in it (voice-activity
+ * trimming), transcribing it (loading the speech model included), cleaning it up. */
+export type DictateStage = "decoding_audio" | "detecting_speech" | "transcribing" | "refining";
+
+/** One word-level change from the transcript to the final text. Offsets count
+ * characters (Unicode scalar values: index `Array.from(text)`), `before_*` into the
+ * transcript, `after_*` into the final text; an insertion has an empty `before` range,
+ * a deletion an empty `after` range, and the words they cover include the whitespace
+ * that separated them from their neighbour. */
+export interface Edit {
+  kind: "insert" | "delete" | "replace";
+  before_start: number;
+  before_end: number;
+  after_start: number;
+  after_end: number;
+  before: string;
+  after: string;
+}
+
+/** Seconds each stage took (0 for a stage that did not run). */
+export interface StageTimings {
+  decode_audio_secs: number;
+  vad_secs: number;
+  transcribe_secs: number;
+  refine_secs: number;
+  total_secs: number;
+}
+
+export type WarningCode =
+  "no_speech" | "cleanup_rejected" | "cleanup_trimmed" | "cleanup_truncated" | "vocabulary_truncated";
+
+export interface DictateWarning {
+  /** A known code, or one a newer daemon added. */
+  code: WarningCode | (string & {});
+  message: string;
+}
+
+export interface DictateResult {
+  /** The final text: cleaned up, the vocabulary applied; empty without speech. */
+  text: string;
+  /** Whisper's transcript, as it came. */
+  transcript: string;
+  language: string;
+  /** The edits from `transcript` to `text`. */
+  edits: Edit[];
+  timings: StageTimings;
+  warnings: DictateWarning[];
+  /** Seconds of audio, and of it the speech that was transcribed. */
+  audio_secs: number;
+  speech_secs: number;
+  segments: Segment[];
+  speech_model: string;
+  /** `null` when there was no cleanup. */
+  text_model: string | null;
+  refine_stats: RefineResult["stats"] | null;
+}
+
+export interface DictateOptions {
+  /** The speech model (default: the daemon's choice). */
+  speechModel?: string;
+  /** The text model of the cleanup (default: the daemon's choice). */
+  textModel?: string;
+  /** The spoken language (default: detected). */
+  language?: string;
+  /** Clean the transcript up with the text model (default true). */
+  refine?: boolean;
+  /** Trim silence and noise with voice-activity detection first (default true). */
+  vad?: boolean;
+  /** Use the user's vocabulary (default true). */
+  vocabulary?: boolean;
+  /** The app the text is for; the cleanup's prompt mentions it. */
+  appName?: string;
+  /** The text selected in that app; the cleanup's prompt mentions it. */
+  selectedText?: string;
+  signal?: AbortSignal;
+}
+
+/** What a dictation stream says while it works (besides the final result). */
+export type DictateEvent =
+  | { type: "stage"; stage: DictateStage }
+  /** The audio's length, once known (before the models load). */
+  | { type: "duration"; seconds: number }
+  /** A transcribed segment, timed in the original audio. */
+  | { type: "segment"; segment: Segment }
+  /** Cleaned-up text as it is generated (before the daemon's check of it). */
+  | { type: "text"; delta: string }
+  /** Seconds since the call began, every half second (the daemon's heartbeat). */
+  | { type: "progress"; elapsed: number };
+
+/** `POST /v1/dictate`'s JSON body for `file` (DictateOptions in the core's serde shape:
+ * a missing key takes its default, `null` turns a stage off). */
+export function dictateRequestBody(file: string, opts: Omit<DictateOptions, "signal"> = {}): Record<string, unknown> {
+  const body: Record<string, unknown> = { path: file, stream: true };
+  const text = (v: string | undefined) => (v && v.trim() ? v.trim() : undefined);
+  if (text(opts.speechModel)) body.speech_model = text(opts.speechModel);
+  if (text(opts.textModel)) body.text_model = text(opts.textModel);
+  if (text(opts.language)) body.transcribe = { language: text(opts.language) };
+  if (opts.refine === false) body.refine = null;
+  if (opts.vad === false) body.vad = null;
+  if (opts.vocabulary === false) body.vocabulary = false;
+  if (text(opts.appName)) body.app_name = text(opts.appName);
+  if (opts.selectedText) body.selected_text = opts.selectedText;
+  return body;
+}
+
+/** One line of a dictation stream, read: an event, the result, the error that ended it,
+ * or a line this client does not know (ignored). Lines are tagged by `event` (the
+ * spec's framing) or `type` (the other streams'); the result line is `result` (or
+ * `done`), its fields inline or under `result`. */
+export type DictateLine =
+  | { kind: "event"; event: DictateEvent }
+  | { kind: "result"; result: DictateResult }
+  | { kind: "error"; error: MurmurError }
+  | { kind: "other" };
+
+export function parseDictateLine(line: Record<string, unknown>): DictateLine {
+  const tag = typeof line.event === "string" ? line.event : typeof line.type === "string" ? line.type : undefined;
+  const { event: _event, type: _type, ...rest } = line;
+  void _event;
+  void _type;
+  switch (tag) {
+    case "stage":
+      return typeof rest.stage === "string"
+        ? { kind: "event", event: { type: "stage", stage: rest.stage as DictateStage } }
+        : { kind: "other" };
+    case "duration": {
+      const seconds = Number(rest.seconds ?? rest.duration);
+      return Number.isFinite(seconds) ? { kind: "event", event: { type: "duration", seconds } } : { kind: "other" };
+    }
+    case "segment": {
+      const segment = (typeof rest.segment === "object" && rest.segment ? rest.segment : rest) as Segment;
+      return { kind: "event", event: { type: "segment", segment } };
+    }
+    case "text":
+      return { kind: "event", event: { type: "text", delta: String(rest.delta ?? rest.text ?? "") } };
+    case "progress": {
+      const elapsed = Number(rest.elapsed);
+      return Number.isFinite(elapsed) ? { kind: "event", event: { type: "progress", elapsed } } : { kind: "other" };
+    }
+    case "result":
+    case "done": {
+      const inner = rest.result;
+      const result = (inner && typeof inner === "object" && "text" in inner ? inner : rest) as DictateResult;
+      return { kind: "result", result: withDefaults(result) };
+    }
+    case "error": {
+      const body = rest.error && typeof rest.error === "object" ? rest : { error: rest };
+      const status = Number((body.error as { status?: number }).status ?? 500);
+      return { kind: "error", error: MurmurError.fromBody(body, status) };
+    }
+    default:
+      return { kind: "other" };
+  }
+}
+
+/** The result with its lists present (an older or leaner daemon may leave one out). */
+function withDefaults(r: DictateResult): DictateResult {
+  return {
+    ...r,
+    text: r.text ?? "",
+    transcript: r.transcript ?? "",
+    edits: Array.isArray(r.edits) ? r.edits : [],
+    warnings: Array.isArray(r.warnings) ? r.warnings : [],
+    segments: Array.isArray(r.segments) ? r.segments : [],
+    timings: {
+      ...{ decode_audio_secs: 0, vad_secs: 0, transcribe_secs: 0, refine_secs: 0, total_secs: 0 },
+      ...((r.timings ?? {}) as Partial<StageTimings>),
+    },
+    text_model: r.text_model ?? null,
+    refine_stats: r.refine_stats ?? null,
+  };
+}
+
+/** The memory tier's limits (`GET /v1/limits`). */
+export interface Limits {
+  ram_tier: "small" | "medium" | "large";
+  /** The longest recording `dictate` takes, in seconds. */
+  max_recording_secs: number;
+  /** The token ceiling of a refine. */
+  max_refine_tokens: number;
+}
+
+// ---- the vocabulary (/v1/vocabulary) ---------------------------------------------------
+
+export interface Replacement {
+  /** What is said, e.g. "murmur dot app". */
+  spoken: string;
+  /** What is written instead, e.g. "Murmur.app". */
+  written: string;
+}
+
+/** Words to spell exactly, and spoken forms to write differently. */
+export interface Vocabulary {
+  terms: string[];
+  replacements: Replacement[];
+}
+
+export type AddOutcome = "added" | "updated" | "unchanged";
+
+export interface ImportSummary {
+  terms_added: number;
+  replacements_added: number;
+  updated: number;
+  unchanged: number;
+}
 
 /** A failure with the daemon's stable `kind` (e.g. `not_downloaded`, `busy`, `cancelled`). */
 export class MurmurError extends Error {
@@ -257,14 +466,17 @@ export class EngineClient {
   private send(method: string, route: string, body: unknown, signal?: AbortSignal): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortError());
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const raw = body instanceof RawBody ? body : undefined;
+      const payload = raw ? raw.data : body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = http.request({
         socketPath: this.socketPath,
         path: route,
         method,
         headers: {
           Host: "localhost",
-          ...(payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {}),
+          ...(payload
+            ? { "Content-Type": raw?.contentType ?? "application/json", "Content-Length": payload.length }
+            : {}),
         },
       });
       let response: http.IncomingMessage | undefined;
@@ -328,6 +540,7 @@ export class EngineClient {
     body: unknown,
     onLine: (line: Record<string, unknown>) => void,
     signal?: AbortSignal,
+    classify: (line: Record<string, unknown>) => StreamEnd<T> | undefined = typedEnd,
   ): Promise<T> {
     const { status, res } = await this.connect("POST", route, body, signal);
     if (status >= 400) {
@@ -352,15 +565,10 @@ export class EngineClient {
       const handle = (raw: string) => {
         if (!raw.trim()) return;
         const line = JSON.parse(raw) as Record<string, unknown>;
-        if (line.type === "done") {
-          const { type: _type, ...rest } = line;
-          void _type;
-          finish(() => resolve(rest as T));
-        } else if (line.type === "error") {
-          finish(() => reject(MurmurError.fromBody(line, Number((line.error as { status?: number })?.status ?? 500))));
-        } else {
-          onLine(line);
-        }
+        const end = classify(line);
+        if (!end) onLine(line);
+        else if ("error" in end) finish(() => reject(end.error));
+        else finish(() => resolve(end.done));
       };
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => {
@@ -554,10 +762,112 @@ export class EngineClient {
     );
   }
 
+  /**
+   * Dictate an audio file on this Mac: its speech (silence trimmed), transcribed with the
+   * vocabulary's words, cleaned up by the text model, with the word edits between the
+   * transcript and the final text. `onEvent` gets each stage as it begins, the audio's
+   * duration, the segments and the cleanup's text as they come. Audio longer than the
+   * memory tier allows fails with `audio_too_long` (see {@link limits}). Aborting
+   * `opts.signal` closes the connection, which cancels the dictation in the daemon.
+   */
+  dictate(
+    file: string,
+    opts: DictateOptions = {},
+    onEvent: (event: DictateEvent) => void = () => {},
+  ): Promise<DictateResult> {
+    const { signal, ...options } = opts;
+    return this.stream<DictateResult>(
+      "/v1/dictate",
+      dictateRequestBody(file, options),
+      (line) => {
+        const read = parseDictateLine(line);
+        if (read.kind === "event") onEvent(read.event);
+      },
+      signal,
+      (line) => {
+        const read = parseDictateLine(line);
+        if (read.kind === "result") return { done: read.result };
+        if (read.kind === "error") return { error: read.error };
+        return undefined;
+      },
+    );
+  }
+
+  /** This Mac's limits by memory tier: the longest dictation, the refine token ceiling. */
+  limits(): Promise<Limits> {
+    return this.call("GET", "/v1/limits");
+  }
+
+  /** The user's vocabulary. */
+  async vocabulary(): Promise<Vocabulary> {
+    return parseVocabulary(await this.call<unknown>("GET", "/v1/vocabulary"));
+  }
+
+  /** Add a word to spell exactly (e.g. "Dashwood"); adding it again in another case
+   * respells it (`updated`). */
+  addVocabularyTerm(term: string): Promise<{ outcome: AddOutcome; vocabulary: Vocabulary }> {
+    return this.addVocabulary({ term });
+  }
+
+  /** Write `written` wherever `spoken` is said ("murmur dot app" → "Murmur.app"). */
+  addReplacement(spoken: string, written: string): Promise<{ outcome: AddOutcome; vocabulary: Vocabulary }> {
+    return this.addVocabulary({ spoken, written });
+  }
+
+  private async addVocabulary(entry: object): Promise<{ outcome: AddOutcome; vocabulary: Vocabulary }> {
+    const r = await this.call<{ outcome: AddOutcome; vocabulary: unknown }>("POST", "/v1/vocabulary", entry);
+    return { outcome: r.outcome, vocabulary: parseVocabulary(r.vocabulary) };
+  }
+
+  /** Remove every entry `entry` names (ignoring case): a term, or a replacement by its
+   * spoken or written form. Nothing matching fails with `invalid_argument`. */
+  async removeVocabulary(entry: string): Promise<{ removed: Vocabulary; vocabulary: Vocabulary }> {
+    const r = await this.call<{ removed: unknown; vocabulary: unknown }>(
+      "DELETE",
+      `/v1/vocabulary?entry=${encodeURIComponent(entry)}`,
+    );
+    return { removed: parseVocabulary(r.removed), vocabulary: parseVocabulary(r.vocabulary) };
+  }
+
+  /** Import a CSV file's text (rows `term` or `spoken,written`); all or nothing, the
+   * error naming the line. */
+  async importVocabulary(csvText: string): Promise<{ imported: ImportSummary; vocabulary: Vocabulary }> {
+    const r = await this.call<{ imported: ImportSummary; vocabulary: unknown }>(
+      "POST",
+      "/v1/vocabulary/import",
+      new RawBody(Buffer.from(csvText, "utf8"), "text/csv; charset=utf-8"),
+    );
+    return { imported: r.imported, vocabulary: parseVocabulary(r.vocabulary) };
+  }
+
   /** Ask the daemon to exit. */
   shutdown(): Promise<unknown> {
     return this.call("POST", "/v1/shutdown", {});
   }
+}
+
+/** A request body sent as it is (not as JSON), e.g. a CSV file. */
+class RawBody {
+  constructor(
+    readonly data: Buffer,
+    readonly contentType: string,
+  ) {}
+}
+
+/** How a stream ends: its result, or its error. */
+type StreamEnd<T> = { done: T } | { error: MurmurError };
+
+/** The end of a `type`-tagged stream (refine, transcribe, download): `done` or `error`. */
+function typedEnd<T>(line: Record<string, unknown>): StreamEnd<T> | undefined {
+  if (line.type === "done") {
+    const { type: _type, ...rest } = line;
+    void _type;
+    return { done: rest as T };
+  }
+  if (line.type === "error") {
+    return { error: MurmurError.fromBody(line, Number((line.error as { status?: number })?.status ?? 500)) };
+  }
+  return undefined;
 }
 
 function wrap(e: unknown): MurmurError {

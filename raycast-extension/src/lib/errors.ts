@@ -4,8 +4,10 @@
  * vitest checks it; the views and toasts render it.
  */
 import { MurmurError } from "./engine";
+import { shortTimestamp } from "./format";
 
-export type ErrorAction = "retry" | "download" | "manage-models" | "open-preferences" | "choose-file" | "copy-error";
+export type ErrorAction =
+  "retry" | "download" | "manage-models" | "open-preferences" | "choose-file" | "transcribe-instead" | "copy-error";
 
 export interface Failure {
   kind: string;
@@ -28,6 +30,8 @@ const TITLES: Record<string, string> = {
   insufficient_disk: "Not enough disk space",
   audio: "Cannot read the audio",
   invalid_argument: "Invalid request",
+  audio_too_long: "Recording too long",
+  not_found: "murmur serve is out of date",
 };
 
 export const ACTION_TITLE: Record<ErrorAction, string> = {
@@ -36,6 +40,7 @@ export const ACTION_TITLE: Record<ErrorAction, string> = {
   "manage-models": "Manage Models",
   "open-preferences": "Open Preferences",
   "choose-file": "Choose Another File",
+  "transcribe-instead": "Transcribe Instead",
   "copy-error": "Copy Error",
 };
 
@@ -56,13 +61,16 @@ export function dedupeMessage(title: string, message: string): string {
  * The failure of `error` in a command: `retryable` when the command can run the same
  * request again (a view with a request; not a one-off list action).
  */
-export function describeError(error: unknown, context: { retryable?: boolean; audioFile?: boolean } = {}): Failure {
+export function describeError(
+  error: unknown,
+  context: { retryable?: boolean; audioFile?: boolean; transcribe?: boolean } = {},
+): Failure {
   const e =
     error instanceof MurmurError
       ? error
       : new MurmurError("unknown", error instanceof Error ? error.message : String(error));
   const title = TITLES[e.kind] ?? "Murmur failed";
-  const message = dedupeMessage(title, e.message) || title;
+  let message = dedupeMessage(title, e.message) || title;
   const model = e.model;
   const retry: ErrorAction[] = context.retryable ? ["retry"] : [];
   let actions: ErrorAction[];
@@ -83,6 +91,25 @@ export function describeError(error: unknown, context: { retryable?: boolean; au
       break;
     case "audio":
       actions = [...(context.audioFile ? (["choose-file"] as ErrorAction[]) : []), ...retry, "copy-error"];
+      break;
+    case "audio_too_long": {
+      // Retrying cannot help: a shorter file can, or Transcribe, which has no such limit.
+      const seconds = Number(e.details.seconds);
+      const limit = Number(e.details.limit_secs);
+      if (Number.isFinite(seconds) && Number.isFinite(limit) && limit > 0) {
+        message = `The recording is ${shortTimestamp(seconds)} or longer; this Mac dictates at most ${shortTimestamp(limit)} (its memory's limit). Transcribe takes longer files.`;
+      }
+      actions = [
+        ...(context.transcribe ? (["transcribe-instead"] as ErrorAction[]) : []),
+        ...(context.audioFile ? (["choose-file"] as ErrorAction[]) : []),
+        "copy-error",
+      ];
+      break;
+    }
+    case "not_found":
+      // A route this daemon does not have: an older murmur than the extension.
+      message = `${message}: this murmur is older than the extension. Update murmur and restart murmur serve.`;
+      actions = ["copy-error"];
       break;
     case "offline":
     case "busy":

@@ -8,6 +8,7 @@ const ICONS: Record<ErrorAction, Icon> = {
   "manage-models": Icon.List,
   "open-preferences": Icon.Gear,
   "choose-file": Icon.Document,
+  "transcribe-instead": Icon.Microphone,
   "copy-error": Icon.Clipboard,
 };
 

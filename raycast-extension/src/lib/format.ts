@@ -1,6 +1,21 @@
 /** Pure text helpers shared by the commands (no `@raycast/api` import). */
 import type { Segment } from "./engine";
 
+/** The file extensions Transcribe and Dictate take from a Finder selection. */
+export const AUDIO_EXTENSIONS = new Set([
+  ".wav",
+  ".mp3",
+  ".m4a",
+  ".aac",
+  ".flac",
+  ".ogg",
+  ".oga",
+  ".opus",
+  ".mp4",
+  ".mov",
+  ".aiff",
+]);
+
 /** Bytes as B / KB / MB / GB (powers of 1000, like Finder). */
 export function formatBytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return "?";

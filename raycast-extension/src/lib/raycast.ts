@@ -25,6 +25,11 @@ export interface Prefs {
   idleUnloadMinutes?: string;
   inputSource?: "selection" | "clipboard";
   murmurPath?: string;
+  /** Dictate Audio File's own (command preferences). */
+  appName?: string;
+  cleanUp?: boolean;
+  trimSilence?: boolean;
+  useVocabulary?: boolean;
 }
 
 export const MODES: { value: RefineMode; title: string }[] = [
@@ -117,6 +122,8 @@ export async function readInput(
 export interface FailureHandlers {
   retry?: () => void;
   chooseFile?: () => void;
+  /** Transcribe the file instead (a dictation refused as too long). */
+  transcribe?: () => void;
   /** After a download the failure offered finished. */
   downloaded?: () => void;
 }
@@ -134,6 +141,9 @@ export function runFailureAction(
       return;
     case "choose-file":
       handlers.chooseFile?.();
+      return;
+    case "transcribe-instead":
+      handlers.transcribe?.();
       return;
     case "download":
       if (f.model) {
@@ -154,9 +164,15 @@ export function runFailureAction(
   }
 }
 
-/** The actions of `f` that can run here (Retry and Choose File only with their handler). */
+/** The actions of `f` that can run here (Retry, Choose File and Transcribe Instead only
+ * with their handler). */
 export function availableActions(f: Failure, handlers: FailureHandlers = {}): ErrorAction[] {
-  return f.actions.filter((a) => (a !== "retry" || handlers.retry) && (a !== "choose-file" || handlers.chooseFile));
+  return f.actions.filter(
+    (a) =>
+      (a !== "retry" || handlers.retry) &&
+      (a !== "choose-file" || handlers.chooseFile) &&
+      (a !== "transcribe-instead" || handlers.transcribe),
+  );
 }
 
 /** A failure toast: its title, a message that does not repeat it, and the action that
@@ -167,7 +183,11 @@ export async function showFailure(
   handlers: FailureHandlers = {},
 ): Promise<void> {
   if (error instanceof MurmurError && error.kind === "cancelled") return;
-  const f = describeError(error, { retryable: !!handlers.retry, audioFile: !!handlers.chooseFile });
+  const f = describeError(error, {
+    retryable: !!handlers.retry,
+    audioFile: !!handlers.chooseFile,
+    transcribe: !!handlers.transcribe,
+  });
   const [first, second] = availableActions(f, handlers);
   const options: Toast.Options = { style: Toast.Style.Failure, title: f.title, message: f.message };
   if (first) {
