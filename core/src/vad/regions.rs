@@ -118,7 +118,7 @@ mod tests {
     use super::*;
 
     fn opts() -> VadOptions {
-        VadOptions::default()
+        VadOptions::silero()
     }
 
     /// Probabilities from a pattern: one char per chunk, `#` speech (0.9), `.` silence
