@@ -1538,7 +1538,8 @@ public func FfiConverterTypeCapability_lower(_ value: Capability) -> RustBuffer 
 
 
 /**
- * Where a dictation is, for progress and streaming.
+ * Where a dictation is, for progress and streaming (JSON: `"decoding_audio"`,
+ * `"detecting_speech"`, `"transcribing"`, `"refining"`).
  */
 
 public enum DictateStage: Equatable, Hashable {
