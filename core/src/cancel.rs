@@ -27,6 +27,12 @@ impl CancelToken {
         self.0.cancelled().await
     }
 
+    /// A token cancelled with this one, which can also be cancelled alone (a live
+    /// session's own stop, under its caller's token).
+    pub fn child(&self) -> Self {
+        Self(self.0.child_token())
+    }
+
     /// A guard that cancels the token when dropped, unless [`DropGuard::disarm`]ed: a
     /// request handler holds one so that a client going away cancels its work.
     pub fn drop_guard(&self) -> DropGuard {

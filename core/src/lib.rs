@@ -21,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod files;
 pub mod hub;
+pub mod live;
 pub mod llm;
 pub mod nn;
 pub mod platform;

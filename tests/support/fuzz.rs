@@ -191,6 +191,7 @@ pub fn requests(data: &[u8]) {
         "/v1/refine",
         "/v1/dictate",
         "/v1/vocabulary",
+        "/v1/live",
         "/load",
         "/generate",
     ] {

@@ -140,6 +140,10 @@ pub struct StageTimings {
     pub refine_secs: f64,
     /// From the call to the result.
     pub total_secs: f64,
+    /// From the end of the audio to the result: the wait a user has after they stop
+    /// talking. All of `total_secs` for `dictate` (it gets the audio whole); from
+    /// `finish()` for a live session, which works while the audio comes.
+    pub finish_secs: f64,
 }
 
 /// What a warning is about, for apps that act on it.

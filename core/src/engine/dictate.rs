@@ -14,12 +14,14 @@ use crate::dictate::{
     word_edits,
 };
 use crate::error::{Error, Result};
-use crate::refine::RefineOptions;
+use crate::llm::generate::{GenerationStats, StopReason};
+use crate::refine::{RefineContext, RefineOptions};
 use crate::system::Limits;
 use crate::transcribe::TranscribeEvent;
 use crate::vad::{self, Vad};
 use crate::vocab::Vocabulary;
 use crate::vocab::prompt::WHISPER_PROMPT_TOKENS;
+use crate::whisper::WhisperModel;
 use crate::whisper::longform::transcribe_stream;
 
 type Sink = Arc<Mutex<dyn FnMut(DictateEvent<'_>) + Send>>;
@@ -137,20 +139,9 @@ impl Engine {
                     let Model::Whisper(whisper) = model else {
                         unreachable!("the audio slot holds speech models")
                     };
-                    let tok = whisper.tokenizer();
-                    let count = |text: &str| tok.encode(text).map_or(usize::MAX, |t| t.len());
-                    let own = user_prompt.as_deref().map_or(0, |p| count(p) + 1);
-                    let budget = WHISPER_PROMPT_TOKENS.saturating_sub(own);
-                    let glossary = words.whisper_prompt(|p| count(p) <= budget);
-                    let listed = words.spellings();
-                    let truncated = !listed.is_empty()
-                        && glossary
-                            .as_ref()
-                            .is_none_or(|g| !listed.iter().all(|w| g.contains(w.as_str())));
-                    transcribe.initial_prompt = match (user_prompt, glossary.as_ref()) {
-                        (Some(u), Some(g)) => Some(format!("{u} {g}")),
-                        (u, g) => u.or(g.cloned()),
-                    };
+                    let (prompt, truncated) =
+                        whisper_prompt(whisper, &words, user_prompt.as_deref());
+                    transcribe.initial_prompt = prompt;
                     let stream = AudioStream::from_16k(&speech)?;
                     let mut t =
                         transcribe_stream(whisper, stream, &transcribe, cancel, &mut |e| {
@@ -194,67 +185,26 @@ impl Engine {
         if let (Some(refine), Some(m)) = (&opts.refine, &text_model) {
             emit(&sink, DictateEvent::Stage(DictateStage::Refining));
             let t = Instant::now();
-            let mut context = opts.context();
-            context.vocabulary = vocabulary.spellings();
-            let ropts = RefineOptions {
-                context,
-                ..refine.clone()
-            };
             let s = sink.clone();
-            let r = self
-                .refine(
-                    Some(&m.id),
+            let c = self
+                .clean_up(
+                    &m.id,
                     &corrected,
-                    &ropts,
+                    &language,
+                    refine,
+                    opts.context(),
+                    &vocabulary,
                     move |delta| (s.lock().unwrap())(DictateEvent::RefineText(delta)),
                     cancel,
                 )
                 .await?;
             timings.refine_secs = t.elapsed().as_secs_f64();
-            // A cleanup cut short by `cancel` is the call cancelled, not a text to check.
-            if r.stats.stop_reason == crate::llm::generate::StopReason::Cancelled {
-                return Err(Error::Cancelled);
-            }
-            let truncated = r.stats.stop_reason == crate::llm::generate::StopReason::MaxTokens;
-            let (refined, _) = vocabulary.apply(&r.text);
-            refine_stats = Some(r.stats);
-            let fallback = guard::light_cleanup(&corrected, &language);
-            match guard::check(&corrected, &refined, &ropts.mode) {
-                _ if truncated => {
-                    warnings.push(Warning::new(
-                        WarningCode::CleanupTruncated,
-                        format!(
-                            "the cleanup stopped at its budget of {} tokens; the transcript \
-                             (lightly cleaned) is used",
-                            r.max_tokens
-                        ),
-                    ));
-                    text = fallback;
-                }
-                Verdict::Kept(t) => text = t,
-                Verdict::Stripped { text: t, removed } => {
-                    warnings.push(Warning::new(
-                        WarningCode::CleanupTrimmed,
-                        format!(
-                            "removed what the model added around the text: {}",
-                            removed.join(" · ")
-                        ),
-                    ));
-                    text = t;
-                }
-                Verdict::Rejected { reason } => {
-                    warnings.push(Warning::new(
-                        WarningCode::CleanupRejected,
-                        format!(
-                            "the cleanup was not an edit of the transcript ({reason}); the \
-                             transcript (lightly cleaned) is used"
-                        ),
-                    ));
-                    text = fallback;
-                }
-            }
+            text = c.text;
+            warnings.extend(c.warnings);
+            refine_stats = Some(c.stats);
         }
         timings.total_secs = t0.elapsed().as_secs_f64();
+        timings.finish_secs = timings.total_secs;
         Ok(DictateResult {
             edits: word_edits(&raw, &text),
             text,
@@ -271,9 +221,78 @@ impl Engine {
         })
     }
 
+    /// The cleanup stage, shared by [`Engine::dictate`] and live sessions: `corrected`
+    /// (the transcript, the vocabulary's replacements applied) refined with `text_model`
+    /// under `context` (the vocabulary's spellings added), the replacements applied
+    /// again, and the output checked by [`guard`]: wrappers stripped, an answer, a rewrite
+    /// or a cut-short output replaced by [`guard::light_cleanup`] of the transcript, each
+    /// with its warning. A cancel is [`Error::Cancelled`], never a text.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn clean_up(
+        &self,
+        text_model: &str,
+        corrected: &str,
+        language: &str,
+        refine: &RefineOptions,
+        mut context: RefineContext,
+        vocabulary: &Vocabulary,
+        on_text: impl FnMut(&str) + Send + 'static,
+        cancel: &CancelToken,
+    ) -> Result<Cleanup> {
+        context.vocabulary = vocabulary.spellings();
+        let ropts = RefineOptions {
+            context,
+            ..refine.clone()
+        };
+        let r = self
+            .refine(Some(text_model), corrected, &ropts, on_text, cancel)
+            .await?;
+        // A cleanup cut short by `cancel` is the call cancelled, not a text to check.
+        if r.stats.stop_reason == StopReason::Cancelled {
+            return Err(Error::Cancelled);
+        }
+        let truncated = r.stats.stop_reason == StopReason::MaxTokens;
+        let (refined, _) = vocabulary.apply(&r.text);
+        let fallback = || guard::light_cleanup(corrected, language);
+        let mut warnings = Vec::new();
+        let text = match guard::check(corrected, &refined, &ropts.mode) {
+            _ if truncated => {
+                warnings.push(Warning::new(
+                    WarningCode::CleanupTruncated,
+                    format!(
+                        "the cleanup stopped at its budget of {} tokens; the transcript \
+                         (lightly cleaned) is used",
+                        r.max_tokens
+                    ),
+                ));
+                fallback()
+            }
+            Verdict::Kept(t) => t,
+            Verdict::Stripped { text, removed } => {
+                warnings.push(Warning::new(
+                    WarningCode::CleanupTrimmed,
+                    format!(
+                        "removed what the model added around the text: {}",
+                        removed.join(" · ")
+                    ),
+                ));
+                text
+            }
+            Verdict::Rejected { reason } => {
+                warnings.push(rejected(&reason));
+                fallback()
+            }
+        };
+        Ok(Cleanup {
+            text,
+            warnings,
+            stats: r.stats,
+        })
+    }
+
     /// Run `work` on the blocking pool; `cancel` ends the wait at once (the work sees the
     /// same token and stops at its next check).
-    async fn blocking<T: Send + 'static>(
+    pub(super) async fn blocking<T: Send + 'static>(
         &self,
         cancel: &CancelToken,
         work: impl FnOnce() -> Result<T> + Send + 'static,
@@ -322,4 +341,47 @@ fn read_within(
     }
     on_duration(pcm.len() as f64 / 16_000.0);
     Ok(pcm)
+}
+
+/// What the cleanup stage made of a text.
+pub(super) struct Cleanup {
+    pub(super) text: String,
+    pub(super) warnings: Vec<Warning>,
+    pub(super) stats: GenerationStats,
+}
+
+/// The warning for a cleanup that was not an edit of its transcript.
+pub(super) fn rejected(reason: &str) -> Warning {
+    Warning::new(
+        WarningCode::CleanupRejected,
+        format!(
+            "the cleanup was not an edit of the transcript ({reason}); the transcript \
+             (lightly cleaned) is used"
+        ),
+    )
+}
+
+/// Whisper's prompt for a dictation: the caller's own prompt, then as much of the
+/// vocabulary's glossary as fits the rest of [`WHISPER_PROMPT_TOKENS`]. The flag says
+/// some vocabulary word did not fit.
+pub(super) fn whisper_prompt(
+    whisper: &WhisperModel,
+    words: &Vocabulary,
+    user_prompt: Option<&str>,
+) -> (Option<String>, bool) {
+    let tok = whisper.tokenizer();
+    let count = |text: &str| tok.encode(text).map_or(usize::MAX, |t| t.len());
+    let own = user_prompt.map_or(0, |p| count(p) + 1);
+    let budget = WHISPER_PROMPT_TOKENS.saturating_sub(own);
+    let glossary = words.whisper_prompt(|p| count(p) <= budget);
+    let listed = words.spellings();
+    let truncated = !listed.is_empty()
+        && glossary
+            .as_ref()
+            .is_none_or(|g| !listed.iter().all(|w| g.contains(w.as_str())));
+    let prompt = match (user_prompt, glossary) {
+        (Some(u), Some(g)) => Some(format!("{u} {g}")),
+        (u, g) => u.map(str::to_string).or(g),
+    };
+    (prompt, truncated)
 }

@@ -30,12 +30,14 @@ mod api;
 mod config;
 mod dictate;
 mod lifecycle;
+mod live;
 mod slots;
 mod status;
 mod vocab;
 
 pub use api::Engine;
 pub use config::{DEFAULT_IDLE_UNLOAD, EngineConfig, LoadHook, ModelPrecision};
+pub use live::LiveSession;
 pub use status::{
     ActiveDownload, EngineStatus, Event, MemoryUsage, ModelState, ModelStatus, UnloadReason,
 };

@@ -22,6 +22,11 @@
 //!   lookup on vs off (tokens/s, acceptance), time to first token with the prefix cache
 //!   cold vs warm, and the greedy text with lookup on vs off. The report carries the
 //!   exact messages, prompt and settings, for the Python side to use verbatim.
+//! - Live transcription ([`live::bench_live`]): on the engine, the same audio fed to a
+//!   live session at real-time pace and given whole to `dictate`, alternating: the wait
+//!   after the end of the audio for each, and how far confirmed text trails the audio.
+
+pub mod live;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
