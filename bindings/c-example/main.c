@@ -1,5 +1,6 @@
 /*
- * Murmur from C: refine a sentence, transcribe and dictate a recording, keep a vocabulary,
+ * Murmur from C: refine a sentence, transcribe and dictate a recording, transcribe it live
+ * (pushed in 100 ms buffers as a microphone gives them), keep a vocabulary,
  * through murmur.h, freeing everything Murmur returns. scripts/test-bindings.sh builds it against the cbindgen
  * header and runs it natively and under valgrind (no definite leaks allowed).
  *
@@ -7,13 +8,18 @@
  *
  * With MURMUR_C_NO_MODELS=1 nothing loads a model: the engine's life, the model list,
  * events, cancel tokens, typed errors, limits, the vocabulary, a dictation refused for
- * its length and every free still run. That is the valgrind run
+ * its length, live sessions refused for their options or arguments and every free still
+ * run. That is the valgrind run
  * (under valgrind, loading a model and refining on MLX's CPU backend takes many minutes);
  * the full run is checked for leaks by LeakSanitizer instead (scripts/test-bindings.sh).
  */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "murmur.h"
@@ -348,6 +354,355 @@ static void limits_and_vocabulary(MurmurEngine *engine, const char *dir) {
   murmur_dictate_result_free(NULL);
 }
 
+/* The 16-bit PCM of a WAV file (malloc'd; free it), its sample count (all channels),
+ * rate and channel count; NULL when the file is not one. */
+static int16_t *read_wav(const char *path, size_t *count, uint32_t *rate, uint16_t *channels) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  unsigned char head[12], chunk[8], fmt[16];
+  int16_t *samples = NULL;
+  int have_fmt = 0;
+  if (fread(head, 1, 12, f) != 12 || memcmp(head, "RIFF", 4) || memcmp(head + 8, "WAVE", 4)) {
+    fclose(f);
+    return NULL;
+  }
+  while (fread(chunk, 1, 8, f) == 8) {
+    uint32_t size = chunk[4] | chunk[5] << 8 | chunk[6] << 16 | (uint32_t)chunk[7] << 24;
+    if (!memcmp(chunk, "fmt ", 4) && size >= 16) {
+      if (fread(fmt, 1, 16, f) != 16) break;
+      uint16_t format = fmt[0] | fmt[1] << 8, bits = fmt[14] | fmt[15] << 8;
+      *channels = fmt[2] | fmt[3] << 8;
+      *rate = fmt[4] | fmt[5] << 8 | fmt[6] << 16 | (uint32_t)fmt[7] << 24;
+      have_fmt = format == 1 && bits == 16;
+      fseek(f, (long)(size - 16 + (size & 1)), SEEK_CUR);
+    } else if (!memcmp(chunk, "data", 4) && have_fmt) {
+      samples = malloc(size);
+      *count = samples ? fread(samples, 2, size / 2, f) : 0; /* little-endian, as here */
+      break;
+    } else {
+      fseek(f, (long)(size + (size & 1)), SEEK_CUR);
+    }
+  }
+  fclose(f);
+  return samples;
+}
+
+/* The letters and digits of `s`, lower-cased, into `out`: the words without punctuation,
+ * spacing or case. */
+static const char *letters(const char *s, char *out, size_t cap) {
+  size_t n = 0;
+  for (; *s && n + 1 < cap; s++)
+    if (isalnum((unsigned char)*s)) out[n++] = (char)tolower((unsigned char)*s);
+  out[n] = '\0';
+  return out;
+}
+
+/* The string value of `"key":"..."` in a JSON object (the first such key), unescaped
+ * into `out` (\uXXXX beyond ASCII becomes '?'); 0 when it is not there. */
+static int json_string(const char *json, const char *key, char *out, size_t cap) {
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+  const char *p = strstr(json, pattern);
+  if (!p) return 0;
+  size_t n = 0;
+  for (p += strlen(pattern); *p && *p != '"' && n + 1 < cap; p++) {
+    if (*p == '\\' && p[1]) {
+      p++;
+      switch (*p) {
+        case 'n': out[n++] = '\n'; break;
+        case 't': out[n++] = '\t'; break;
+        case 'u': {
+          unsigned v = 0;
+          if (sscanf(p + 1, "%4x", &v) == 1) p += 4;
+          out[n++] = v < 128 ? (char)v : '?';
+          break;
+        }
+        default: out[n++] = *p; /* \" \\ \/ */
+      }
+    } else {
+      out[n++] = *p;
+    }
+  }
+  out[n] = '\0';
+  return 1;
+}
+
+/* What a live session reported, from its callback (on Murmur's threads). */
+typedef struct {
+  pthread_mutex_t lock;
+  Stream confirmed; /* every confirmed text, joined */
+  int partials, refined, finals, after_final, events;
+  char final_transcript[4096];
+} Live;
+
+static int starts(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static void on_live(const char *event_json, void *user_data) {
+  Live *l = user_data;
+  char text[4096];
+  pthread_mutex_lock(&l->lock);
+  l->events++;
+  if (l->finals) l->after_final++;
+  if (starts(event_json, "{\"type\":\"confirmed\",")) {
+    if (json_string(event_json, "text", text, sizeof text)) on_token(text, &l->confirmed);
+  } else if (starts(event_json, "{\"type\":\"partial\",")) {
+    l->partials++;
+  } else if (starts(event_json, "{\"type\":\"refined\",")) {
+    l->refined++;
+  } else if (starts(event_json, "{\"type\":\"final\",")) {
+    l->finals++;
+    json_string(event_json, "transcript", l->final_transcript, sizeof l->final_transcript);
+  }
+  pthread_mutex_unlock(&l->lock);
+}
+
+static int live_events(Live *l) {
+  pthread_mutex_lock(&l->lock);
+  int n = l->events;
+  pthread_mutex_unlock(&l->lock);
+  return n;
+}
+
+static MurmurLiveOptions live_options(uint32_t rate, uint16_t channels) {
+  MurmurLiveOptions o = murmur_live_options_default();
+  o.dictate.speech_model = "fixture-whisper";
+  o.dictate.text_model = "fixture-smol";
+  o.dictate.language = "en";
+  o.dictate.refine_options.temperature = 0.0f; /* greedy */
+  o.sample_rate = rate;
+  o.channels = channels;
+  return o;
+}
+
+/* Live sessions refused for their options or arguments, and calls on no session: no
+ * model loads. */
+static void live_errors(MurmurEngine *engine) {
+  MurmurLiveOptions d = murmur_live_options_default();
+  CHECK(d.sample_rate == 16000 && d.channels == 1 && d.step_ms == 1000 && d.dictate.refine &&
+            d.dictate.vad && d.dictate.vocabulary && !d.dictate.speech_model,
+        "live defaults: %u %u %u", d.sample_rate, d.channels, d.step_ms);
+  char *err = NULL;
+  MurmurLiveSession *session = NULL;
+  MurmurLiveOptions bad = live_options(0, 1);
+  MurmurStatus st = murmur_engine_live_start(engine, &bad, on_live, NULL, &session, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT && session == NULL && err && strstr(err, "format"),
+        "sample rate 0: %d %s", st, err);
+  printf("live at 0 Hz -> %d: %s\n", st, err);
+  murmur_string_free(err);
+  err = NULL;
+  bad = live_options(16000, 1);
+  bad.step_ms = 50;
+  st = murmur_engine_live_start(engine, &bad, NULL, NULL, &session, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT && session == NULL && err && strstr(err, "step_ms"),
+        "step 50 ms: %d %s", st, err);
+  murmur_string_free(err);
+  err = NULL;
+  bad = live_options(16000, 1);
+  bad.dictate.speech_model = "no-such-model";
+  st = murmur_engine_live_start(engine, &bad, NULL, NULL, &session, &err);
+  CHECK(st == MURMUR_UNKNOWN_MODEL && session == NULL, "unknown speech model: %d %s", st, err);
+  murmur_string_free(err);
+  err = NULL;
+  st = murmur_engine_live_start(NULL, NULL, NULL, NULL, &session, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT && session == NULL, "NULL engine: %d", st);
+  murmur_string_free(err);
+  err = NULL;
+  st = murmur_engine_live_start(engine, NULL, NULL, NULL, NULL, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT, "NULL out_session: %d", st);
+  murmur_string_free(err);
+  err = NULL;
+
+  float samples[16] = {0};
+  st = murmur_live_push_f32(NULL, samples, 16, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT && err && strstr(err, "session"), "push to NULL: %d", st);
+  murmur_string_free(err);
+  err = NULL;
+  MurmurDictateResult *r = NULL;
+  st = murmur_live_finish(NULL, &r, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT && r == NULL, "finish NULL: %d", st);
+  murmur_string_free(err);
+  CHECK(murmur_live_audio_secs(NULL) == 0.0, "audio of NULL");
+  murmur_live_cancel(NULL);
+  murmur_live_free(NULL);
+}
+
+/* A session whose speech model is on disk but broken: it starts, its worker stops on
+ * loading the model, pushes are then refused and finishing gives the load's error. Its
+ * model fails at once, so this runs under valgrind too. */
+static void live_broken(MurmurEngine *engine, const char *dir) {
+  char folder[4200], file[4300];
+  snprintf(folder, sizeof folder, "%s/broken-whisper", dir);
+  mkdir(folder, 0700);
+  const char *files[][2] = {{"model.bin", "not a CTranslate2 model"}, {"config.json", "{}"}};
+  for (int i = 0; i < 2; i++) {
+    snprintf(file, sizeof file, "%s/%s", folder, files[i][0]);
+    FILE *f = fopen(file, "w");
+    if (f) {
+      fputs(files[i][1], f);
+      fclose(f);
+    }
+  }
+  char *err = NULL;
+  MurmurStatus st = murmur_engine_add_model(engine, folder, "broken-whisper", NULL, &err);
+  CHECK(st == MURMUR_OK, "add broken model: %d %s", st, err);
+  MurmurLiveOptions o = murmur_live_options_default();
+  o.dictate.speech_model = "broken-whisper";
+  o.dictate.refine = false;
+  Live l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  MurmurLiveSession *session = NULL;
+  st = murmur_engine_live_start(engine, &o, on_live, &l, &session, &err);
+  CHECK(st == MURMUR_OK && session, "live start on a broken model: %d %s", st, err);
+  if (st != MURMUR_OK) {
+    murmur_string_free(err);
+    return;
+  }
+  static float silence[1600];
+  for (int i = 0; i < 500; i++) {
+    st = murmur_live_push_f32(session, silence, 1600, &err);
+    if (st != MURMUR_OK) break;
+    usleep(10000);
+  }
+  CHECK(st == MURMUR_INVALID_ARGUMENT && err && strstr(err, "stopped"),
+        "push after the worker failed: %d %s", st, err);
+  printf("live push on a broken model -> %d: %s\n", st, err);
+  murmur_string_free(err);
+  err = NULL;
+  MurmurDictateResult *r = NULL;
+  st = murmur_live_finish(session, &r, &err);
+  CHECK(st == MURMUR_CORRUPT_MODEL && r == NULL && err, "finish on a broken model: %d %s", st,
+        err);
+  CHECK(live_events(&l) == 0, "%d events from a broken session", live_events(&l));
+  murmur_string_free(err);
+  murmur_live_free(session);
+}
+
+/* jfk.wav live: pushed in 100 ms buffers (floats and 16-bit alternately, as two
+ * microphones would give them), confirmed text adding up to the transcript as it comes,
+ * the final result; then a cancelled session, and one freed mid-way whose callback is
+ * never called after the free. */
+static void live(MurmurEngine *engine, const char *audio, const char *expected) {
+  size_t count = 0;
+  uint32_t rate = 0;
+  uint16_t channels = 0;
+  int16_t *pcm = read_wav(audio, &count, &rate, &channels);
+  CHECK(pcm && count > 0 && rate > 0 && channels > 0, "read %s", audio);
+  if (!pcm) return;
+  float *pcm_f32 = malloc(count * sizeof *pcm_f32);
+  for (size_t i = 0; i < count; i++) pcm_f32[i] = pcm[i] / 32768.0f;
+  size_t chunk = (size_t)rate / 10 * channels;
+
+  MurmurLiveOptions o = live_options(rate, channels);
+  Live l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  MurmurLiveSession *session = NULL;
+  char *err = NULL;
+  MurmurStatus st = murmur_engine_live_start(engine, &o, on_live, &l, &session, &err);
+  CHECK(st == MURMUR_OK && session, "live start: %d %s", st, err);
+  if (st == MURMUR_OK) {
+    int pushes = 0, confirmed_while_pushing = 0;
+    for (size_t at = 0; at < count; at += chunk, pushes++) {
+      size_t n = count - at < chunk ? count - at : chunk;
+      st = pushes % 2 ? murmur_live_push_i16(session, pcm + at, n, &err)
+                      : murmur_live_push_f32(session, pcm_f32 + at, n, &err);
+      if (st != MURMUR_OK) break;
+      usleep(50000); /* twice as fast as the speaker */
+      pthread_mutex_lock(&l.lock);
+      if (l.confirmed.len > 0 && !confirmed_while_pushing) confirmed_while_pushing = pushes + 1;
+      pthread_mutex_unlock(&l.lock);
+    }
+    CHECK(st == MURMUR_OK, "push: %d %s", st, err);
+    double secs = murmur_live_audio_secs(session);
+    CHECK(secs > 10.9 && secs < 11.1, "audio %.2f s", secs);
+    MurmurDictateResult *r = NULL;
+    st = murmur_live_finish(session, &r, &err);
+    CHECK(st == MURMUR_OK, "live finish: %d %s", st, err);
+    if (st == MURMUR_OK) {
+      char a[4096], b[4096];
+      printf("live (%d pushes, first words confirmed after push %d; %d partials, %d refined; "
+             "finish %.2f s of total %.2f s):\n  transcript: %s\n  text:       %s\n",
+             pushes, confirmed_while_pushing, l.partials, l.refined, r->timings.finish_secs,
+             r->timings.total_secs, r->transcript, r->text);
+      CHECK(strstr(r->transcript, "ask not what your country"), "transcript %s", r->transcript);
+      if (expected)
+        CHECK(strcmp(letters(r->transcript, a, sizeof a), letters(expected, b, sizeof b)) == 0,
+              "live words %s differ from %s", r->transcript, expected);
+      CHECK(strcmp(trim(l.confirmed.text), r->transcript) == 0,
+            "confirmed texts %s do not add up to the transcript %s", l.confirmed.text,
+            r->transcript);
+      CHECK(l.finals == 1 && l.after_final == 0 && strcmp(l.final_transcript, r->transcript) == 0,
+            "final events %d, %d after it: %s", l.finals, l.after_final, l.final_transcript);
+      CHECK(strlen(r->text) > 0 && strcmp(r->speech_model, "fixture-whisper") == 0,
+            "text %s by %s", r->text, r->speech_model);
+      CHECK(r->timings.finish_secs > 0 && r->timings.finish_secs < r->timings.total_secs,
+            "finish %.2f s of %.2f s", r->timings.finish_secs, r->timings.total_secs);
+      CHECK(strstr(r->json, "\"finish_secs\":") != NULL, "json %s", r->json);
+      murmur_dictate_result_free(r);
+    }
+    murmur_string_free(err);
+    err = NULL;
+    /* Finished: no more audio, no second result. */
+    st = murmur_live_push_f32(session, pcm_f32, chunk, &err);
+    CHECK(st == MURMUR_INVALID_ARGUMENT, "push after finish: %d", st);
+    murmur_string_free(err);
+    err = NULL;
+    r = NULL;
+    st = murmur_live_finish(session, &r, &err);
+    CHECK(st == MURMUR_INVALID_ARGUMENT && r == NULL, "second finish: %d", st);
+    murmur_string_free(err);
+    err = NULL;
+    murmur_live_free(session);
+  }
+
+  /* Cancelled: pushes and the finish are refused with MURMUR_CANCELLED. */
+  session = NULL;
+  st = murmur_engine_live_start(engine, &o, NULL, NULL, &session, &err);
+  CHECK(st == MURMUR_OK, "live start: %d %s", st, err);
+  if (st == MURMUR_OK) {
+    for (size_t at = 0; at < 10 * chunk; at += chunk) murmur_live_push_i16(session, pcm + at, chunk, NULL);
+    murmur_live_cancel(session);
+    st = murmur_live_push_i16(session, pcm, chunk, &err);
+    CHECK(st == MURMUR_CANCELLED, "push after cancel: %d", st);
+    murmur_string_free(err);
+    err = NULL;
+    MurmurDictateResult *r = NULL;
+    st = murmur_live_finish(session, &r, &err);
+    CHECK(st == MURMUR_CANCELLED && r == NULL, "finish after cancel: %d", st);
+    murmur_string_free(err);
+    err = NULL;
+    /* Arguments checked, never read: NULL or misaligned samples. */
+    st = murmur_live_push_f32(session, NULL, 16, &err);
+    CHECK(st == MURMUR_INVALID_ARGUMENT, "NULL samples: %d", st);
+    murmur_string_free(err);
+    err = NULL;
+    st = murmur_live_push_i16(session, (const int16_t *)((const char *)pcm + 1), 16, &err);
+    CHECK(st == MURMUR_INVALID_ARGUMENT && err && strstr(err, "aligned"), "misaligned: %d %s", st,
+          err);
+    murmur_string_free(err);
+    err = NULL;
+    murmur_live_free(session);
+  }
+
+  /* Freed while it decodes: cancelled, and its callback never runs afterwards. */
+  Live freed = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  session = NULL;
+  st = murmur_engine_live_start(engine, &o, on_live, &freed, &session, &err);
+  CHECK(st == MURMUR_OK, "live start: %d %s", st, err);
+  if (st == MURMUR_OK) {
+    for (size_t at = 0; at + chunk <= count && at < 40 * chunk; at += chunk) {
+      murmur_live_push_f32(session, pcm_f32 + at, chunk, NULL);
+      usleep(50000);
+    }
+    murmur_live_free(session);
+    int events = live_events(&freed);
+    usleep(500000);
+    CHECK(live_events(&freed) == events, "%d events after the free", live_events(&freed) - events);
+  }
+  murmur_string_free(err);
+  free(pcm);
+  free(pcm_f32);
+}
+
 /* Errors that need no model: codes and messages. */
 static void errors(MurmurEngine *engine) {
   char *err = NULL;
@@ -437,6 +792,9 @@ int main(int argc, char **argv) {
   limits_and_vocabulary(engine, dir);
   if (models) transcribe(engine, corrupt, argv[3], argc > 4 ? argv[4] : NULL);
   if (models) dictate(engine, argv[3], argc > 4 ? argv[4] : NULL);
+  live_errors(engine);
+  live_broken(engine, dir);
+  if (models) live(engine, argv[3], argc > 4 ? argv[4] : NULL);
 
   st = murmur_engine_status_json(engine, &json, &err);
   CHECK(st == MURMUR_OK && json, "status: %d", st);

@@ -118,6 +118,12 @@ typedef struct MurmurCancelToken MurmurCancelToken;
 typedef struct MurmurEngine MurmurEngine;
 
 /**
+ * A live transcription (opaque): start it with `murmur_engine_live_start`, push audio
+ * as it comes, `murmur_live_finish` it, and release it with `murmur_live_free`.
+ */
+typedef struct MurmurLiveSession MurmurLiveSession;
+
+/**
  * An event subscription (opaque); `murmur_subscription_free` stops it.
  */
 typedef struct MurmurSubscription MurmurSubscription;
@@ -249,6 +255,28 @@ typedef struct MurmurDictateOptions {
 } MurmurDictateOptions;
 
 /**
+ * Live transcription settings; start from `murmur_live_options_default()` (the dictation
+ * defaults, 16 kHz mono, a decode every 1000 ms of new audio).
+ */
+typedef struct MurmurLiveOptions {
+  /**
+   * Models, transcription, cleanup, voice activity, vocabulary and app context, as for
+   * a dictation.
+   */
+  struct MurmurDictateOptions dictate;
+  /**
+   * The format of the pushed samples: frames per second, and interleaved channels
+   * per frame (averaged to mono).
+   */
+  uint32_t sample_rate;
+  uint16_t channels;
+  /**
+   * Least new audio (ms) between two decodes of the utterance so far; 100 to 10000.
+   */
+  uint32_t step_ms;
+} MurmurLiveOptions;
+
+/**
  * C error codes (`MurmurStatus` in murmur.h): `0` is success, every other value names
  * one [`MurmurError`] variant (a required pointer that is NULL is an
  * `MURMUR_INVALID_ARGUMENT`); [`MURMUR_PANIC`] reports a panic caught at the boundary.
@@ -370,6 +398,12 @@ typedef struct MurmurStageTimings {
   double transcribe_secs;
   double refine_secs;
   double total_secs;
+  /**
+   * From the end of the audio to the result: the wait after the user stops talking
+   * (`total_secs` for a dictation, which gets the audio whole; from
+   * `murmur_live_finish` for a live session, which works while the audio comes).
+   */
+  double finish_secs;
 } MurmurStageTimings;
 
 /**
@@ -418,6 +452,17 @@ typedef struct MurmurLimits {
    */
   uint32_t max_refine_tokens;
 } MurmurLimits;
+
+/**
+ * Receives what a live session reports, in order, as a JSON object (borrowed for the
+ * call) whose `type` says what it is: `{"type": "partial", "text"}` (the words after the
+ * confirmed ones, which may change; each replaces the last), `{"type": "confirmed",
+ * "text", "start", "end"}` (words that never change: all confirmed texts joined are the
+ * transcript), `{"type": "refined", "transcript", "text"}` (a confirmed stretch and its
+ * cleanup), `{"type": "final", "result"}` (the result, as `MurmurDictateResult.json`;
+ * last).
+ */
+typedef void (*MurmurLiveCallback)(const char *event_json, void *user_data);
 
 /**
  * What importing a vocabulary CSV file did.
@@ -525,6 +570,13 @@ struct MurmurTranscribeOptions murmur_transcribe_options_default(void);
  * trimming on, the user's vocabulary on, the transcription defaults.
  */
 struct MurmurDictateOptions murmur_dictate_options_default(void);
+
+/**
+ * The live transcription defaults: the dictation defaults (cleanup, voice-activity
+ * trimming and the vocabulary on), 16 kHz mono samples, a decode every 1000 ms of new
+ * audio.
+ */
+struct MurmurLiveOptions murmur_live_options_default(void);
 
 /**
  * Create an engine (`config` may be NULL: all defaults). Nothing is loaded.
@@ -745,7 +797,8 @@ MurmurStatus murmur_engine_dictate_pcm(const struct MurmurEngine *engine,
  * Release a dictation result (NULL is ignored).
  *
  * # Safety
- * NULL or a result from `murmur_engine_dictate_*`, not used afterwards.
+ * NULL or a result from `murmur_engine_dictate_*` or `murmur_live_finish`, not used
+ * afterwards.
  */
 void murmur_dictate_result_free(struct MurmurDictateResult *result);
 
@@ -758,6 +811,98 @@ void murmur_dictate_result_free(struct MurmurDictateResult *result);
 MurmurStatus murmur_engine_limits(const struct MurmurEngine *engine,
                                   struct MurmurLimits *out_limits,
                                   char **error_message);
+
+/**
+ * Start a live transcription: text while the user is still speaking, and the cleanup
+ * done by the time they stop. `options` may be NULL (16 kHz mono, the dictation
+ * defaults). The options are checked and the models chosen now: a bad format or step is
+ * `MURMUR_INVALID_ARGUMENT`, a model not on disk `MURMUR_NOT_DOWNLOADED`, before the
+ * user speaks; the speech model then loads in the background (a failure there stops
+ * the session: pushes are refused and `murmur_live_finish` returns it). `on_event` (may
+ * be NULL) receives the session's events as JSON (see `MurmurLiveCallback`) on Murmur's
+ * threads; it must not call the session's functions. On success `*out_session` must be
+ * released with `murmur_live_free`.
+ *
+ * # Safety
+ * Valid engine; `options` NULL or valid; `on_event` thread-safe; `out_session` writable.
+ */
+MurmurStatus murmur_engine_live_start(const struct MurmurEngine *engine,
+                                      const struct MurmurLiveOptions *options,
+                                      MurmurLiveCallback on_event,
+                                      void *user_data,
+                                      struct MurmurLiveSession **out_session,
+                                      char **error_message);
+
+/**
+ * Append `sample_count` interleaved float samples in the session's format. Returns at
+ * once (the samples are converted and appended; decoding runs on Murmur's threads).
+ * `MURMUR_AUDIO_TOO_LONG` once this machine's recording limit is reached (the audio
+ * before it is kept: `murmur_live_finish` gives its text); `MURMUR_INVALID_ARGUMENT`
+ * after `murmur_live_finish`, or once the session stopped on an error (a model that
+ * failed to load: `murmur_live_finish` returns that error); `MURMUR_CANCELLED` after a
+ * cancel.
+ *
+ * # Safety
+ * A live session; `samples` points to `sample_count` floats (NULL when 0).
+ */
+MurmurStatus murmur_live_push_f32(const struct MurmurLiveSession *session,
+                                  const float *samples,
+                                  size_t sample_count,
+                                  char **error_message);
+
+/**
+ * Append `sample_count` interleaved signed 16-bit samples; as `murmur_live_push_f32`.
+ *
+ * # Safety
+ * A live session; `samples` points to `sample_count` values (NULL when 0).
+ */
+MurmurStatus murmur_live_push_i16(const struct MurmurLiveSession *session,
+                                  const int16_t *samples,
+                                  size_t sample_count,
+                                  char **error_message);
+
+/**
+ * Seconds of audio the session has received (0 for NULL).
+ *
+ * # Safety
+ * NULL or a live session.
+ */
+double murmur_live_audio_secs(const struct MurmurLiveSession *session);
+
+/**
+ * End the audio and wait for the result (blocking): the last words decoded and cleaned
+ * up, the whole text checked. The result is also sent to the callback as the `final`
+ * event, before this returns. A second call is `MURMUR_INVALID_ARGUMENT`; a cancel
+ * (from another thread, during the wait too) gives `MURMUR_CANCELLED`. On success
+ * `*out_result` must be freed with `murmur_dictate_result_free`.
+ *
+ * # Safety
+ * A live session; `out_result` writable.
+ */
+MurmurStatus murmur_live_finish(const struct MurmurLiveSession *session,
+                                struct MurmurDictateResult **out_result,
+                                char **error_message);
+
+/**
+ * Stop a live session, from any thread (NULL is ignored): the work stops, pushes are
+ * refused and `murmur_live_finish` (a waiting one too) returns `MURMUR_CANCELLED`.
+ *
+ * # Safety
+ * NULL or a live session.
+ */
+void murmur_live_cancel(const struct MurmurLiveSession *session);
+
+/**
+ * Release a live session (NULL is ignored), cancelling it if it has not finished. Once
+ * this returns, its callback is not called again (a call running meanwhile is waited
+ * for), so `user_data` may be freed.
+ *
+ * # Safety
+ * NULL or from `murmur_engine_live_start`; no other call on it is running (a
+ * `murmur_live_finish` waiting in another thread must be cancelled and have returned
+ * first); not used afterwards; not called from the session's callback.
+ */
+void murmur_live_free(struct MurmurLiveSession *session);
 
 /**
  * The user's saved vocabulary as JSON: `{"terms": [...], "replacements": [{"spoken",

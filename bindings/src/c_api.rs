@@ -8,6 +8,8 @@
 //! - Every string or buffer Murmur returns has a matching `murmur_*_free`; strings passed
 //!   in are UTF-8, NUL-terminated and only borrowed for the call.
 //! - Calls block the calling thread; the work runs on Murmur's internal tokio runtime.
+//!   (A live session's pushes only convert and append the samples: they never wait for
+//!   a model, so an audio thread may make them.)
 //! - Callbacks are a function pointer plus a `user_data` pointer handed back unchanged.
 //!   They run on Murmur's threads (so must be thread-safe), receive data borrowed for
 //!   the call only, and must not call back into the same engine.
@@ -16,10 +18,12 @@
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use murmur_core::CancelToken;
 use murmur_core::audio::AudioInput;
-use murmur_core::engine::Event;
+use murmur_core::engine::{Event, LiveSession};
+use murmur_core::live::LiveEvent;
 
 use crate::error::{MURMUR_OK, MURMUR_PANIC, MurmurError, MurmurStatus};
 use crate::runtime::{block_on, runtime};
@@ -41,6 +45,17 @@ pub struct MurmurCancelToken {
 pub struct MurmurSubscription {
     task: tokio::task::AbortHandle,
 }
+
+/// A live transcription (opaque): start it with `murmur_engine_live_start`, push audio
+/// as it comes, `murmur_live_finish` it, and release it with `murmur_live_free`.
+pub struct MurmurLiveSession {
+    session: Arc<LiveSession>,
+    /// The caller's callback; `murmur_live_free` takes it away (after a call running
+    /// now returns), so that none runs once the session is freed.
+    callback: Arc<Mutex<Option<LiveCallback>>>,
+}
+
+type LiveCallback = (unsafe extern "C" fn(*const c_char, *mut c_void), UserData);
 
 /// Engine settings. NULL strings, a negative `offline`, a negative `idle_unload_secs` and
 /// a zero `ram_bytes` take the environment's or the built-in default.
@@ -201,6 +216,10 @@ pub struct MurmurStageTimings {
     pub transcribe_secs: f64,
     pub refine_secs: f64,
     pub total_secs: f64,
+    /// From the end of the audio to the result: the wait after the user stops talking
+    /// (`total_secs` for a dictation, which gets the audio whole; from
+    /// `murmur_live_finish` for a live session, which works while the audio comes).
+    pub finish_secs: f64,
 }
 
 /// A dictation; free with `murmur_dictate_result_free`.
@@ -258,6 +277,21 @@ pub struct MurmurDictateEvent {
     pub seconds: f64,
     pub segment: *const MurmurSegment,
     pub text: *const c_char,
+}
+
+/// Live transcription settings; start from `murmur_live_options_default()` (the dictation
+/// defaults, 16 kHz mono, a decode every 1000 ms of new audio).
+#[repr(C)]
+pub struct MurmurLiveOptions {
+    /// Models, transcription, cleanup, voice activity, vocabulary and app context, as for
+    /// a dictation.
+    pub dictate: MurmurDictateOptions,
+    /// The format of the pushed samples: frames per second, and interleaved channels
+    /// per frame (averaged to mono).
+    pub sample_rate: u32,
+    pub channels: u16,
+    /// Least new audio (ms) between two decodes of the utterance so far; 100 to 10000.
+    pub step_ms: u32,
 }
 
 /// A machine's memory class: up to 8 GB, 9 to 16 GB, more.
@@ -354,6 +388,15 @@ pub type MurmurSegmentCallback =
 /// Receives what a dictation reports, in order.
 pub type MurmurDictateCallback =
     Option<unsafe extern "C" fn(event: *const MurmurDictateEvent, user_data: *mut c_void)>;
+/// Receives what a live session reports, in order, as a JSON object (borrowed for the
+/// call) whose `type` says what it is: `{"type": "partial", "text"}` (the words after the
+/// confirmed ones, which may change; each replaces the last), `{"type": "confirmed",
+/// "text", "start", "end"}` (words that never change: all confirmed texts joined are the
+/// transcript), `{"type": "refined", "transcript", "text"}` (a confirmed stretch and its
+/// cleanup), `{"type": "final", "result"}` (the result, as `MurmurDictateResult.json`;
+/// last).
+pub type MurmurLiveCallback =
+    Option<unsafe extern "C" fn(event_json: *const c_char, user_data: *mut c_void)>;
 /// Receives download progress.
 pub type MurmurProgressCallback =
     Option<unsafe extern "C" fn(progress: *const MurmurDownloadProgress, user_data: *mut c_void)>;
@@ -451,6 +494,29 @@ unsafe fn out<T>(p: *mut T, name: &str, value: T) -> Result<()> {
     Ok(())
 }
 
+/// `count` values at `p`, borrowed for the call: NULL, a misaligned pointer or a count
+/// past what memory can hold are refused rather than read.
+unsafe fn slice<'a, T>(p: *const T, count: usize, name: &str) -> Result<&'a [T]> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    let invalid = |reason: &str| MurmurError::InvalidArgument {
+        name: name.into(),
+        reason: reason.into(),
+    };
+    if p.is_null() {
+        return Err(invalid("is NULL with a nonzero count"));
+    }
+    if !p.is_aligned() {
+        return Err(invalid("is not aligned for its type"));
+    }
+    if count > isize::MAX as usize / size_of::<T>().max(1) {
+        return Err(invalid("has a count larger than memory"));
+    }
+    // SAFETY: non-NULL, aligned, a size in range; the caller passes `count` values.
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
+}
+
 fn json(value: serde_json::Result<String>) -> Result<*mut c_char> {
     value.map(c_string).map_err(|e| MurmurError::Internal {
         what: "JSON".into(),
@@ -528,6 +594,21 @@ pub extern "C" fn murmur_dictate_options_default() -> MurmurDictateOptions {
         vocabulary: d.vocabulary,
         app_name: ptr::null(),
         selected_text: ptr::null(),
+    }
+}
+
+/// The live transcription defaults: the dictation defaults (cleanup, voice-activity
+/// trimming and the vocabulary on), 16 kHz mono samples, a decode every 1000 ms of new
+/// audio.
+#[unsafe(no_mangle)]
+pub extern "C" fn murmur_live_options_default() -> MurmurLiveOptions {
+    let d = types::LiveOptions::default();
+    let format = d.format.unwrap_or_default();
+    MurmurLiveOptions {
+        dictate: murmur_dictate_options_default(),
+        sample_rate: format.sample_rate,
+        channels: format.channels,
+        step_ms: d.step_ms,
     }
 }
 
@@ -1137,6 +1218,11 @@ fn dictate(
             .dictate(audio, &opts.to_core(), on_event, &cancel)
             .await?)
     })?;
+    dictate_result(r)
+}
+
+/// A dictation's result as C owns it (`murmur_dictate_result_free`).
+fn dictate_result(r: murmur_core::dictate::DictateResult) -> Result<*mut MurmurDictateResult> {
     let json = json(serde_json::to_string(&r))?;
     let t = r.timings;
     Ok(Box::into_raw(Box::new(MurmurDictateResult {
@@ -1153,6 +1239,7 @@ fn dictate(
             transcribe_secs: t.transcribe_secs,
             refine_secs: t.refine_secs,
             total_secs: t.total_secs,
+            finish_secs: t.finish_secs,
         },
         json,
     })))
@@ -1250,7 +1337,8 @@ pub unsafe extern "C" fn murmur_engine_dictate_pcm(
 /// Release a dictation result (NULL is ignored).
 ///
 /// # Safety
-/// NULL or a result from `murmur_engine_dictate_*`, not used afterwards.
+/// NULL or a result from `murmur_engine_dictate_*` or `murmur_live_finish`, not used
+/// afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn murmur_dictate_result_free(result: *mut MurmurDictateResult) {
     if result.is_null() {
@@ -1295,6 +1383,194 @@ pub unsafe extern "C" fn murmur_engine_limits(
             },
         )
     })
+}
+
+// --- live transcription ------------------------------------------------------------------
+
+unsafe fn live_options(options: *const MurmurLiveOptions) -> Result<types::LiveOptions> {
+    let mut opts = types::LiveOptions::default();
+    // SAFETY: NULL or valid, with NUL-terminated strings.
+    if let Some(o) = unsafe { options.as_ref() } {
+        opts.dictate = unsafe { dictate_options(&o.dictate) }?;
+        opts.format = Some(types::PcmFormat {
+            sample_rate: o.sample_rate,
+            channels: o.channels,
+        });
+        opts.step_ms = o.step_ms;
+    }
+    Ok(opts)
+}
+
+unsafe fn live_ref<'a>(session: *const MurmurLiveSession) -> Result<&'a MurmurLiveSession> {
+    // SAFETY: NULL or a pointer from `murmur_engine_live_start` not yet freed.
+    unsafe { session.as_ref() }.ok_or_else(|| null("session"))
+}
+
+/// Hand a live event to the caller's callback as JSON, unless the session was freed.
+fn live_event(e: &LiveEvent, callback: &Mutex<Option<LiveCallback>>) {
+    let callback = callback.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some((cb, ud)) = *callback else { return };
+    // A JSON string escapes NUL, so it always makes a C string.
+    let Ok(json) = serde_json::to_string(e).map(|j| CString::new(j).expect("JSON has no NUL"))
+    else {
+        return;
+    };
+    // SAFETY: the caller's callback with its own user data; the JSON outlives the call.
+    unsafe { cb(json.as_ptr(), ud.get()) };
+}
+
+/// Start a live transcription: text while the user is still speaking, and the cleanup
+/// done by the time they stop. `options` may be NULL (16 kHz mono, the dictation
+/// defaults). The options are checked and the models chosen now: a bad format or step is
+/// `MURMUR_INVALID_ARGUMENT`, a model not on disk `MURMUR_NOT_DOWNLOADED`, before the
+/// user speaks; the speech model then loads in the background (a failure there stops
+/// the session: pushes are refused and `murmur_live_finish` returns it). `on_event` (may
+/// be NULL) receives the session's events as JSON (see `MurmurLiveCallback`) on Murmur's
+/// threads; it must not call the session's functions. On success `*out_session` must be
+/// released with `murmur_live_free`.
+///
+/// # Safety
+/// Valid engine; `options` NULL or valid; `on_event` thread-safe; `out_session` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_live_start(
+    engine: *const MurmurEngine,
+    options: *const MurmurLiveOptions,
+    on_event: MurmurLiveCallback,
+    user_data: *mut c_void,
+    out_session: *mut *mut MurmurLiveSession,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?.clone();
+        if out_session.is_null() {
+            return Err(null("out_session"));
+        }
+        let opts = live_options(options)?.to_core();
+        let callback = Arc::new(Mutex::new(on_event.map(|cb| (cb, UserData(user_data)))));
+        let gate = callback.clone();
+        let session = block_on(async move {
+            let on_event = move |e: LiveEvent| live_event(&e, &gate);
+            Ok(engine.live(&opts, on_event, &CancelToken::new()).await?)
+        })?;
+        out_session.write(Box::into_raw(Box::new(MurmurLiveSession {
+            session: Arc::new(session),
+            callback,
+        })));
+        Ok(())
+    })
+}
+
+/// Append `sample_count` interleaved float samples in the session's format. Returns at
+/// once (the samples are converted and appended; decoding runs on Murmur's threads).
+/// `MURMUR_AUDIO_TOO_LONG` once this machine's recording limit is reached (the audio
+/// before it is kept: `murmur_live_finish` gives its text); `MURMUR_INVALID_ARGUMENT`
+/// after `murmur_live_finish`, or once the session stopped on an error (a model that
+/// failed to load: `murmur_live_finish` returns that error); `MURMUR_CANCELLED` after a
+/// cancel.
+///
+/// # Safety
+/// A live session; `samples` points to `sample_count` floats (NULL when 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_live_push_f32(
+    session: *const MurmurLiveSession,
+    samples: *const f32,
+    sample_count: usize,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let s = live_ref(session)?;
+        let samples = slice(samples, sample_count, "samples")?;
+        Ok(s.session.push_f32(samples)?)
+    })
+}
+
+/// Append `sample_count` interleaved signed 16-bit samples; as `murmur_live_push_f32`.
+///
+/// # Safety
+/// A live session; `samples` points to `sample_count` values (NULL when 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_live_push_i16(
+    session: *const MurmurLiveSession,
+    samples: *const i16,
+    sample_count: usize,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let s = live_ref(session)?;
+        let samples = slice(samples, sample_count, "samples")?;
+        Ok(s.session.push_i16(samples)?)
+    })
+}
+
+/// Seconds of audio the session has received (0 for NULL).
+///
+/// # Safety
+/// NULL or a live session.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_live_audio_secs(session: *const MurmurLiveSession) -> f64 {
+    // SAFETY: NULL or a live session.
+    unsafe { session.as_ref() }.map_or(0.0, |s| s.session.audio_secs())
+}
+
+/// End the audio and wait for the result (blocking): the last words decoded and cleaned
+/// up, the whole text checked. The result is also sent to the callback as the `final`
+/// event, before this returns. A second call is `MURMUR_INVALID_ARGUMENT`; a cancel
+/// (from another thread, during the wait too) gives `MURMUR_CANCELLED`. On success
+/// `*out_result` must be freed with `murmur_dictate_result_free`.
+///
+/// # Safety
+/// A live session; `out_result` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_live_finish(
+    session: *const MurmurLiveSession,
+    out_result: *mut *mut MurmurDictateResult,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    call(error_message, || unsafe {
+        let session = live_ref(session)?.session.clone();
+        if out_result.is_null() {
+            return Err(null("out_result"));
+        }
+        let r = block_on(async move { Ok(session.finish().await?) })?;
+        out_result.write(dictate_result(r)?);
+        Ok(())
+    })
+}
+
+/// Stop a live session, from any thread (NULL is ignored): the work stops, pushes are
+/// refused and `murmur_live_finish` (a waiting one too) returns `MURMUR_CANCELLED`.
+///
+/// # Safety
+/// NULL or a live session.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_live_cancel(session: *const MurmurLiveSession) {
+    // SAFETY: NULL or a live session.
+    if let Some(s) = unsafe { session.as_ref() } {
+        s.session.cancel();
+    }
+}
+
+/// Release a live session (NULL is ignored), cancelling it if it has not finished. Once
+/// this returns, its callback is not called again (a call running meanwhile is waited
+/// for), so `user_data` may be freed.
+///
+/// # Safety
+/// NULL or from `murmur_engine_live_start`; no other call on it is running (a
+/// `murmur_live_finish` waiting in another thread must be cancelled and have returned
+/// first); not used afterwards; not called from the session's callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_live_free(session: *mut MurmurLiveSession) {
+    if session.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: from Box::into_raw in murmur_engine_live_start.
+        let s = unsafe { Box::from_raw(session) };
+        s.session.cancel();
+        *s.callback.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        let _rt = runtime().enter();
+        drop(s);
+    }));
 }
 
 // --- vocabulary ----------------------------------------------------------------------------

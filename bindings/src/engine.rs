@@ -1,6 +1,7 @@
 //! The Swift face of [`murmur_core::Engine`]: one uniffi object whose methods map 1:1 to
-//! the engine's, callback traits for streamed tokens, segments, download progress and
-//! engine events, and a cancel handle for every long call.
+//! the engine's, callback traits for streamed tokens, segments, download progress,
+//! live transcription and engine events, a cancel handle for every long call, and the
+//! live session object.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,8 +12,9 @@ use crate::error::MurmurError;
 use crate::runtime::{runtime, spawn};
 use crate::types::{
     AddModel, AddOutcome, AudioSource, DictateEvent, DictateOptions, DictateResult,
-    DownloadProgress, EngineConfig, EngineEvent, EngineStatus, Imported, Limits, ModelInfo,
-    RefineOptions, RefineResult, Removed, Segment, TranscribeOptions, Transcript, Vocabulary,
+    DownloadProgress, EngineConfig, EngineEvent, EngineStatus, Imported, Limits, LiveEvent,
+    LiveOptions, ModelInfo, RefineOptions, RefineResult, Removed, Segment, TranscribeOptions,
+    Transcript, Vocabulary,
 };
 
 type Result<T, E = MurmurError> = std::result::Result<T, E>;
@@ -78,6 +80,13 @@ pub trait DictateListener: Send + Sync {
     fn on_event(&self, event: DictateEvent);
 }
 
+/// Receives what a live transcription reports, in order (on an engine thread): partial
+/// and confirmed text while the audio comes, cleaned-up stretches, then the final result.
+#[uniffi::export(with_foreign)]
+pub trait LiveListener: Send + Sync {
+    fn on_event(&self, event: LiveEvent);
+}
+
 /// Receives engine events: downloads, loads, unloads, deletions, failures.
 #[uniffi::export(with_foreign)]
 pub trait EventListener: Send + Sync {
@@ -103,6 +112,48 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.cancel();
+    }
+}
+
+/// A live transcription (`Engine.live`): push the microphone's samples as they come, then
+/// `finish`. Thread-safe: push from the audio thread, cancel or finish from another.
+/// Releasing it cancels the session.
+#[derive(uniffi::Object)]
+pub struct LiveSession {
+    inner: murmur_core::engine::LiveSession,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl LiveSession {
+    /// Append interleaved float samples in the session's format. Refused with
+    /// `AudioTooLong` once this machine's recording limit is reached (the audio before it
+    /// is kept: `finish` gives its text), with `InvalidArgument` (`session`) after
+    /// `finish` or once the session stopped on an error (`finish` says which), with
+    /// `Cancelled` after a cancel.
+    pub fn push(&self, samples: Vec<f32>) -> Result<()> {
+        Ok(self.inner.push_f32(&samples)?)
+    }
+
+    /// Append interleaved signed 16-bit samples; as `push`.
+    pub fn push_i16(&self, samples: Vec<i16>) -> Result<()> {
+        Ok(self.inner.push_i16(&samples)?)
+    }
+
+    /// Seconds of audio received so far.
+    pub fn audio_secs(&self) -> f64 {
+        self.inner.audio_secs()
+    }
+
+    /// End the audio and wait for the result: the last words decoded and cleaned up, the
+    /// whole text checked (also sent to the listener as `LiveEvent.final`). A second
+    /// call is refused with `InvalidArgument`; a cancel gives `Cancelled`.
+    pub async fn finish(self: Arc<Self>) -> Result<DictateResult> {
+        spawn(async move { Ok(self.inner.finish().await?.into()) }).await
+    }
+
+    /// Stop the session: pushes are refused and `finish` gives `Cancelled`.
+    pub fn cancel(&self) {
+        self.inner.cancel();
     }
 }
 
@@ -300,6 +351,32 @@ impl Engine {
                 .dictate(audio.into(), &opts, on_event, &cancel)
                 .await?;
             Ok(r.into())
+        })
+        .await
+    }
+
+    /// Start a live transcription: text while the user is still speaking, and the
+    /// cleanup done by the time they stop. The options are checked and the models chosen
+    /// now (each must be downloaded: `NotDownloaded` now, not after the user has spoken);
+    /// the speech model loads in the background. Push audio to the returned session as it
+    /// comes and `finish` it; `listener` gets partial, confirmed and cleaned-up text, then
+    /// the final result.
+    pub async fn live(
+        &self,
+        options: LiveOptions,
+        listener: Option<Arc<dyn LiveListener>>,
+    ) -> Result<Arc<LiveSession>> {
+        let engine = self.inner.clone();
+        spawn(async move {
+            let on_event = move |e: murmur_core::live::LiveEvent| {
+                if let Some(l) = &listener {
+                    l.on_event(e.into());
+                }
+            };
+            let inner = engine
+                .live(&options.to_core(), on_event, &CancelToken::new())
+                .await?;
+            Ok(Arc::new(LiveSession { inner }))
         })
         .await
     }

@@ -3,8 +3,8 @@
 //! types (`Capability`, `ModelState`, `UnloadReason`, `StopReason`, `Transcript`,
 //! `Segment`, `Word`, the dictation's `Edit`, `EditKind`, `StageTimings`, `Warning`,
 //! `WarningCode`, `DictateStage`, `Limits`, `RamTier`, the vocabulary's `Vocabulary`,
-//! `Replacement`, `AddOutcome`, `Removed`) cross as they are: they derive uniffi's traits
-//! in core (its `uniffi` feature).
+//! `Replacement`, `AddOutcome`, `Removed`, live transcription's `PcmFormat`) cross as they
+//! are: they derive uniffi's traits in core (its `uniffi` feature).
 
 use std::path::PathBuf;
 
@@ -16,6 +16,8 @@ pub use murmur_core::dictate::{DictateStage, Edit, EditKind, StageTimings, Warni
 use murmur_core::engine::{self, Event};
 pub use murmur_core::engine::{ModelState, UnloadReason};
 use murmur_core::hub;
+use murmur_core::live;
+pub use murmur_core::live::PcmFormat;
 use murmur_core::llm::generate;
 pub use murmur_core::llm::generate::StopReason;
 use murmur_core::refine;
@@ -762,6 +764,81 @@ impl From<dictate::DictateResult> for DictateResult {
             segments: r.segments,
             speech_model: r.speech_model,
             text_model: r.text_model,
+        }
+    }
+}
+
+/// What a live transcription does (`Engine.live`): `dictate`'s options (models,
+/// transcription, cleanup, voice activity, vocabulary, app context), the format of the
+/// pushed samples, and how often the speech so far is decoded. The defaults are core's
+/// (`murmur_core::live::LiveOptions`).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct LiveOptions {
+    /// Models, transcription, cleanup, voice activity, vocabulary and app context, as for
+    /// `dictate`.
+    #[uniffi(default)]
+    pub dictate: DictateOptions,
+    /// The format of the pushed samples (any rate, interleaved channels); `nil`: 16 kHz
+    /// mono.
+    #[uniffi(default)]
+    pub format: Option<PcmFormat>,
+    /// Least new audio (ms) between two decodes of the utterance so far: partial text is
+    /// at most this far behind on a fast machine (a slower one decodes as often as it
+    /// can). Within 100...10000.
+    #[uniffi(default = 1000)]
+    pub step_ms: u32,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        let d = live::LiveOptions::default();
+        Self {
+            dictate: DictateOptions::default(),
+            format: None,
+            step_ms: d.step_ms,
+        }
+    }
+}
+
+impl LiveOptions {
+    pub fn to_core(&self) -> live::LiveOptions {
+        live::LiveOptions {
+            dictate: self.dictate.to_core(),
+            format: self.format.unwrap_or_default(),
+            step_ms: self.step_ms,
+        }
+    }
+}
+
+/// What a live transcription reports while the audio comes (`LiveListener`), in order.
+// `Final` is large, and uniffi cannot box a record; each event is moved once, to Swift.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum LiveEvent {
+    /// The words heard after the confirmed ones, as the latest decode has them: they may
+    /// still change. Each replaces the previous partial text (empty when every word heard
+    /// is confirmed).
+    Partial { text: String },
+    /// Words that will not change, following those confirmed before: all confirmed texts
+    /// joined are the transcript (each keeps Whisper's leading space). Timed in seconds
+    /// of the session's audio.
+    Confirmed { text: String, start: f64, end: f64 },
+    /// A confirmed stretch of the transcript (whole sentences) and its cleanup, done while
+    /// the audio still comes (the final result's `text` is what counts).
+    Refined { transcript: String, text: String },
+    /// The session's result, as `finish` returns it. Last.
+    Final { result: DictateResult },
+}
+
+impl From<live::LiveEvent> for LiveEvent {
+    fn from(e: live::LiveEvent) -> Self {
+        match e {
+            live::LiveEvent::Partial { text } => Self::Partial { text },
+            live::LiveEvent::Confirmed { text, start, end } => Self::Confirmed { text, start, end },
+            live::LiveEvent::Refined { transcript, text } => Self::Refined { transcript, text },
+            live::LiveEvent::Final { result } => Self::Final {
+                result: (*result).into(),
+            },
         }
     }
 }

@@ -5,8 +5,8 @@
 import Foundation
 import MurmurBindings
 
-/// Murmur's engine: models, downloads, loading, refinement, transcription and
-/// dictation, in process and on device. Cheap to share between tasks; calls on one model run one at a
+/// Murmur's engine: models, downloads, loading, refinement, transcription, dictation
+/// and live transcription, in process and on device. Cheap to share between tasks; calls on one model run one at a
 /// time.
 ///
 /// Every `async` call honours Swift task cancellation: cancelling the task stops the
@@ -222,6 +222,30 @@ extension Engine {
                     listener: DictateSink { continuation.yield(DictationEvent($0)) },
                     cancel: cancel))
         }
+    }
+
+    // MARK: Live transcription
+
+    /// Starts a live transcription: text while the user is still speaking, and the
+    /// cleanup done by the time they stop. Push the microphone's buffers to the returned
+    /// session as they come (any rate and channel count: say which in `options.format`;
+    /// `LiveMicrophone` does it with `AVAudioEngine` on Apple platforms), read its
+    /// `events` (partial and confirmed text, cleaned-up sentences, the final result) and
+    /// `finish()` it when the user stops. The options are checked and the models chosen
+    /// now: a model not on disk throws `.notDownloaded` before the user speaks; the
+    /// speech model then loads in the background.
+    public func liveTranscription(_ options: LiveOptions = LiveOptions()) async throws
+        -> LiveTranscription
+    {
+        let (events, continuation) = AsyncThrowingStream<LiveEvent, any Error>.makeStream()
+        let sink = LiveSink { event in
+            continuation.yield(event)
+            if case .final = event { continuation.finish() }
+        }
+        let session = try await translatingErrors {
+            try await handle.live(options: options, listener: sink)
+        }
+        return LiveTranscription(session, events: events, continuation: continuation)
     }
 
     /// This machine's dictation limits, by its memory tier: the longest recording

@@ -72,6 +72,10 @@ public struct MurmurStream<Element: Sendable>: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(base: base.makeAsyncIterator())
     }
+
+    init(_ base: AsyncThrowingStream<Element, any Error>) {
+        self.base = base
+    }
 }
 
 /// Runs `call` with a fresh `CancelHandle` that cancelling the calling task trips. A call
@@ -125,7 +129,7 @@ func stream<Element: Sendable>(
         handle.cancel()
         task.cancel()
     }
-    return MurmurStream(base: base)
+    return MurmurStream(base)
 }
 
 /// Forwards refined text to a closure (called on an engine thread).
@@ -147,6 +151,13 @@ final class DictateSink: DictateListener {
     let forward: @Sendable (DictateEvent) -> Void
     init(_ forward: @escaping @Sendable (DictateEvent) -> Void) { self.forward = forward }
     func onEvent(event: DictateEvent) { forward(event) }
+}
+
+/// Forwards what a live transcription reports to a closure.
+final class LiveSink: LiveListener {
+    let forward: @Sendable (LiveEvent) -> Void
+    init(_ forward: @escaping @Sendable (LiveEvent) -> Void) { self.forward = forward }
+    func onEvent(event: LiveEvent) { forward(event) }
 }
 
 /// Forwards download progress to a closure.

@@ -1279,6 +1279,16 @@ public protocol EngineHandleProtocol: AnyObject, Sendable {
     func limits()  -> Limits
     
     /**
+     * Start a live transcription: text while the user is still speaking, and the
+     * cleanup done by the time they stop. The options are checked and the models chosen
+     * now (each must be downloaded: `NotDownloaded` now, not after the user has spoken);
+     * the speech model loads in the background. Push audio to the returned session as it
+     * comes and `finish` it; `listener` gets partial, confirmed and cleaned-up text, then
+     * the final result.
+     */
+    func live(options: LiveOptions, listener: LiveListener?) async throws  -> LiveSessionHandle
+    
+    /**
      * Load a model (text or speech), replacing the loaded one of its kind. A cancel
      * ends the call at once with `.cancelled`; what was being read is then dropped and
      * the model stays downloaded, not loaded.
@@ -1568,6 +1578,30 @@ open func limits() -> Limits  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Start a live transcription: text while the user is still speaking, and the
+     * cleanup done by the time they stop. The options are checked and the models chosen
+     * now (each must be downloaded: `NotDownloaded` now, not after the user has spoken);
+     * the speech model loads in the background. Push audio to the returned session as it
+     * comes and `finish` it; `listener` gets partial, confirmed and cleaned-up text, then
+     * the final result.
+     */
+open func live(options: LiveOptions, listener: LiveListener?)async throws  -> LiveSessionHandle  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_murmur_ffi_fn_method_engine_live(
+                        self.uniffiCloneHandle(),FfiConverterTypeLiveOptions_lower(options),FfiConverterOptionTypeLiveListener.lower(listener)
+                )
+            },
+            pollFunc: ffi_murmur_ffi_rust_future_poll_u64,
+            completeFunc: ffi_murmur_ffi_rust_future_complete_u64,
+            freeFunc: ffi_murmur_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeLiveSessionHandle_lift,
+            errorHandler: FfiConverterTypeMurmurError_lift
+        )
 }
     
     /**
@@ -2014,6 +2048,431 @@ public func FfiConverterTypeEventListener_lift(_ handle: UInt64) throws -> Event
 #endif
 public func FfiConverterTypeEventListener_lower(_ value: EventListener) -> UInt64 {
     return FfiConverterTypeEventListener.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives what a live transcription reports, in order (on an engine thread): partial
+ * and confirmed text while the audio comes, cleaned-up stretches, then the final result.
+ */
+public protocol LiveListener: AnyObject, Sendable {
+    
+    func onEvent(event: LiveEvent) 
+    
+}
+/**
+ * Receives what a live transcription reports, in order (on an engine thread): partial
+ * and confirmed text while the audio comes, cleaned-up stretches, then the final result.
+ */
+open class LiveListenerImpl: LiveListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_murmur_ffi_fn_clone_livelistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_murmur_ffi_fn_free_livelistener(handle, $0) }
+    }
+
+    
+
+    
+open func onEvent(event: LiveEvent)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_livelistener_on_event(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeLiveEvent_lower(event),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceLiveListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceLiveListener = UniffiVTableCallbackInterfaceLiveListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeLiveListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface LiveListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeLiveListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface LiveListener: handle missing in uniffiClone")
+            }
+        },
+        onEvent: { (
+            uniffiHandle: UInt64,
+            event: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeLiveListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onEvent(
+                     event: try FfiConverterTypeLiveEvent_lift(event)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceLiveListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceLiveListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitLiveListener() {
+    uniffi_murmur_ffi_fn_init_callback_vtable_livelistener(UniffiCallbackInterfaceLiveListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiveListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<LiveListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = LiveListener
+
+    public static func lift(_ handle: UInt64) throws -> LiveListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LiveListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: LiveListener) -> UInt64 {
+         if let rustImpl = value as? LiveListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiveListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LiveListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveListener_lift(_ handle: UInt64) throws -> LiveListener {
+    return try FfiConverterTypeLiveListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveListener_lower(_ value: LiveListener) -> UInt64 {
+    return FfiConverterTypeLiveListener.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A live transcription (`Engine.live`): push the microphone's samples as they come, then
+ * `finish`. Thread-safe: push from the audio thread, cancel or finish from another.
+ * Releasing it cancels the session.
+ */
+public protocol LiveSessionHandleProtocol: AnyObject, Sendable {
+    
+    /**
+     * Seconds of audio received so far.
+     */
+    func audioSecs()  -> Double
+    
+    /**
+     * Stop the session: pushes are refused and `finish` gives `Cancelled`.
+     */
+    func cancel() 
+    
+    /**
+     * End the audio and wait for the result: the last words decoded and cleaned up, the
+     * whole text checked (also sent to the listener as `LiveEvent.final`). A second
+     * call is refused with `InvalidArgument`; a cancel gives `Cancelled`.
+     */
+    func finish() async throws  -> DictateResult
+    
+    /**
+     * Append interleaved float samples in the session's format. Refused with
+     * `AudioTooLong` once this machine's recording limit is reached (the audio before it
+     * is kept: `finish` gives its text), with `InvalidArgument` (`session`) after
+     * `finish` or once the session stopped on an error (`finish` says which), with
+     * `Cancelled` after a cancel.
+     */
+    func push(samples: [Float]) throws 
+    
+    /**
+     * Append interleaved signed 16-bit samples; as `push`.
+     */
+    func pushI16(samples: [Int16]) throws 
+    
+}
+/**
+ * A live transcription (`Engine.live`): push the microphone's samples as they come, then
+ * `finish`. Thread-safe: push from the audio thread, cancel or finish from another.
+ * Releasing it cancels the session.
+ */
+open class LiveSessionHandle: LiveSessionHandleProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_murmur_ffi_fn_clone_livesession(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_murmur_ffi_fn_free_livesession(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Seconds of audio received so far.
+     */
+open func audioSecs() -> Double  {
+    return try!  FfiConverterDouble.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_livesession_audio_secs(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Stop the session: pushes are refused and `finish` gives `Cancelled`.
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_livesession_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * End the audio and wait for the result: the last words decoded and cleaned up, the
+     * whole text checked (also sent to the listener as `LiveEvent.final`). A second
+     * call is refused with `InvalidArgument`; a cancel gives `Cancelled`.
+     */
+open func finish()async throws  -> DictateResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_murmur_ffi_fn_method_livesession_finish(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_murmur_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_murmur_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_murmur_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDictateResult_lift,
+            errorHandler: FfiConverterTypeMurmurError_lift
+        )
+}
+    
+    /**
+     * Append interleaved float samples in the session's format. Refused with
+     * `AudioTooLong` once this machine's recording limit is reached (the audio before it
+     * is kept: `finish` gives its text), with `InvalidArgument` (`session`) after
+     * `finish` or once the session stopped on an error (`finish` says which), with
+     * `Cancelled` after a cancel.
+     */
+open func push(samples: [Float])throws   {try rustCallWithError(FfiConverterTypeMurmurError_lift) {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_livesession_push(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceFloat.lower(samples),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Append interleaved signed 16-bit samples; as `push`.
+     */
+open func pushI16(samples: [Int16])throws   {try rustCallWithError(FfiConverterTypeMurmurError_lift) {
+        uniffiCallStatus in
+    uniffi_murmur_ffi_fn_method_livesession_push_i16(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceInt16.lower(samples),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiveSessionHandle: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = LiveSessionHandle
+
+    public static func lift(_ handle: UInt64) throws -> LiveSessionHandle {
+        return LiveSessionHandle(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: LiveSessionHandle) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiveSessionHandle {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LiveSessionHandle, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveSessionHandle_lift(_ handle: UInt64) throws -> LiveSessionHandle {
+    return try FfiConverterTypeLiveSessionHandle.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveSessionHandle_lower(_ value: LiveSessionHandle) -> UInt64 {
+    return FfiConverterTypeLiveSessionHandle.lower(value)
 }
 
 
@@ -3551,6 +4010,96 @@ public func FfiConverterTypeImported_lower(_ value: Imported) -> RustBuffer {
 
 
 /**
+ * What a live transcription does (`Engine.live`): `dictate`'s options (models,
+ * transcription, cleanup, voice activity, vocabulary, app context), the format of the
+ * pushed samples, and how often the speech so far is decoded. The defaults are core's
+ * (`murmur_core::live::LiveOptions`).
+ */
+public struct LiveOptions: Equatable, Hashable {
+    /**
+     * Models, transcription, cleanup, voice activity, vocabulary and app context, as for
+     * `dictate`.
+     */
+    public var dictate: DictateOptions
+    /**
+     * The format of the pushed samples (any rate, interleaved channels); `nil`: 16 kHz
+     * mono.
+     */
+    public var format: PcmFormat?
+    /**
+     * Least new audio (ms) between two decodes of the utterance so far: partial text is
+     * at most this far behind on a fast machine (a slower one decodes as often as it
+     * can). Within 100...10000.
+     */
+    public var stepMs: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Models, transcription, cleanup, voice activity, vocabulary and app context, as for
+         * `dictate`.
+         */dictate: DictateOptions = DictateOptions(), 
+        /**
+         * The format of the pushed samples (any rate, interleaved channels); `nil`: 16 kHz
+         * mono.
+         */format: PcmFormat? = nil, 
+        /**
+         * Least new audio (ms) between two decodes of the utterance so far: partial text is
+         * at most this far behind on a fast machine (a slower one decodes as often as it
+         * can). Within 100...10000.
+         */stepMs: UInt32 = UInt32(1000)) {
+        self.dictate = dictate
+        self.format = format
+        self.stepMs = stepMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LiveOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiveOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiveOptions {
+        return
+            try LiveOptions(
+                dictate: FfiConverterTypeDictateOptions.read(from: &buf), 
+                format: FfiConverterOptionTypePcmFormat.read(from: &buf), 
+                stepMs: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LiveOptions, into buf: inout [UInt8]) {
+        FfiConverterTypeDictateOptions.write(value.dictate, into: &buf)
+        FfiConverterOptionTypePcmFormat.write(value.format, into: &buf)
+        FfiConverterUInt32.write(value.stepMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveOptions_lift(_ buf: RustBuffer) throws -> LiveOptions {
+    return try FfiConverterTypeLiveOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveOptions_lower(_ value: LiveOptions) -> RustBuffer {
+    return FfiConverterTypeLiveOptions.lower(value)
+}
+
+
+/**
  * MLX's memory use, in bytes.
  */
 public struct MemoryUsage: Equatable, Hashable {
@@ -4495,6 +5044,121 @@ public func FfiConverterTypeEngineEvent_lower(_ value: EngineEvent) -> RustBuffe
 
 
 /**
+ * What a live transcription reports while the audio comes (`LiveListener`), in order.
+ */
+
+public enum LiveEvent: Equatable, Hashable {
+    
+    /**
+     * The words heard after the confirmed ones, as the latest decode has them: they may
+     * still change. Each replaces the previous partial text (empty when every word heard
+     * is confirmed).
+     */
+    case partial(text: String
+    )
+    /**
+     * Words that will not change, following those confirmed before: all confirmed texts
+     * joined are the transcript (each keeps Whisper's leading space). Timed in seconds
+     * of the session's audio.
+     */
+    case confirmed(text: String, start: Double, end: Double
+    )
+    /**
+     * A confirmed stretch of the transcript (whole sentences) and its cleanup, done while
+     * the audio still comes (the final result's `text` is what counts).
+     */
+    case refined(transcript: String, text: String
+    )
+    /**
+     * The session's result, as `finish` returns it. Last.
+     */
+    case final(result: DictateResult
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LiveEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiveEvent: FfiConverterRustBuffer {
+    typealias SwiftType = LiveEvent
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiveEvent {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .partial(text: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .confirmed(text: try FfiConverterString.read(from: &buf), start: try FfiConverterDouble.read(from: &buf), end: try FfiConverterDouble.read(from: &buf)
+        )
+        
+        case 3: return .refined(transcript: try FfiConverterString.read(from: &buf), text: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 4: return .final(result: try FfiConverterTypeDictateResult.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LiveEvent, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .partial(text):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(text, into: &buf)
+            
+        
+        case let .confirmed(text,start,end):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(text, into: &buf)
+            FfiConverterDouble.write(start, into: &buf)
+            FfiConverterDouble.write(end, into: &buf)
+            
+        
+        case let .refined(transcript,text):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(transcript, into: &buf)
+            FfiConverterString.write(text, into: &buf)
+            
+        
+        case let .final(result):
+            writeInt(&buf, Int32(4))
+            FfiConverterTypeDictateResult.write(result, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveEvent_lift(_ buf: RustBuffer) throws -> LiveEvent {
+    return try FfiConverterTypeLiveEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveEvent_lower(_ value: LiveEvent) -> RustBuffer {
+    return FfiConverterTypeLiveEvent.lower(value)
+}
+
+
+
+/**
  * Everything that can go wrong, with the data a caller needs to react.
  */
 public 
@@ -5230,6 +5894,30 @@ fileprivate struct FfiConverterOptionTypeDownloadListener: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLiveListener: FfiConverterRustBuffer {
+    typealias SwiftType = LiveListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLiveListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLiveListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSegmentListener: FfiConverterRustBuffer {
     typealias SwiftType = SegmentListener?
 
@@ -5270,6 +5958,30 @@ fileprivate struct FfiConverterOptionTypeTokenListener: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeTokenListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePcmFormat: FfiConverterRustBuffer {
+    typealias SwiftType = PcmFormat?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePcmFormat.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePcmFormat.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5783,6 +6495,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_murmur_ffi_checksum_method_engine_limits() != 61846) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_murmur_ffi_checksum_method_engine_live() != 31900) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_murmur_ffi_checksum_method_engine_load() != 918) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5825,6 +6540,24 @@ private let initializationResult: InitializationResult = {
     if (uniffi_murmur_ffi_checksum_method_eventlistener_on_event() != 8154) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_murmur_ffi_checksum_method_livelistener_on_event() != 50872) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_murmur_ffi_checksum_method_livesession_audio_secs() != 296) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_murmur_ffi_checksum_method_livesession_cancel() != 64836) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_murmur_ffi_checksum_method_livesession_finish() != 17841) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_murmur_ffi_checksum_method_livesession_push() != 8096) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_murmur_ffi_checksum_method_livesession_push_i16() != 30663) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_murmur_ffi_checksum_method_segmentlistener_on_segment() != 6726) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5844,6 +6577,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitDictateListener()
     uniffiCallbackInitDownloadListener()
     uniffiCallbackInitEventListener()
+    uniffiCallbackInitLiveListener()
     uniffiCallbackInitSegmentListener()
     uniffiCallbackInitTokenListener()
     uniffiEnsureMurmurCoreInitialized()

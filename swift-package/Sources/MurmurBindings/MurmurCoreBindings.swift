@@ -465,6 +465,22 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -722,6 +738,75 @@ public func FfiConverterTypeLimits_lift(_ buf: RustBuffer) throws -> Limits {
 #endif
 public func FfiConverterTypeLimits_lower(_ value: Limits) -> RustBuffer {
     return FfiConverterTypeLimits.lower(value)
+}
+
+
+/**
+ * The format of the samples a session is fed. The default is Whisper's: 16 kHz mono.
+ */
+public struct PcmFormat: Equatable, Hashable {
+    /**
+     * Frames per second.
+     */
+    public var sampleRate: UInt32
+    /**
+     * Interleaved channels per frame (averaged to mono).
+     */
+    public var channels: UInt16
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Frames per second.
+         */sampleRate: UInt32, 
+        /**
+         * Interleaved channels per frame (averaged to mono).
+         */channels: UInt16) {
+        self.sampleRate = sampleRate
+        self.channels = channels
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PcmFormat: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePcmFormat: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PcmFormat {
+        return
+            try PcmFormat(
+                sampleRate: FfiConverterUInt32.read(from: &buf), 
+                channels: FfiConverterUInt16.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PcmFormat, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.sampleRate, into: &buf)
+        FfiConverterUInt16.write(value.channels, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePcmFormat_lift(_ buf: RustBuffer) throws -> PcmFormat {
+    return try FfiConverterTypePcmFormat.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePcmFormat_lower(_ value: PcmFormat) -> RustBuffer {
+    return FfiConverterTypePcmFormat.lower(value)
 }
 
 
@@ -1000,6 +1085,12 @@ public struct StageTimings: Equatable, Hashable {
      * From the call to the result.
      */
     public var totalSecs: Double
+    /**
+     * From the end of the audio to the result: the wait a user has after they stop
+     * talking. All of `total_secs` for `dictate` (it gets the audio whole); from
+     * `finish()` for a live session, which works while the audio comes.
+     */
+    public var finishSecs: Double
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1018,12 +1109,18 @@ public struct StageTimings: Equatable, Hashable {
          */refineSecs: Double, 
         /**
          * From the call to the result.
-         */totalSecs: Double) {
+         */totalSecs: Double, 
+        /**
+         * From the end of the audio to the result: the wait a user has after they stop
+         * talking. All of `total_secs` for `dictate` (it gets the audio whole); from
+         * `finish()` for a live session, which works while the audio comes.
+         */finishSecs: Double) {
         self.decodeAudioSecs = decodeAudioSecs
         self.vadSecs = vadSecs
         self.transcribeSecs = transcribeSecs
         self.refineSecs = refineSecs
         self.totalSecs = totalSecs
+        self.finishSecs = finishSecs
     }
 
     
@@ -1046,7 +1143,8 @@ public struct FfiConverterTypeStageTimings: FfiConverterRustBuffer {
                 vadSecs: FfiConverterDouble.read(from: &buf), 
                 transcribeSecs: FfiConverterDouble.read(from: &buf), 
                 refineSecs: FfiConverterDouble.read(from: &buf), 
-                totalSecs: FfiConverterDouble.read(from: &buf)
+                totalSecs: FfiConverterDouble.read(from: &buf), 
+                finishSecs: FfiConverterDouble.read(from: &buf)
         )
     }
 
@@ -1056,6 +1154,7 @@ public struct FfiConverterTypeStageTimings: FfiConverterRustBuffer {
         FfiConverterDouble.write(value.transcribeSecs, into: &buf)
         FfiConverterDouble.write(value.refineSecs, into: &buf)
         FfiConverterDouble.write(value.totalSecs, into: &buf)
+        FfiConverterDouble.write(value.finishSecs, into: &buf)
     }
 }
 

@@ -264,6 +264,13 @@ typedef void (*UniffiCallbackInterfaceEventListenerMethod0)(uint64_t, RustBuffer
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LIVE_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LIVE_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceLiveListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SEGMENT_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SEGMENT_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceSegmentListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -303,6 +310,15 @@ typedef struct UniffiVTableCallbackInterfaceEventListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceEventListenerMethod0 _Nonnull onEvent;
 } UniffiVTableCallbackInterfaceEventListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LIVE_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LIVE_LISTENER
+typedef struct UniffiVTableCallbackInterfaceLiveListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLiveListenerMethod0 _Nonnull onEvent;
+} UniffiVTableCallbackInterfaceLiveListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SEGMENT_LISTENER
@@ -449,6 +465,11 @@ RustBuffer uniffi_murmur_ffi_fn_method_engine_import_vocabulary(uint64_t ptr, Ru
 RustBuffer uniffi_murmur_ffi_fn_method_engine_limits(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_LIVE
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_LIVE
+uint64_t uniffi_murmur_ffi_fn_method_engine_live(uint64_t ptr, RustBuffer options, RustBuffer listener
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_LOAD
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_LOAD
 uint64_t uniffi_murmur_ffi_fn_method_engine_load(uint64_t ptr, RustBuffer model, RustBuffer cancel
@@ -532,6 +553,61 @@ void uniffi_murmur_ffi_fn_init_callback_vtable_eventlistener(const UniffiVTableC
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_EVENTLISTENER_ON_EVENT
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_EVENTLISTENER_ON_EVENT
 void uniffi_murmur_ffi_fn_method_eventlistener_on_event(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_CLONE_LIVELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_CLONE_LIVELISTENER
+uint64_t uniffi_murmur_ffi_fn_clone_livelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_FREE_LIVELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_FREE_LIVELISTENER
+void uniffi_murmur_ffi_fn_free_livelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_INIT_CALLBACK_VTABLE_LIVELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_INIT_CALLBACK_VTABLE_LIVELISTENER
+void uniffi_murmur_ffi_fn_init_callback_vtable_livelistener(const UniffiVTableCallbackInterfaceLiveListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVELISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVELISTENER_ON_EVENT
+void uniffi_murmur_ffi_fn_method_livelistener_on_event(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_CLONE_LIVESESSION
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_CLONE_LIVESESSION
+uint64_t uniffi_murmur_ffi_fn_clone_livesession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_FREE_LIVESESSION
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_FREE_LIVESESSION
+void uniffi_murmur_ffi_fn_free_livesession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVESESSION_AUDIO_SECS
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVESESSION_AUDIO_SECS
+double uniffi_murmur_ffi_fn_method_livesession_audio_secs(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVESESSION_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVESESSION_CANCEL
+void uniffi_murmur_ffi_fn_method_livesession_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVESESSION_FINISH
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVESESSION_FINISH
+uint64_t uniffi_murmur_ffi_fn_method_livesession_finish(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVESESSION_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVESESSION_PUSH
+void uniffi_murmur_ffi_fn_method_livesession_push(uint64_t ptr, RustBuffer samples, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVESESSION_PUSH_I16
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_LIVESESSION_PUSH_I16
+void uniffi_murmur_ffi_fn_method_livesession_push_i16(uint64_t ptr, RustBuffer samples, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_CLONE_SEGMENTLISTENER
@@ -954,6 +1030,12 @@ uint16_t uniffi_murmur_ffi_checksum_method_engine_limits(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_LIVE
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_LIVE
+uint16_t uniffi_murmur_ffi_checksum_method_engine_live(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_LOAD
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_LOAD
 uint16_t uniffi_murmur_ffi_checksum_method_engine_load(void
@@ -1035,6 +1117,42 @@ uint16_t uniffi_murmur_ffi_checksum_method_engine_vocabulary(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_EVENTLISTENER_ON_EVENT
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_EVENTLISTENER_ON_EVENT
 uint16_t uniffi_murmur_ffi_checksum_method_eventlistener_on_event(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVELISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVELISTENER_ON_EVENT
+uint16_t uniffi_murmur_ffi_checksum_method_livelistener_on_event(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVESESSION_AUDIO_SECS
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVESESSION_AUDIO_SECS
+uint16_t uniffi_murmur_ffi_checksum_method_livesession_audio_secs(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVESESSION_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVESESSION_CANCEL
+uint16_t uniffi_murmur_ffi_checksum_method_livesession_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVESESSION_FINISH
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVESESSION_FINISH
+uint16_t uniffi_murmur_ffi_checksum_method_livesession_finish(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVESESSION_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVESESSION_PUSH
+uint16_t uniffi_murmur_ffi_checksum_method_livesession_push(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVESESSION_PUSH_I16
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_LIVESESSION_PUSH_I16
+uint16_t uniffi_murmur_ffi_checksum_method_livesession_push_i16(void
     
 );
 #endif

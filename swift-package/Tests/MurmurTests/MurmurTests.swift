@@ -57,6 +57,31 @@ func dictation(refine: Bool = true, vocabulary: Bool = true) -> DictateOptions {
         refineOptions: RefineOptions(temperature: 0, seed: 7), vocabulary: vocabulary)
 }
 
+/// The 16-bit samples of a PCM WAV file (interleaved) and their format, read from its
+/// chunks as a microphone would hand them over.
+func wavSamples(_ url: URL) throws -> (samples: [Int16], format: PcmFormat) {
+    let bytes = [UInt8](try Data(contentsOf: url))
+    func u16(_ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }
+    func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) | UInt32(u16(at + 2)) << 16 }
+    #expect(bytes.count > 12 && String(decoding: bytes[8..<12], as: UTF8.self) == "WAVE")
+    var format: PcmFormat?
+    var at = 12
+    while at + 8 <= bytes.count {
+        let (id, size) = (String(decoding: bytes[at..<at + 4], as: UTF8.self), Int(u32(at + 4)))
+        let body = at + 8
+        if id == "fmt " {
+            #expect(u16(body) == 1 && u16(body + 14) == 16, "16-bit PCM")
+            format = PcmFormat(sampleRate: u32(body + 4), channels: u16(body + 2))
+        } else if id == "data", let format {
+            let end = min(body + size, bytes.count)
+            let samples = stride(from: body, to: end - 1, by: 2).map { Int16(bitPattern: u16($0)) }
+            return (samples, format)
+        }
+        at = body + size + size % 2
+    }
+    throw MurmurError.audio(path: url.path, reason: "no 16-bit PCM data")
+}
+
 /// The lower-cased words of `text`, without punctuation.
 func words(_ text: String) -> [String] {
     text.split(whereSeparator: \.isWhitespace)
@@ -313,6 +338,105 @@ struct MurmurTests {
         #expect(shared.limits() == Limits(ramTier: .small, maxRecordingSecs: 360, maxRefineTokens: 1536))
         let large = try makeEngine(ramBytes: 24 << 30)
         #expect(large.limits() == Limits(ramTier: .large, maxRecordingSecs: 720, maxRefineTokens: 3072))
+    }
+
+    // MARK: Live transcription
+
+    @Test func liveTranscriptionOfJfkInPushesConfirmsTextThatAddsUpToTheResult() async throws {
+        let golden = try jfkGolden()
+        let (pcm, format) = try wavSamples(jfk)
+        let started = ContinuousClock.now
+        let live = try await shared.liveTranscription(LiveOptions(dictate: dictation(), format: format))
+        let reading = Task {
+            var events: [(pushedSecs: Double, event: LiveEvent)] = []
+            for try await event in live.events { events.append((live.audioSecs, event)) }
+            return events
+        }
+        // 100 ms buffers, twice as fast as the speaker.
+        let chunk = Int(format.sampleRate) / 10 * Int(format.channels)
+        for start in stride(from: 0, to: pcm.count, by: chunk) {
+            try live.push(pcm[start..<min(start + chunk, pcm.count)].map { Float($0) / 32768 })
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(abs(live.audioSecs - 11.0) < 0.01)
+        let result = try await live.finish()
+        let events = try await reading.value
+        let whilePushing = events.filter { $0.pushedSecs < 10.95 }.count
+        print(
+            "live: \(events.count) events (\(whilePushing) while pushing) in",
+            "\(ContinuousClock.now - started), finish \(result.timings.finishSecs) s")
+
+        // Confirmed text never changes: joined, it is the transcript.
+        var confirmed = ""
+        for (_, event) in events.dropLast() {
+            switch event {
+            case .confirmed(let text, let start, let end):
+                #expect(start <= end && end <= 11.5, "\(text) at \(start)-\(end)")
+                confirmed += text
+            case .partial: break  // replaced by the next one; may still change
+            case .refined(let transcript, let text): #expect(!transcript.isEmpty && !text.isEmpty)
+            case .final: Issue.record("a result before the last event")
+            }
+        }
+        #expect(events.last.map { $0.event } == .final(result: result), "the result comes last")
+        #expect(confirmed.trimmingCharacters(in: .whitespaces) == result.transcript)
+        #expect(result.transcript.contains("ask not what your country"), "\(result.transcript)")
+        #expect(words(result.transcript) == words(golden))
+        #expect(!result.text.isEmpty && result.speechModel == "fixture-whisper")
+        #expect(abs(result.audioSecs - 11.0) < 0.01)
+        #expect(result.timings.finishSecs > 0 && result.timings.finishSecs < result.timings.totalSecs)
+        // Finished: no more audio, no second result.
+        #expect(throws: MurmurError.self) { try live.push([Int16](repeating: 0, count: 1600)) }
+        await #expect(throws: MurmurError.self) { try await live.finish() }
+    }
+
+    @Test func cancellingALiveTranscriptionEndsItsEventsWithCancellationError() async throws {
+        let (pcm, format) = try wavSamples(jfk)
+        let live = try await shared.liveTranscription(LiveOptions(dictate: dictation(), format: format))
+        let reading = Task { for try await _ in live.events {} }
+        try live.push(Array(pcm[0..<Int(format.sampleRate)]))
+        live.cancel()
+        await #expect(throws: CancellationError.self) { try await reading.value }
+        #expect(throws: CancellationError.self) { try live.push(Array(pcm[0..<1600])) }
+        await #expect(throws: CancellationError.self) { try await live.finish() }
+
+        // Cancelling the task that reads the events cancels the session.
+        let second = try await shared.liveTranscription(LiveOptions(dictate: dictation(), format: format))
+        let consumer = Task { for try await _ in second.events {} }
+        try second.push(Array(pcm[0..<Int(format.sampleRate)]))
+        consumer.cancel()
+        await #expect(throws: CancellationError.self) { try await consumer.value }
+        #expect(try await eventually { (try? second.push([Int16](repeating: 0, count: 160))) == nil })
+        await #expect(throws: CancellationError.self) { try await second.finish() }
+
+        // So does cancelling the task that waits for the result.
+        let third = try await shared.liveTranscription(LiveOptions(dictate: dictation(), format: format))
+        try third.push(Array(pcm[0..<Int(format.sampleRate)]))
+        let finishing = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await third.finish()
+        }
+        await #expect(throws: CancellationError.self) { try await finishing.value }
+        #expect(try await eventually { !shared.status.inUse })
+    }
+
+    @Test func aBadLiveFormatIsATypedError() async throws {
+        do {
+            _ = try await shared.liveTranscription(
+                LiveOptions(dictate: dictation(), format: PcmFormat(sampleRate: 0, channels: 1)))
+            Issue.record("a session at 0 Hz started")
+        } catch MurmurError.invalidArgument(let name, let reason) {
+            #expect(name == "format")
+            #expect(!reason.isEmpty)
+        }
+        await #expect(throws: MurmurError.invalidArgument(name: "step_ms", reason: "50 ms is not within 100..=10000")) {
+            try await shared.liveTranscription(LiveOptions(dictate: dictation(), stepMs: 50))
+        }
+        var unknown = dictation()
+        unknown.speechModel = "no-such-model"
+        await #expect(throws: MurmurError.unknownModel(id: "no-such-model")) {
+            try await shared.liveTranscription(LiveOptions(dictate: unknown))
+        }
     }
 
     // MARK: Vocabulary
