@@ -36,7 +36,7 @@ const result: DictateResult = {
       after: "So,",
     },
   ],
-  timings: { decode_audio_secs: 0.01, vad_secs: 0.1, transcribe_secs: 2, refine_secs: 1, total_secs: 3.2 },
+  timings: { decode_audio_secs: 0.01, vad_secs: 0.1, transcribe_secs: 2, refine_secs: 1, total_secs: 3.2, finish_secs: 3.2 },
   warnings: [{ code: "cleanup_trimmed", message: "Words around the text were removed." }],
   audio_secs: 4,
   speech_secs: 3.5,

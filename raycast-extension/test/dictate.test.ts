@@ -133,7 +133,7 @@ const result: DictateResult = {
   transcript: capital.transcript,
   language: "en",
   edits: capital.edits,
-  timings: { decode_audio_secs: 0.012, vad_secs: 0.2, transcribe_secs: 3.456, refine_secs: 0, total_secs: 3.7 },
+  timings: { decode_audio_secs: 0.012, vad_secs: 0.2, transcribe_secs: 3.456, refine_secs: 0, total_secs: 3.7, finish_secs: 3.7 },
   warnings: [],
   audio_secs: 11,
   speech_secs: 9.4,

@@ -153,6 +153,8 @@ export interface StageTimings {
   transcribe_secs: number;
   refine_secs: number;
   total_secs: number;
+  /** From the end of the audio to the result (all of `total_secs` for a file). */
+  finish_secs: number;
 }
 
 export type WarningCode =
@@ -292,7 +294,7 @@ function withDefaults(r: DictateResult): DictateResult {
     warnings: Array.isArray(r.warnings) ? r.warnings : [],
     segments: Array.isArray(r.segments) ? r.segments : [],
     timings: {
-      ...{ decode_audio_secs: 0, vad_secs: 0, transcribe_secs: 0, refine_secs: 0, total_secs: 0 },
+      ...{ decode_audio_secs: 0, vad_secs: 0, transcribe_secs: 0, refine_secs: 0, total_secs: 0, finish_secs: 0 },
       ...((r.timings ?? {}) as Partial<StageTimings>),
     },
     text_model: r.text_model ?? null,

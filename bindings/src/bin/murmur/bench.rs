@@ -4,11 +4,15 @@
 
 use std::path::PathBuf;
 
+use murmur_core::audio::{AudioInput, load_16k_mono};
 use murmur_core::backend::Precision;
+use murmur_core::bench::live::{LiveBenchOptions, LiveBenchReport, bench_live};
 use murmur_core::bench::{
     DictationBenchOptions, DictationBenchReport, LlmBenchOptions, bench_dictation, bench_llm,
     bench_whisper,
 };
+use murmur_core::live::LiveOptions;
+use murmur_core::refine::RefineOptions;
 use murmur_core::whisper::ComputeDtype;
 
 #[derive(clap::Args)]
@@ -25,6 +29,19 @@ pub struct BenchArgs {
     /// on/off/eager, the prefix cache cold/warm and a greedy lookup check per clip.
     #[arg(long, requires_all = ["whisper", "audio"])]
     dictation: bool,
+    /// Benchmark live transcription on the --audio files, on the engine: each fed to a
+    /// live session at real-time pace (see --speed) and given whole to `dictate`,
+    /// alternating --reps times after a warm-up; the wait after the audio ends for each
+    /// and the lag of the confirmed text. --whisper and --model (the cleanup; with
+    /// --no-refine, none) as for --dictation.
+    #[arg(long, requires_all = ["whisper", "audio"], conflicts_with = "dictation")]
+    live: bool,
+    /// --live: push the audio this many times faster than real time.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// --live: no cleanup (the transcript alone).
+    #[arg(long)]
+    no_refine: bool,
     /// The Whisper model of --dictation (folder: CTranslate2 or mlx-community layout).
     #[arg(long)]
     whisper: Option<PathBuf>,
@@ -58,7 +75,11 @@ pub struct BenchArgs {
 }
 
 pub fn bench(args: BenchArgs) -> murmur_core::Result<()> {
-    let text = if args.dictation {
+    let text = if args.live {
+        let report = live(&args)?;
+        summarize_live(&report);
+        serde_json::to_string_pretty(&report)
+    } else if args.dictation {
         let whisper = args.whisper.as_deref().expect("clap requires --whisper");
         let mut opts = DictationBenchOptions {
             reps: args.reps,
@@ -93,6 +114,57 @@ pub fn bench(args: BenchArgs) -> murmur_core::Result<()> {
         std::fs::write(&path, text).map_err(|e| murmur_core::Error::Io { path, source: e })?;
     }
     Ok(())
+}
+
+/// `--live`: the engine on the given models, English, greedy cleanup.
+fn live(args: &BenchArgs) -> murmur_core::Result<LiveBenchReport> {
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        return Err(murmur_core::Error::InvalidArgument {
+            name: "speed".into(),
+            reason: format!("{} is not a positive number", args.speed),
+        });
+    }
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    let mut opts = LiveBenchOptions {
+        live: LiveOptions::default(),
+        runs: args.reps,
+        speed: args.speed,
+    };
+    let d = &mut opts.live.dictate;
+    d.speech_model = args.whisper.as_deref().map(path);
+    d.text_model = Some(path(&args.model));
+    d.transcribe.language = Some("en".into());
+    d.vocabulary = false;
+    d.refine = (!args.no_refine).then(|| RefineOptions {
+        temperature: 0.0,
+        ..RefineOptions::default()
+    });
+    let mut clips = Vec::new();
+    for a in &args.audio {
+        let pcm = load_16k_mono(&AudioInput::Path(a.clone()))?;
+        let name = a
+            .file_name()
+            .map_or_else(|| path(a), |n| n.to_string_lossy().into_owned());
+        clips.push((name, pcm));
+    }
+    crate::models::runtime()?.block_on(async {
+        let engine = crate::models::engine()?;
+        bench_live(&engine, &clips, &opts).await
+    })
+}
+
+fn summarize_live(r: &LiveBenchReport) {
+    eprintln!(
+        "live vs dictate on {} ({} runs, {}x real time, step {} ms):",
+        r.device, r.runs, r.speed, r.step_ms
+    );
+    for (name, c) in &r.clips {
+        eprintln!(
+            "  {name} ({:.1} s): after the audio ends, live {:.2} s vs dictate {:.2} s \
+             ({:.2}x); confirmed text {:.2} s behind (median); same words: {}",
+            c.audio_s, c.finish_median_s, c.dictate_median_s, c.ratio, c.lag_median_s, c.same_words
+        );
+    }
 }
 
 /// A few lines per clip on stderr, for a reader (stdout has the JSON).

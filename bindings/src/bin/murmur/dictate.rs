@@ -1,7 +1,8 @@
 //! `murmur dictate`: audio to clean text in one call (the engine's `dictate`: speech found,
 //! transcribed with the user's vocabulary, cleaned up and checked), and `murmur limits`,
 //! this machine's dictation limits. Mapping only: every stage and decision is the
-//! engine's.
+//! engine's. The model and cleanup flags ([`DictationArgs`]) and the result's printing
+//! are shared with `murmur live`.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use murmur_core::catalog::Capability;
 use murmur_core::dictate::{DictateEvent, DictateOptions, DictateResult, DictateStage, EditKind};
 use murmur_core::refine::{RefineMode, RefineOptions};
 use murmur_core::transcribe::{TranscribeOptions, format_timestamp};
-use murmur_core::{Error, Result};
+use murmur_core::{Engine, Error, Result};
 
 use crate::models::{engine, ready_model, runtime};
 use crate::refine::cancel_on_ctrl_c;
@@ -34,6 +35,22 @@ pub struct DictateArgs {
     /// Audio file: WAV, FLAC, MP3, M4A/AAC or OGG (any rate and channel count); `-` reads
     /// it from stdin.
     file: PathBuf,
+    #[command(flatten)]
+    dictation: DictationArgs,
+    /// `txt` (the final text; warnings on stderr) or `json` (the whole result).
+    #[arg(long, default_value = "txt")]
+    format: OutputFormat,
+    /// Print the word edits from the transcript to the text to stderr.
+    #[arg(long)]
+    edits: bool,
+    /// Print how long each stage took to stderr.
+    #[arg(long)]
+    timings: bool,
+}
+
+/// The models and options of a dictation, shared by `murmur dictate` and `murmur live`.
+#[derive(Args)]
+pub struct DictationArgs {
     /// Whisper model: a catalog id or alias, or a model folder (downloaded on first use).
     /// Default: $MURMUR_WHISPER_MODEL, else $MURMUR_DEFAULT_AUDIO_MODEL, else the one
     /// recommended for this machine's RAM.
@@ -75,54 +92,61 @@ pub struct DictateArgs {
     /// Seed of the cleanup's sampling (the same text on every run).
     #[arg(long)]
     seed: Option<u64>,
-    /// `txt` (the final text; warnings on stderr) or `json` (the whole result).
-    #[arg(long, default_value = "txt")]
-    format: OutputFormat,
-    /// Print the word edits from the transcript to the text to stderr.
-    #[arg(long)]
-    edits: bool,
-    /// Print how long each stage took to stderr.
-    #[arg(long)]
-    timings: bool,
+}
+
+impl DictationArgs {
+    /// The options asked for, every setting checked: a bad one is refused before any
+    /// audio is read or model fetched. The models are chosen by [`Self::ready_models`].
+    pub fn options(&self) -> Result<DictateOptions> {
+        let refine = match self.no_refine {
+            true => None,
+            false => {
+                let defaults = RefineOptions::default();
+                Some(RefineOptions {
+                    mode: RefineMode::parse(Some(&self.mode), self.prompt.clone())?,
+                    temperature: self.temperature.unwrap_or(defaults.temperature),
+                    seed: self.seed,
+                    ..defaults
+                })
+            }
+        };
+        let defaults = DictateOptions::default();
+        let opts = DictateOptions {
+            transcribe: TranscribeOptions {
+                language: self.language.clone(),
+                ..TranscribeOptions::default()
+            },
+            refine,
+            vad: defaults.vad.filter(|_| !self.no_vad),
+            vocabulary: !self.no_vocabulary,
+            app_name: self.app.clone(),
+            selected_text: self.selected_text.clone(),
+            ..defaults
+        };
+        opts.validate()?;
+        Ok(opts)
+    }
+
+    /// Choose the speech model, and the text model when there is a cleanup, into `opts`,
+    /// downloading them (with progress) when they are not on disk.
+    pub fn ready_models(&self, engine: &Engine, opts: &mut DictateOptions) -> Result<()> {
+        opts.speech_model =
+            Some(ready_model(engine, self.speech_model.as_deref(), Capability::Audio)?.id);
+        if opts.refine.is_some() {
+            opts.text_model =
+                Some(ready_model(engine, self.text_model.as_deref(), Capability::Text)?.id);
+        }
+        Ok(())
+    }
 }
 
 /// `murmur dictate`.
 pub fn run(args: DictateArgs) -> Result<()> {
     // Settings first: a bad one is refused before any audio is read or model fetched.
-    let refine = match args.no_refine {
-        true => None,
-        false => {
-            let defaults = RefineOptions::default();
-            Some(RefineOptions {
-                mode: RefineMode::parse(Some(&args.mode), args.prompt.clone())?,
-                temperature: args.temperature.unwrap_or(defaults.temperature),
-                seed: args.seed,
-                ..defaults
-            })
-        }
-    };
-    let defaults = DictateOptions::default();
-    let mut opts = DictateOptions {
-        transcribe: TranscribeOptions {
-            language: args.language.clone(),
-            ..TranscribeOptions::default()
-        },
-        refine,
-        vad: defaults.vad.filter(|_| !args.no_vad),
-        vocabulary: !args.no_vocabulary,
-        app_name: args.app.clone(),
-        selected_text: args.selected_text.clone(),
-        ..defaults
-    };
-    opts.validate()?;
+    let mut opts = args.dictation.options()?;
     let audio = read_audio(&args.file)?;
     let engine = engine()?;
-    opts.speech_model =
-        Some(ready_model(&engine, args.speech_model.as_deref(), Capability::Audio)?.id);
-    if opts.refine.is_some() {
-        opts.text_model =
-            Some(ready_model(&engine, args.text_model.as_deref(), Capability::Text)?.id);
-    }
+    args.dictation.ready_models(&engine, &mut opts)?;
     let progress = std::io::stderr().is_terminal();
     let on_event = move |e: DictateEvent<'_>| {
         if progress {
@@ -193,9 +217,7 @@ fn show_progress(e: DictateEvent<'_>) {
 fn print_result(r: &DictateResult, args: &DictateArgs) {
     let mut err = String::new();
     if args.format == OutputFormat::Txt {
-        for w in &r.warnings {
-            err.push_str(&format!("warning: {}\n", w.message));
-        }
+        err.push_str(&warnings(r));
     }
     if args.edits {
         for e in &r.edits {
@@ -211,18 +233,8 @@ fn print_result(r: &DictateResult, args: &DictateArgs) {
         }
     }
     if args.timings {
-        let t = &r.timings;
-        err.push_str(&format!(
-            "timings: decode {:.2} s, speech detection {:.2} s, transcription {:.2} s, \
-             cleanup {:.2} s, total {:.2} s ({:.1} s of audio, {:.1} s of speech)\n",
-            t.decode_audio_secs,
-            t.vad_secs,
-            t.transcribe_secs,
-            t.refine_secs,
-            t.total_secs,
-            r.audio_secs,
-            r.speech_secs
-        ));
+        err.push_str(&timings(r));
+        err.push('\n');
     }
     let _ = std::io::stderr().lock().write_all(err.as_bytes());
     // Written as one block, ignoring a closed pipe.
@@ -230,10 +242,41 @@ fn print_result(r: &DictateResult, args: &DictateArgs) {
         OutputFormat::Json => {
             serde_json::to_string_pretty(r).expect("a dictation serializes") + "\n"
         }
-        OutputFormat::Txt if r.text.is_empty() => String::new(),
-        OutputFormat::Txt => format!("{}\n", r.text),
+        OutputFormat::Txt => text_line(r),
     };
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
+/// The result's warnings, a `warning: ` line each.
+pub fn warnings(r: &DictateResult) -> String {
+    r.warnings
+        .iter()
+        .map(|w| format!("warning: {}\n", w.message))
+        .collect()
+}
+
+/// How long each stage took, on one line (without its newline).
+pub fn timings(r: &DictateResult) -> String {
+    let t = &r.timings;
+    format!(
+        "timings: decode {:.2} s, speech detection {:.2} s, transcription {:.2} s, \
+         cleanup {:.2} s, total {:.2} s ({:.1} s of audio, {:.1} s of speech)",
+        t.decode_audio_secs,
+        t.vad_secs,
+        t.transcribe_secs,
+        t.refine_secs,
+        t.total_secs,
+        r.audio_secs,
+        r.speech_secs
+    )
+}
+
+/// The final text and its newline; nothing when there is no text.
+pub fn text_line(r: &DictateResult) -> String {
+    match r.text.is_empty() {
+        true => String::new(),
+        false => format!("{}\n", r.text),
+    }
 }
 
 /// `murmur limits`: what a dictation may ask of this machine, by its memory tier.

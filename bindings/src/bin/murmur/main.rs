@@ -2,6 +2,7 @@
 
 mod bench;
 mod dictate;
+mod live;
 mod models;
 mod refine;
 mod serve;
@@ -46,6 +47,11 @@ enum Command {
     /// up by a local LLM and checked; prints the text (or the whole result as JSON, with
     /// the edits from the transcript, timings and warnings).
     Dictate(dictate::DictateArgs),
+    /// Live transcription: raw PCM from stdin (`sox -d -t raw -r 16000 -e signed -b 16
+    /// -c 1 - | murmur live`) or a file fed at real-time pace (`--simulate`). The text is
+    /// shown as it is heard; when the audio ends (end of input, or Ctrl-C; twice cancels)
+    /// the clean text is printed (json: every event as a line, the result last).
+    Live(live::LiveArgs),
     /// This machine's dictation limits, by its memory tier: the longest recording
     /// `dictate` takes and the refine token ceiling ($MURMUR_RAM_BYTES plans for less
     /// memory).
@@ -66,7 +72,7 @@ enum Command {
     /// /v1/models/add, /v1/models/remove, /v1/download, /v1/download/cancel, /v1/delete,
     /// /v1/load, /v1/unload, /v1/refine, /v1/transcribe, /v1/dictate, GET /v1/limits,
     /// GET/POST/DELETE /v1/vocabulary, POST /v1/vocabulary/import, GET /v1/events, POST
-    /// /v1/shutdown.
+    /// /v1/shutdown; GET /v1/live is a WebSocket (audio in, text out as it is heard).
     Serve(serve::ServeArgs),
     /// Report what MLX computes on here: version, device, the BLAS behind float32
     /// matrix products (library, threads), and the precision models load in.
@@ -103,6 +109,7 @@ fn main() -> ExitCode {
         Command::Refine(args) => refine::run(args),
         Command::Vocab(args) => vocab::run(args),
         Command::Dictate(args) => dictate::run(args),
+        Command::Live(args) => live::run(args),
         Command::Limits { json } => dictate::limits(json),
     };
     match result {

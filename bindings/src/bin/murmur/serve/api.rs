@@ -16,6 +16,7 @@
 //! | `POST /v1/transcribe` | `{path, model?, language?, ...}` or the audio file itself | stream: `start`, `audio` (its `duration`), `segment`… and `progress` (`elapsed`, every 0.5 s), `done` / `error` |
 //! | `POST /v1/dictate` | `{path, transcribe?, refine?, vad?, vocabulary?, app_name?, selected_text?, speech_model?, text_model?, stream?}` or the audio file itself (options in the query: `speech_model`, `text_model`, `language`, `refine=false`, `vad=false`, `vocabulary=false`, `mode`, `prompt`, `temperature`, `app_name`, `selected_text`, `stream`) | the `DictateResult` (`text`, `transcript`, `edits`, `timings`, `warnings`, ...); with `stream`: `event` lines `stage`, `duration`, `segment`…, `text`…, `progress`, then `result` / `error` (`dictate.rs`) |
 //! | `GET /v1/limits` | | `{ram_tier, max_recording_secs, max_refine_tokens}` |
+//! | `GET /v1/live` (WebSocket; format in the query: `sample_rate`, `channels`, `encoding`) | a text message of options (`/v1/dictate`'s, `format`, `encoding`, `step_ms`), binary PCM, `{"type": "finish"}` | text messages `partial`, `confirmed`, `refined`…, then `final` (the `DictateResult`) / `error` (`live.rs`) |
 //! | `GET /v1/vocabulary` | | `{terms, replacements: [{spoken, written}]}` |
 //! | `POST /v1/vocabulary` | `{term}` or `{spoken, written}` | `{outcome: added/updated/unchanged, vocabulary}` |
 //! | `DELETE /v1/vocabulary?entry=TEXT` | | `{removed: {terms, replacements}, vocabulary}` (400 when nothing matched) |

@@ -124,7 +124,11 @@ pub async fn serve<L: Listener>(
             ));
             continue;
         };
-        let conn = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(app.clone()));
+        // With upgrades: `GET /v1/live` turns its connection into a WebSocket (the
+        // connection's task, and its permit, end there; `live.rs` counts sessions).
+        let conn = http
+            .serve_connection(TokioIo::new(io), TowerToHyperService::new(app.clone()))
+            .with_upgrades();
         let stop = shutdown.clone();
         tokio::spawn(async move {
             let _permit = permit;

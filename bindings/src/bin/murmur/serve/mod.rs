@@ -7,16 +7,18 @@
 //! to a 0600 file; `--sidecar` adds the Python sidecar's routes there (`GET /status`,
 //! `POST /load`, `POST /generate`, `POST /unload`, bodies as the Python mlx-lm sidecar defined them).
 //! Long calls stream newline-delimited JSON; a client that disconnects cancels its call.
+//! Live transcription is a WebSocket (`GET /v1/live`, `live.rs`): audio in, text out.
 //!
 //! Mapping only: every decision (queueing, loading, idle unload, busy refusals) is the
-//! engine's. See `api.rs` for the routes (dictation in `dictate.rs`, the vocabulary in
-//! `vocab.rs`).
+//! engine's. See `api.rs` for the routes (dictation in `dictate.rs`, live transcription
+//! in `live.rs`, the vocabulary in `vocab.rs`).
 
 mod api;
 mod audio;
 mod dictate;
 mod error;
 mod listen;
+mod live;
 pub mod requests;
 mod sidecar;
 mod stream;
@@ -43,7 +45,7 @@ use futures_util::StreamExt;
 use murmur_core::catalog::Capability;
 use murmur_core::{Engine, EngineConfig, Error, Result};
 use serde::de::DeserializeOwned;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 pub use error::ApiError;
 use listen::ConnLimits;
@@ -95,6 +97,11 @@ pub struct ServeArgs {
     /// 503 and closed, leaving the other listener and the open connections alone.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
     max_connections: u32,
+    /// Live transcriptions (`GET /v1/live`) at once; one more is refused with 503. Each
+    /// holds its audio (up to the memory tier's longest dictation) and shares the models
+    /// with every other call.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    max_live_sessions: u32,
 }
 
 /// A timeout in seconds: a number above 0 and at most an hour (fractions allowed, so
@@ -121,6 +128,9 @@ pub struct AppState {
     pub tcp: Option<SocketAddr>,
     /// The sidecar protocol's last `POST /load`: (model id, `model_path` as given).
     pub sidecar_model: Mutex<Option<(String, String)>>,
+    /// A permit per live session (`--max-live-sessions`): a WebSocket leaves the
+    /// connection cap once upgraded, so sessions are counted here.
+    pub live_sessions: Arc<Semaphore>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -134,8 +144,11 @@ impl AppState {
 pub struct Limits {
     pub body: usize,
     pub upload: usize,
-    /// The longest pause between two pieces of a request body ([`body_bytes`]).
+    /// The longest pause between two pieces of a request body ([`body_bytes`]), and
+    /// between two messages of a live session's client.
     pub body_timeout: Duration,
+    /// Live sessions at once (`--max-live-sessions`).
+    pub live_sessions: usize,
 }
 
 type Shared = Arc<AppState>;
@@ -450,11 +463,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
             body: args.max_body_bytes,
             upload: args.max_upload_bytes,
             body_timeout: conn_limits.body_timeout,
+            live_sessions: args.max_live_sessions as usize,
         },
         started: Instant::now(),
         socket: socket.clone(),
         tcp: tcp_addr,
         sidecar_model: Mutex::new(None),
+        live_sessions: Arc::new(Semaphore::new(args.max_live_sessions as usize)),
         shutdown: shutdown_tx,
     });
 
@@ -536,6 +551,7 @@ fn catch_signals() -> Result<impl Future<Output = ()>> {
 fn routes(state: &Shared) -> Router<Shared> {
     api::routes(state)
         .merge(dictate::routes(state))
+        .merge(live::routes())
         .merge(vocab::routes())
 }
 

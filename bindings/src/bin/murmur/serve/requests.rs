@@ -2,11 +2,12 @@
 //! asked anything: pure functions of the bytes, with no axum, engine or daemon state, so
 //! that a fuzz target can compile this file on its own (`#[path = ...] mod requests;`,
 //! with serde, serde_json and murmur-core) and call [`check`] on any input. The handlers
-//! (`api.rs`, `sidecar.rs`) read their bodies through the same functions.
+//! (`api.rs`, `sidecar.rs`, `live.rs`) read their bodies through the same functions.
 
 use murmur_core::Error;
 use murmur_core::catalog::{AddModel, Capability};
 use murmur_core::dictate::DictateOptions;
+use murmur_core::live::{LiveOptions, PcmFormat};
 use murmur_core::refine::{RefineMode, RefineOptions};
 use murmur_core::transcribe::TranscribeOptions;
 use murmur_core::vocab::{Entry, Replacement};
@@ -56,6 +57,17 @@ pub fn check(route: &str, body: &[u8]) -> Result<(), String> {
             parse_body::<VocabularyRequest>(body)?
                 .entry()
                 .map_err(text)?;
+        }
+        "/v1/live" => {
+            // A binary message (audio), then a text one: options or `finish`.
+            let _ = (
+                PcmEncoding::S16le.samples(body),
+                PcmEncoding::F32le.samples(body),
+            );
+            if !is_finish(body) {
+                let (opts, _) = live_options(body, &LiveQuery::default())?;
+                opts.validate().map_err(text)?;
+            }
         }
         "/load" => {
             parse_body::<LoadRequest>(body)?.path().map_err(text)?;
@@ -220,6 +232,157 @@ impl DictateQuery {
     }
 }
 
+/// How the samples of live audio are written: `s16le` (signed 16-bit, the default: what
+/// microphones and `sox -e signed -b 16` give) or `f32le` (32-bit float in [-1, 1]), both
+/// little-endian and interleaved. Read from `GET /v1/live`'s query or options message,
+/// and from `murmur live --encoding`.
+#[derive(Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PcmEncoding {
+    #[default]
+    S16le,
+    F32le,
+}
+
+/// Samples decoded from bytes in a [`PcmEncoding`].
+#[derive(Debug, PartialEq)]
+pub enum PcmSamples {
+    I16(Vec<i16>),
+    F32(Vec<f32>),
+}
+
+impl PcmEncoding {
+    /// Bytes per sample.
+    pub fn sample_bytes(self) -> usize {
+        match self {
+            Self::S16le => 2,
+            Self::F32le => 4,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::S16le => "s16le",
+            Self::F32le => "f32le",
+        }
+    }
+
+    /// `bytes` as samples: whole samples only, so a message that ends inside one is
+    /// refused (a stream reader keeps such a tail for its next read instead).
+    pub fn samples(self, bytes: &[u8]) -> Result<PcmSamples, String> {
+        let n = self.sample_bytes();
+        if !bytes.chunks_exact(n).remainder().is_empty() {
+            return Err(format!(
+                "{} bytes are not whole {} samples ({n} bytes each)",
+                bytes.len(),
+                self.name()
+            ));
+        }
+        Ok(match self {
+            Self::S16le => PcmSamples::I16(
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                    .collect(),
+            ),
+            Self::F32le => PcmSamples::F32(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+            ),
+        })
+    }
+}
+
+impl std::str::FromStr for PcmEncoding {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "s16le" => Ok(Self::S16le),
+            "f32le" => Ok(Self::F32le),
+            _ => Err(format!("{s:?} is not an encoding: give s16le or f32le")),
+        }
+    }
+}
+
+/// `GET /v1/live?sample_rate=&channels=&encoding=`: the audio's format when the client
+/// sends no options message, or one without a `format`. Default 16 kHz mono `s16le`.
+#[derive(Deserialize, Default, Clone, Copy)]
+pub struct LiveQuery {
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u16>,
+    pub encoding: Option<PcmEncoding>,
+}
+
+impl LiveQuery {
+    /// The format and encoding the query asks for.
+    pub fn format(&self) -> (PcmFormat, PcmEncoding) {
+        let default = PcmFormat::default();
+        let format = PcmFormat {
+            sample_rate: self.sample_rate.unwrap_or(default.sample_rate),
+            channels: self.channels.unwrap_or(default.channels),
+        };
+        (format, self.encoding.unwrap_or_default())
+    }
+
+    /// The options of a session that sent no options message (core's defaults, the
+    /// query's format).
+    pub fn options(&self) -> (LiveOptions, PcmEncoding) {
+        let (format, encoding) = self.format();
+        let opts = LiveOptions {
+            format,
+            ..LiveOptions::default()
+        };
+        (opts, encoding)
+    }
+}
+
+/// Whether a live session's text message ends the audio: `{"type": "finish"}`, or just
+/// `finish`.
+pub fn is_finish(message: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(message);
+    let text = text.trim();
+    if text == "finish" {
+        return true;
+    }
+    #[derive(Deserialize)]
+    struct Tagged {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_str::<Tagged>(text).is_ok_and(|t| t.kind == "finish")
+}
+
+/// A live session's options message: core's `LiveOptions` (`dictate`'s options flat,
+/// `format`, `step_ms`) and an `encoding`; what it leaves out of the format (`format`,
+/// `encoding`) is the query's. Not yet validated (see `LiveOptions::validate`).
+pub fn live_options(
+    message: &[u8],
+    query: &LiveQuery,
+) -> Result<(LiveOptions, PcmEncoding), String> {
+    let mut value: serde_json::Value = parse_body(message)?;
+    let Some(fields) = value.as_object_mut() else {
+        return Err("the options message must be a JSON object".into());
+    };
+    let encoding = match fields.remove("encoding") {
+        None => None,
+        Some(e) => Some(
+            serde_json::from_value::<PcmEncoding>(e)
+                .map_err(|e| format!("`encoding`: {e}; give \"s16le\" or \"f32le\""))?,
+        ),
+    };
+    let has_format = fields.contains_key("format");
+    let mut opts: LiveOptions =
+        serde_json::from_value(value).map_err(|e| format!("malformed options: {e}"))?;
+    let (format, default_encoding) = query.format();
+    if !has_format {
+        opts.format = format;
+    }
+    Ok((opts, encoding.unwrap_or(default_encoding)))
+}
+
 /// `POST /v1/vocabulary`: `{"term": "Dashwood"}`, or `{"spoken": "murmur dot app",
 /// "written": "Murmur.app"}`.
 #[derive(Deserialize)]
@@ -347,6 +510,12 @@ mod tests {
             ("/v1/vocabulary", b"{}"),
             ("/v1/vocabulary", b"{\"term\": \"a\", \"spoken\": \"b\"}"),
             ("/v1/vocabulary", b"{\"spoken\": \"b\"}"),
+            ("/v1/live", b"[1, 2]"),
+            ("/v1/live", b"{\"step_ms\": 5}"),
+            ("/v1/live", b"{\"encoding\": \"u8\"}"),
+            ("/v1/live", b"{\"format\": {\"sample_rate\": 0}}"),
+            ("/v1/live", b"{\"format\": {\"channels\": 70000}}"),
+            ("/v1/live", b"{\"refine\": {\"mode\": \"poem\"}}"),
         ];
         for (route, body) in refused {
             assert!(
@@ -372,9 +541,56 @@ mod tests {
             ),
             ("/v1/vocabulary", b"{\"term\": \"Dashwood\"}"),
             ("/v1/vocabulary", b"{\"spoken\": \"x\", \"written\": \"y\"}"),
+            ("/v1/live", b""),
+            ("/v1/live", b"finish"),
+            ("/v1/live", b"{\"type\": \"finish\"}"),
+            (
+                "/v1/live",
+                b"{\"format\": {\"sample_rate\": 48000, \"channels\": 2}, \"refine\": null, \"encoding\": \"f32le\"}",
+            ),
         ];
         for (route, body) in taken {
             assert_eq!(check(route, body), Ok(()), "{route}");
         }
+    }
+
+    #[test]
+    fn live_options_take_the_query_format_unless_they_give_one() {
+        let query = LiveQuery {
+            sample_rate: Some(48_000),
+            channels: Some(2),
+            encoding: Some(PcmEncoding::F32le),
+        };
+        let (opts, encoding) = live_options(b"{\"refine\": null}", &query).unwrap();
+        assert_eq!((opts.format.sample_rate, opts.format.channels), (48_000, 2));
+        assert_eq!(encoding, PcmEncoding::F32le);
+        assert!(opts.dictate.refine.is_none());
+        let given = br#"{"format": {"sample_rate": 44100}, "encoding": "s16le", "step_ms": 500}"#;
+        let (opts, encoding) = live_options(given, &query).unwrap();
+        assert_eq!((opts.format.sample_rate, opts.format.channels), (44_100, 1));
+        assert_eq!((encoding, opts.step_ms), (PcmEncoding::S16le, 500));
+        assert!(opts.dictate.refine.is_some());
+        let (opts, encoding) = LiveQuery::default().options();
+        assert_eq!(opts.format, PcmFormat::default());
+        assert_eq!(encoding, PcmEncoding::S16le);
+        assert!(is_finish(b" finish\n") && is_finish(br#"{"type": "finish"}"#));
+        assert!(!is_finish(b"{}") && !is_finish(br#"{"type": "start"}"#));
+    }
+
+    #[test]
+    fn pcm_bytes_decode_to_whole_samples_only() {
+        let bytes = [0x01, 0x80, 0xff, 0x7f];
+        assert_eq!(
+            PcmEncoding::S16le.samples(&bytes),
+            Ok(PcmSamples::I16(vec![i16::MIN + 1, i16::MAX]))
+        );
+        assert_eq!(
+            PcmEncoding::F32le.samples(&0.5f32.to_le_bytes()),
+            Ok(PcmSamples::F32(vec![0.5]))
+        );
+        assert!(PcmEncoding::S16le.samples(&bytes[..3]).is_err());
+        assert!(PcmEncoding::F32le.samples(&bytes[..2]).is_err());
+        assert_eq!("f32le".parse(), Ok(PcmEncoding::F32le));
+        assert!("u8".parse::<PcmEncoding>().is_err());
     }
 }
