@@ -11,6 +11,10 @@
 #                  conversion for mlx-lm, made here by bench/gguf_to_mlx.py). Sets up
 #                  whatever `llm`/`extra` have not (so it can follow `stash` directly with
 #                  part2 + stage carried); RUNS (3), REPS (3), COMPARISON_RUNS (1).
+#   run.sh live    live transcription vs dictate on the engine (`murmur bench --live`): JFK
+#                  and a dictation with a pause (bench/make_live_clip.py), fed at real time;
+#                  the wait after the audio ends and the confirmed text's lag. Same set-up
+#                  as `dictation`; REPS (3); LIVE_FLAGS (e.g. --no-refine) passed on.
 # Each step's set-up is idempotent (a marker in $W), so the steps run in any order on a
 # warm machine. MURMUR_GPU_WORK (default /tmp/murmur-gpu), PY, DICTATION_AUDIO and
 # SMOLLM2_DTYPE override the work folder, the Python, the dictation clips and the dtype
@@ -145,5 +149,26 @@ PY
       --python-model "$W/models/smollm2-135m" \
       --audio "${audio[@]}" --out "$OUT/dictation"
     ;;
-  *) echo "usage: run.sh unblob|stash|llm|extra|dictation" >&2; exit 2 ;;
+  live)
+    for d in .device/*/; do
+      case "$d" in .device/stage/ | .device/blobs/) ;; *) [ -d "$d" ] && cp "$d"* "$W/" ;; esac
+    done
+    setup_mlx
+    setup_whisper
+    mkdir -p "$W/models"
+    setup_smollm2
+    { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no GPU"; } |
+      tee "$OUT/gpu.txt"
+    # The pause clip is built from the pack's speech (its fixtures folder layout).
+    mkdir -p "$W/lf/audio/librivox"
+    cp "$W/wp/audio/jfk.wav" "$W/lf/audio/"
+    cp "$W"/wp/audio/sense_and_sensibility_*.wav "$W/lf/audio/librivox/"
+    $PY bench/make_live_clip.py "$W/lf" "$W/wp/audio/dictation_with_pause.wav"
+    # shellcheck disable=SC2086
+    "$W/murmur" bench --live --whisper "$W/wp/whisper-base-mlx" \
+      --model "$W/SmolLM2-135M-Instruct.Q4_1.gguf" --reps "${REPS:-3}" ${LIVE_FLAGS:-} \
+      --audio "$W/wp/audio/jfk.wav" "$W/wp/audio/dictation_with_pause.wav" \
+      --json "$OUT/live.json" >/dev/null 2> >(tee "$OUT/live.txt" >&2)
+    ;;
+  *) echo "usage: run.sh unblob|stash|llm|extra|dictation|live" >&2; exit 2 ;;
 esac

@@ -399,9 +399,12 @@ impl Worker {
         };
         let offset = self.win_start + from;
         self.utterance_from.get_or_insert(offset);
-        let words = self
+        let Some(words) = self
             .decode(window[from..to].to_vec(), offset, ended)
-            .await?;
+            .await?
+        else {
+            return Ok(false);
+        };
         if ended {
             self.complete(words);
             self.end_utterance(self.win_start + to);
@@ -425,12 +428,13 @@ impl Worker {
     /// Whisper on `audio` (which starts at sample `offset` of the session): its words,
     /// timed in the session's audio.
     /// `last`: the utterance's final decode (its words are confirmed as they are).
+    /// `None`: a draft abandoned because the audio ended.
     async fn decode(
         &mut self,
         audio: Vec<f32>,
         offset: usize,
         last: bool,
-    ) -> Result<Vec<TimedWord>> {
+    ) -> Result<Option<Vec<TimedWord>>> {
         let t = Instant::now();
         let mut opts = self.opts.dictate.transcribe.clone();
         opts.word_timestamps = true;
@@ -447,26 +451,44 @@ impl Worker {
         let user_prompt = opts.initial_prompt.take();
         let context = self.context_before(offset);
         let words = self.vocabulary.clone();
-        let transcript: Transcript = self
-            .engine
-            .run(
-                &self.speech_model,
-                Capability::Audio,
-                &self.cancel,
-                move |model, cancel| {
-                    let Model::Whisper(whisper) = model else {
-                        unreachable!("the audio slot holds speech models")
-                    };
-                    let own = match (user_prompt, context) {
-                        (Some(u), Some(c)) => Some(format!("{u} {c}")),
-                        (u, c) => u.or(c),
-                    };
-                    opts.initial_prompt = whisper_prompt(whisper, &words, own.as_deref()).0;
-                    let stream = AudioStream::from_16k(&audio)?;
-                    transcribe_stream(whisper, stream, &opts, cancel, &mut |_| {})
-                },
-            )
-            .await?;
+        // A draft still running when the audio ends is abandoned: the decode after
+        // `finish` supersedes it, and the user is waiting.
+        let token = self.cancel.child();
+        let run = self.engine.run(
+            &self.speech_model,
+            Capability::Audio,
+            &token,
+            move |model, cancel| {
+                let Model::Whisper(whisper) = model else {
+                    unreachable!("the audio slot holds speech models")
+                };
+                let own = match (user_prompt, context) {
+                    (Some(u), Some(c)) => Some(format!("{u} {c}")),
+                    (u, c) => u.or(c),
+                };
+                opts.initial_prompt = whisper_prompt(whisper, &words, own.as_deref()).0;
+                let stream = AudioStream::from_16k(&audio)?;
+                transcribe_stream(whisper, stream, &opts, cancel, &mut |_| {})
+            },
+        );
+        tokio::pin!(run);
+        let done = loop {
+            tokio::select! {
+                done = &mut run => break done,
+                _ = self.feed.more.notified(), if !last => {
+                    if self.feed.state.lock().unwrap().finished_at.is_some() {
+                        token.cancel();
+                    }
+                }
+            }
+        };
+        let transcript: Transcript = match done {
+            Err(Error::Cancelled) if !self.cancel.is_cancelled() => {
+                self.timings.transcribe_secs += t.elapsed().as_secs_f64();
+                return Ok(None);
+            }
+            done => done?,
+        };
         self.timings.transcribe_secs += t.elapsed().as_secs_f64();
         let at = offset as f64 / RATE;
         let words = transcript
@@ -483,7 +505,7 @@ impl Worker {
         if self.language.is_none() && !words.is_empty() && !transcript.language.is_empty() {
             self.pending_language = Some(transcript.language);
         }
-        Ok(words)
+        Ok(Some(words))
     }
 
     /// Up to [`CONTEXT_CHARS`] of the confirmed text heard before sample `offset`.
