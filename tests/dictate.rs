@@ -9,93 +9,23 @@ use std::sync::{Arc, Mutex};
 
 use murmur_core::audio::AudioInput;
 use murmur_core::dictate::guard::light_cleanup;
-use murmur_core::dictate::{DictateEvent, DictateOptions, DictateResult, Edit, WarningCode};
-use murmur_core::refine::RefineOptions;
-use murmur_core::transcribe::TranscribeOptions;
-use murmur_core::{CancelToken, Engine, EngineConfig, Error};
-use murmur_tests::{fixture, smollm2_gguf};
+use murmur_core::dictate::normalized_words as words;
+use murmur_core::dictate::{DictateEvent, DictateOptions, DictateResult, WarningCode};
+use murmur_core::{CancelToken, Engine, Error};
+use murmur_tests::{check_edits, dictation_engine, fixture, fixture_dictate_options, fixture_pcm};
 
 const JFK: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 
-/// An engine on its own folders, offline, with an 8 GB machine's limits (6 minutes).
 fn engine(dir: &Path) -> Engine {
-    let mut c = EngineConfig::from_env();
-    c.hub.cache_dir = dir.join("hub");
-    c.hub.offline = true;
-    c.config_dir = dir.join("config");
-    c.idle_unload = None;
-    c.default_model = None;
-    c.default_audio_model = None;
-    c.ram_bytes = Some(8 << 30);
-    Engine::new(c).unwrap()
+    dictation_engine(dir)
 }
 
-fn path_str(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
-
-/// The fixture models, English, and a deterministic cleanup.
 fn options() -> DictateOptions {
-    DictateOptions {
-        speech_model: Some(path_str(&fixture("whisper-base-ct2"))),
-        text_model: Some(path_str(&smollm2_gguf())),
-        transcribe: TranscribeOptions {
-            language: Some("en".into()),
-            ..TranscribeOptions::default()
-        },
-        refine: Some(RefineOptions {
-            temperature: 0.0,
-            ..RefineOptions::default()
-        }),
-        ..DictateOptions::default()
-    }
+    fixture_dictate_options()
 }
 
 fn pcm_of(relative: &str) -> Vec<f32> {
-    murmur_core::audio::load_16k_mono(&AudioInput::Path(fixture(relative))).unwrap()
-}
-
-fn words(s: &str) -> Vec<String> {
-    s.split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-fn chars(s: &str, start: u32, end: u32) -> String {
-    s.chars()
-        .skip(start as usize)
-        .take((end - start) as usize)
-        .collect()
-}
-
-/// Every edit names the text it covers in both texts, and undoing them all gives the
-/// transcript back.
-fn check_edits(r: &DictateResult) {
-    for e in &r.edits {
-        assert_eq!(
-            chars(&r.transcript, e.before_start, e.before_end),
-            e.before,
-            "{e:?}"
-        );
-        assert_eq!(chars(&r.text, e.after_start, e.after_end), e.after, "{e:?}");
-    }
-    let mut text: Vec<char> = r.text.chars().collect();
-    for Edit {
-        after_start,
-        after_end,
-        before,
-        ..
-    } in r.edits.iter().rev()
-    {
-        text.splice(*after_start as usize..*after_end as usize, before.chars());
-    }
-    assert_eq!(text.into_iter().collect::<String>(), r.transcript);
+    fixture_pcm(relative)
 }
 
 async fn dictate(engine: &Engine, audio: AudioInput, opts: &DictateOptions) -> DictateResult {

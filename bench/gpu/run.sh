@@ -69,6 +69,18 @@ setup_smollm2() {
     --tokenizer-from "$W/smollm2-tokenizer" ${SMOLLM2_DTYPE:+--dtype "$SMOLLM2_DTYPE"}
   touch "$W/.smollm2-done"
 }
+# What `dictation` and `live` need: the carried parts, MLX, Whisper, SmolLM2, the GPU's name.
+setup_dictation() {
+  for d in .device/*/; do
+    case "$d" in .device/stage/ | .device/blobs/) ;; *) [ -d "$d" ] && cp "$d"* "$W/" ;; esac
+  done
+  setup_mlx
+  setup_whisper
+  mkdir -p "$W/models"
+  setup_smollm2
+  { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no GPU"; } |
+    tee "$OUT/gpu.txt"
+}
 case "${1:-}" in
   unblob)
     # The blobs prepare.sh cut (copied to /tmp/blobs by the calls before): restore the
@@ -129,15 +141,7 @@ PY
       --out "$OUT/whisper"
     ;;
   dictation)
-    for d in .device/*/; do
-      case "$d" in .device/stage/ | .device/blobs/) ;; *) [ -d "$d" ] && cp "$d"* "$W/" ;; esac
-    done
-    setup_mlx
-    setup_whisper
-    mkdir -p "$W/models"
-    setup_smollm2
-    { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no GPU"; } |
-      tee "$OUT/gpu.txt"
+    setup_dictation
     if [ -n "${DICTATION_AUDIO:-}" ]; then
       read -r -a audio <<<"$DICTATION_AUDIO"
     else
@@ -150,15 +154,7 @@ PY
       --audio "${audio[@]}" --out "$OUT/dictation"
     ;;
   live)
-    for d in .device/*/; do
-      case "$d" in .device/stage/ | .device/blobs/) ;; *) [ -d "$d" ] && cp "$d"* "$W/" ;; esac
-    done
-    setup_mlx
-    setup_whisper
-    mkdir -p "$W/models"
-    setup_smollm2
-    { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no GPU"; } |
-      tee "$OUT/gpu.txt"
+    setup_dictation
     # The pause clip is built from the pack's speech (its fixtures folder layout).
     mkdir -p "$W/lf/audio/librivox"
     cp "$W/wp/audio/jfk.wav" "$W/lf/audio/"

@@ -2,6 +2,7 @@
 //! folder, on jfk.wav with Whisper base and SmolLM2 — the whole result as JSON, the text
 //! alone without the cleanup (from a file and from stdin), and the errors it prints.
 
+use murmur_core::dictate::normalized_words as words;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -13,17 +14,7 @@ use serde_json::Value;
 const JFK: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 
 fn command(config: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_murmur"));
-    cmd.env("MURMUR_CONFIG_DIR", config)
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HOME", config.join("hf"))
-        .env_remove("MURMUR_WHISPER_MODEL")
-        .env_remove("MURMUR_MODEL")
-        .env_remove("MURMUR_DEFAULT_MODEL")
-        .env_remove("MURMUR_DEFAULT_AUDIO_MODEL")
-        .env_remove("MURMUR_RAM_BYTES")
-        .args(args);
-    cmd
+    murmur_tests::murmur_command(env!("CARGO_BIN_EXE_murmur"), config, args)
 }
 
 fn murmur(config: &Path, args: &[&str]) -> Output {
@@ -38,18 +29,6 @@ fn ok(out: Output) -> (String, String) {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "{stderr}");
     (String::from_utf8(out.stdout).unwrap(), stderr)
-}
-
-fn words(s: &str) -> Vec<String> {
-    s.split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
 }
 
 #[test]

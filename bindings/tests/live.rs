@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use murmur_core::audio::{AudioInput, load_16k_mono};
+use murmur_core::dictate::normalized_words as words;
 use murmur_tests::{fixture, smollm2_gguf};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -31,19 +32,6 @@ const PHRASE: &str = "ask not what your country";
 
 /// 8 GiB: the memory tier whose longest dictation is 6 minutes.
 const EIGHT_GIB: &str = "8589934592";
-
-/// Lowercase words, punctuation dropped.
-fn words(s: &str) -> Vec<String> {
-    s.split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
-}
 
 fn says(text: &str, phrase: &str) -> bool {
     words(text).join(" ").contains(phrase)
@@ -119,17 +107,7 @@ fn check_events(events: &[Value]) -> Value {
 // `murmur live`
 
 fn command(config: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_murmur"));
-    cmd.env("MURMUR_CONFIG_DIR", config)
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HOME", config.join("hf"))
-        .env_remove("MURMUR_WHISPER_MODEL")
-        .env_remove("MURMUR_MODEL")
-        .env_remove("MURMUR_DEFAULT_MODEL")
-        .env_remove("MURMUR_DEFAULT_AUDIO_MODEL")
-        .env_remove("MURMUR_RAM_BYTES")
-        .args(args);
-    cmd
+    murmur_tests::murmur_command(env!("CARGO_BIN_EXE_murmur"), config, args)
 }
 
 fn path_str(p: &Path) -> &str {

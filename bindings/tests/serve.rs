@@ -4,6 +4,7 @@
 //! (GGUF) for refine and the sidecar protocol, Whisper base (CTranslate2) for transcribe,
 //! the SmolLM2 file served by a Hub look-alike for downloads.
 
+use murmur_core::dictate::normalized_words as words;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -2116,18 +2117,6 @@ const JFK: &str = "And so my fellow Americans, ask not what your country can do 
 
 /// 8 GiB: the memory tier whose dictation limit is 6 minutes.
 const EIGHT_GIB: &str = "8589934592";
-
-fn words(s: &str) -> Vec<String> {
-    s.split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
-}
 
 /// Characters `start..end` of `s` (offsets in Unicode scalar values, as the API counts).
 fn chars(s: &str, start: &Value, end: &Value) -> String {

@@ -95,3 +95,92 @@ pub fn rel_diff(got: &[f32], want: &[f32]) -> f32 {
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     diff / scale
 }
+
+/// A dictation test's engine: on its own folders under `dir`, offline, no default models
+/// and no idle unload, with an 8 GB machine's limits (6 minutes of audio).
+pub fn dictation_engine(dir: &std::path::Path) -> murmur_core::Engine {
+    let mut c = murmur_core::EngineConfig::from_env();
+    c.hub.cache_dir = dir.join("hub");
+    c.hub.offline = true;
+    c.config_dir = dir.join("config");
+    c.idle_unload = None;
+    c.default_model = None;
+    c.default_audio_model = None;
+    c.ram_bytes = Some(8 << 30);
+    murmur_core::Engine::new(c).unwrap()
+}
+
+/// Dictation with the fixture models (Whisper base, SmolLM2-135M), English, and a
+/// deterministic (greedy) cleanup.
+pub fn fixture_dictate_options() -> murmur_core::dictate::DictateOptions {
+    use murmur_core::dictate::DictateOptions;
+    use murmur_core::refine::RefineOptions;
+    use murmur_core::transcribe::TranscribeOptions;
+    let path = |p: PathBuf| p.to_str().unwrap().to_string();
+    DictateOptions {
+        speech_model: Some(path(fixture("whisper-base-ct2"))),
+        text_model: Some(path(smollm2_gguf())),
+        transcribe: TranscribeOptions {
+            language: Some("en".into()),
+            ..TranscribeOptions::default()
+        },
+        refine: Some(RefineOptions {
+            temperature: 0.0,
+            ..RefineOptions::default()
+        }),
+        ..DictateOptions::default()
+    }
+}
+
+/// A fixture audio file as 16 kHz mono samples.
+pub fn fixture_pcm(relative: &str) -> Vec<f32> {
+    let audio = murmur_core::audio::AudioInput::Path(fixture(relative));
+    murmur_core::audio::load_16k_mono(&audio).unwrap()
+}
+
+fn chars(s: &str, start: u32, end: u32) -> String {
+    s.chars()
+        .skip(start as usize)
+        .take((end - start) as usize)
+        .collect()
+}
+
+/// Every edit names the text it covers in both texts, and undoing them all gives the
+/// transcript back.
+pub fn check_edits(r: &murmur_core::dictate::DictateResult) {
+    for e in &r.edits {
+        assert_eq!(
+            chars(&r.transcript, e.before_start, e.before_end),
+            e.before,
+            "{e:?}"
+        );
+        assert_eq!(chars(&r.text, e.after_start, e.after_end), e.after, "{e:?}");
+    }
+    let mut text: Vec<char> = r.text.chars().collect();
+    for murmur_core::dictate::Edit {
+        after_start,
+        after_end,
+        before,
+        ..
+    } in r.edits.iter().rev()
+    {
+        text.splice(*after_start as usize..*after_end as usize, before.chars());
+    }
+    assert_eq!(text.into_iter().collect::<String>(), r.transcript);
+}
+
+/// The `murmur` CLI at `exe` (a test's `env!("CARGO_BIN_EXE_murmur")`) with `args`, on
+/// the config folder `config`, offline, none of the user's model or memory settings.
+pub fn murmur_command(exe: &str, config: &std::path::Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(exe);
+    cmd.env("MURMUR_CONFIG_DIR", config)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", config.join("hf"))
+        .env_remove("MURMUR_WHISPER_MODEL")
+        .env_remove("MURMUR_MODEL")
+        .env_remove("MURMUR_DEFAULT_MODEL")
+        .env_remove("MURMUR_DEFAULT_AUDIO_MODEL")
+        .env_remove("MURMUR_RAM_BYTES")
+        .args(args);
+    cmd
+}

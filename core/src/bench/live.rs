@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::median;
 use crate::audio::AudioInput;
 use crate::cancel::CancelToken;
-use crate::dictate::{DictateOptions, DictateResult};
+use crate::dictate::{DictateOptions, DictateResult, normalized_words};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::live::{LiveEvent, LiveOptions};
@@ -118,16 +118,6 @@ pub async fn bench_live(
         let (l, d) = last.expect("one run at least");
         let finish = median(runs.iter().map(|r| r.finish_s).collect());
         let dictate = median(runs.iter().map(|r| r.dictate_s).collect());
-        let words = |s: &str| {
-            s.split_whitespace()
-                .map(|w| {
-                    w.chars()
-                        .filter(|c| c.is_alphanumeric())
-                        .flat_map(char::to_lowercase)
-                        .collect::<String>()
-                })
-                .collect::<Vec<_>>()
-        };
         report.clips.insert(
             name.clone(),
             LiveClip {
@@ -136,7 +126,7 @@ pub async fn bench_live(
                 dictate_median_s: dictate,
                 ratio: finish / dictate,
                 lag_median_s: median(runs.iter().map(|r| r.lag_median_s).collect()),
-                same_words: words(&l.transcript) == words(&d.transcript),
+                same_words: normalized_words(&l.transcript) == normalized_words(&d.transcript),
                 live_transcript: l.transcript,
                 dictate_transcript: d.transcript,
                 runs,

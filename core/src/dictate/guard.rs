@@ -115,8 +115,10 @@ const NOTE_OPENERS: &[&str] = &[
     "explanation:",
 ];
 
-/// The words of `text`, normalized for comparison.
-fn norm_words(text: &str) -> Vec<String> {
+/// The words of `text`, normalized for comparison: lowercase letters and digits, the
+/// rest dropped ("Country." and "country" are one word). The guard, the benchmarks and
+/// the tests compare transcripts with it.
+pub fn normalized_words(text: &str) -> Vec<String> {
     text.split_whitespace()
         .map(|w| {
             w.chars()
@@ -203,11 +205,11 @@ pub fn light_cleanup(text: &str, language: &str) -> String {
 
 /// Why `output` is not a plausible edit of `input`, if it is not.
 fn departure(input: &str, output: &str, b: Bounds) -> Option<String> {
-    let source: Vec<String> = norm_words(input)
+    let source: Vec<String> = normalized_words(input)
         .into_iter()
         .filter(|w| !HESITATIONS.contains(&w.as_str()))
         .collect();
-    let out = norm_words(output);
+    let out = normalized_words(output);
     if source.is_empty() {
         // Nothing but hesitations or punctuation: any short output is an edit.
         return (out.len() > b.new_floor)
@@ -248,13 +250,13 @@ fn departure(input: &str, output: &str, b: Bounds) -> Option<String> {
 
 /// `output` without the wrappers the model put around it, and what was removed.
 fn strip_wrappers(input: &str, output: &str) -> (String, Vec<String>) {
-    let input_words = norm_words(input);
+    let input_words = normalized_words(input);
     let starts_input = |s: &str| {
-        let w = norm_words(s);
+        let w = normalized_words(s);
         !w.is_empty() && input_words.starts_with(&w)
     };
     let in_input = |s: &str| {
-        let w = norm_words(s);
+        let w = normalized_words(s);
         !w.is_empty() && input_words.windows(w.len()).any(|x| x == w.as_slice())
     };
     let mut text = output.trim().to_string();
@@ -333,7 +335,7 @@ fn preface(text: &str) -> Option<(&str, &str)> {
     if head.contains('\n') || head.split_whitespace().count() > 12 {
         return None;
     }
-    let words = norm_words(head);
+    let words = normalized_words(head);
     let talks_about_output =
         words.iter().any(|w| PREFACE_WORDS.contains(&w.as_str())) && !words.is_empty();
     talks_about_output.then(|| (&text[..colon + 1], &text[colon + 1..]))

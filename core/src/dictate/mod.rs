@@ -21,6 +21,7 @@ pub mod guard;
 use serde::{Deserialize, Serialize};
 
 pub use self::edits::{Edit, EditKind, word_edits};
+pub use self::guard::normalized_words;
 use crate::error::Result;
 use crate::llm::generate::GenerationStats;
 use crate::refine::{RefineContext, RefineOptions};
