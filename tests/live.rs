@@ -471,4 +471,23 @@ async fn bad_starts_the_length_limit_and_a_finished_session() {
         session.push_f32(&minute[..16]),
         Err(Error::InvalidArgument { .. })
     ));
+
+    // One buffer longer than the limit (48 kHz stereo, 7 minutes): converted only up to
+    // the limit, which is kept; the push is refused.
+    let opts = LiveOptions {
+        format: PcmFormat {
+            sample_rate: 48_000,
+            channels: 2,
+        },
+        ..options()
+    };
+    let session = engine.live(&opts, |_| {}, &never).await.unwrap();
+    let huge = vec![0i16; 7 * 60 * 48_000 * 2];
+    let e = session.push_i16(&huge).unwrap_err();
+    assert!(
+        matches!(e, Error::AudioTooLong { seconds: 420, limit_secs } if limit_secs as usize == limit),
+        "{e:?}"
+    );
+    let r = session.finish().await.unwrap();
+    assert_eq!(r.audio_secs, limit as f64);
 }

@@ -23,7 +23,7 @@ use crate::catalog::{Capability, CatalogModel};
 use crate::dictate::guard::{self, Verdict};
 use crate::dictate::{DictateResult, StageTimings, Warning, WarningCode, word_edits};
 use crate::error::{Error, Result};
-use crate::live::{Agreement, LiveEvent, LiveOptions, PcmConverter, TimedWord};
+use crate::live::{Agreement, LiveEvent, LiveOptions, PcmConverter, PcmFormat, TimedWord};
 use crate::llm::generate::GenerationStats;
 use crate::transcribe::{Segment, Transcript, Word};
 use crate::vad::Vad;
@@ -61,6 +61,7 @@ struct Feed {
 }
 
 struct FeedState {
+    format: PcmFormat,
     converter: PcmConverter,
     /// Every 16 kHz sample so far (at most the machine's recording limit).
     pcm: Vec<f32>,
@@ -102,6 +103,7 @@ impl Engine {
         let limit_secs = self.limits().max_recording_secs;
         let feed = Arc::new(Feed {
             state: Mutex::new(FeedState {
+                format: opts.format,
                 converter: PcmConverter::new(opts.format)?,
                 pcm: Vec::new(),
                 limit_samples: limit_secs as usize * SAMPLE_RATE as usize,
@@ -158,19 +160,24 @@ impl LiveSession {
     /// Append float samples in the session's format. Refused when the session has
     /// finished, was cancelled or stopped on an error (`finish` then tells which), and
     /// with [`Error::AudioTooLong`] once the machine's recording limit is reached (the
-    /// audio before it is kept: `finish` gives its text).
+    /// audio up to the limit is kept: `finish` gives its text).
     pub fn push_f32(&self, samples: &[f32]) -> Result<()> {
-        self.push(|c, out| c.push_f32(samples, out))
+        self.push(samples.len(), |c, n, out| c.push_f32(&samples[..n], out))
     }
 
     /// Append signed 16-bit samples; as [`LiveSession::push_f32`].
     pub fn push_i16(&self, samples: &[i16]) -> Result<()> {
-        self.push(|c, out| c.push_i16(samples, out))
+        self.push(samples.len(), |c, n, out| c.push_i16(&samples[..n], out))
     }
 
+    /// Convert the first samples of a buffer of `len` (`convert(converter, n, out)`
+    /// converts `n` of them): no more than the recording limit has room for, so a
+    /// buffer of any size costs at most the limit's memory; past the limit, the audio
+    /// up to it is kept and the push refused.
     fn push(
         &self,
-        convert: impl FnOnce(&mut PcmConverter, &mut Vec<f32>) -> Result<()>,
+        len: usize,
+        convert: impl FnOnce(&mut PcmConverter, usize, &mut Vec<f32>) -> Result<()>,
     ) -> Result<()> {
         if self.cancel.is_cancelled() {
             return Err(Error::Cancelled);
@@ -183,18 +190,27 @@ impl LiveSession {
             return Err(ended(why));
         }
         let t = Instant::now();
+        let room = s.limit_samples.saturating_sub(s.pcm.len());
+        let (rate, channels) = (s.format.sample_rate as u64, s.format.channels.max(1) as u64);
+        // Input frames that fill the room, plus the resampler's chunk and delay.
+        let frames = (room as u64 * rate).div_ceil(SAMPLE_RATE as u64) + 4096;
+        let take = len.min(usize::try_from(frames * channels).unwrap_or(usize::MAX));
         let mut out = Vec::new();
-        convert(&mut s.converter, &mut out)?;
-        if s.pcm.len() + out.len() > s.limit_samples {
+        convert(&mut s.converter, take, &mut out)?;
+        if out.len() > room || take < len {
+            let heard = len as u64 / channels * SAMPLE_RATE as u64 / rate.max(1);
             let (seconds, limit_secs) = (
-                (s.pcm.len() + out.len()).div_ceil(SAMPLE_RATE as usize) as u32,
+                (s.pcm.len() as u64 + heard).div_ceil(SAMPLE_RATE as u64) as u32,
                 s.limit_secs,
             );
+            s.pcm.extend_from_slice(&out[..room.min(out.len())]);
             s.closed = Some(format!(
                 "the recording reached this machine's limit of {limit_secs} s"
             ));
+            drop(s);
+            self.feed.more.notify_one();
             return Err(Error::AudioTooLong {
-                seconds,
+                seconds: seconds.max(limit_secs + 1),
                 limit_secs,
             });
         }
