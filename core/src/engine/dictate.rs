@@ -97,10 +97,7 @@ impl Engine {
         timings.vad_secs = t.elapsed().as_secs_f64();
         let speech_secs = speech.len() as f64 / 16_000.0;
         let nothing = |timings: StageTimings, mut warnings: Vec<Warning>, language: String| {
-            warnings.push(Warning::new(
-                WarningCode::NoSpeech,
-                "no speech was found in the audio (silence or noise)",
-            ));
+            warnings.push(no_speech());
             DictateResult {
                 text: String::new(),
                 transcript: String::new(),
@@ -348,6 +345,14 @@ pub(super) struct Cleanup {
     pub(super) text: String,
     pub(super) warnings: Vec<Warning>,
     pub(super) stats: GenerationStats,
+}
+
+/// The warning for audio with no speech in it (the text is empty).
+pub(super) fn no_speech() -> Warning {
+    Warning::new(
+        WarningCode::NoSpeech,
+        "no speech was found in the audio (silence or noise)",
+    )
 }
 
 /// The warning for a cleanup that was not an edit of its transcript.

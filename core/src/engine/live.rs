@@ -15,13 +15,13 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::Engine;
-use super::dictate::{rejected, whisper_prompt};
+use super::dictate::{no_speech, rejected, whisper_prompt};
 use super::slots::{Model, join_error};
 use crate::audio::{AudioStream, SAMPLE_RATE};
 use crate::cancel::CancelToken;
 use crate::catalog::{Capability, CatalogModel};
 use crate::dictate::guard::{self, Verdict};
-use crate::dictate::{DictateResult, StageTimings, Warning, WarningCode, word_edits};
+use crate::dictate::{DictateResult, StageTimings, Warning, word_edits};
 use crate::error::{Error, Result};
 use crate::live::{Agreement, LiveEvent, LiveOptions, PcmConverter, PcmFormat, TimedWord};
 use crate::llm::generate::GenerationStats;
@@ -134,7 +134,6 @@ impl Engine {
             utterance_from: None,
             timings: StageTimings::default(),
             speech_samples: 0,
-            warnings: Vec::new(),
             sent: 0,
             boundary: 0,
             cleanup: None,
@@ -313,7 +312,6 @@ struct Worker {
     utterance_from: Option<usize>,
     timings: StageTimings,
     speech_samples: usize,
-    warnings: Vec<Warning>,
     /// Confirmed words already sent to the cleanup.
     sent: usize,
     /// Confirmed words at the end of the last utterance (sent even without a full stop).
@@ -384,6 +382,7 @@ impl Worker {
         let (from, to, ended, more) = match self.opts.dictate.vad.clone() {
             Some(vad) => {
                 let t = Instant::now();
+                let pad = vad.speech_pad_ms as usize * SAMPLE_RATE as usize / 1000;
                 let token = self.cancel.clone();
                 let audio = window.clone();
                 let regions = self
@@ -398,10 +397,8 @@ impl Worker {
                     // (the detector changed its mind about their audio); they stand.
                     self.complete(Vec::new());
                     if !finished || cut_short {
-                        let keep = self.opts.dictate.vad.as_ref().map_or(0, |v| {
-                            v.speech_pad_ms as usize * SAMPLE_RATE as usize / 1000
-                        });
-                        self.win_start += window.len().saturating_sub(keep);
+                        // Speech may begin in the last pad's worth of it.
+                        self.win_start += window.len().saturating_sub(pad);
                     }
                     return Ok(cut_short);
                 };
@@ -729,7 +726,7 @@ impl Worker {
         let raw: String = confirmed.iter().map(|w| w.text.as_str()).collect();
         let raw = raw.trim().to_string();
         let language = self.language.clone().unwrap_or_default();
-        let mut warnings = std::mem::take(&mut self.warnings);
+        let mut warnings: Vec<Warning> = Vec::new();
         for p in &self.pieces {
             for w in &p.warnings {
                 if !warnings.iter().any(|k| k.code == w.code) {
@@ -738,15 +735,11 @@ impl Worker {
             }
         }
         let (corrected, _) = self.vocabulary.apply(&raw);
-        let refined = self.text_model.is_some() && self.opts.dictate.refine.is_some();
         let mut text = corrected.clone();
         if corrected.trim().is_empty() {
             text.clear();
-            warnings.push(Warning::new(
-                WarningCode::NoSpeech,
-                "no speech was found in the audio (silence or noise)",
-            ));
-        } else if refined {
+            warnings.push(no_speech());
+        } else if let Some(refine) = &self.opts.dictate.refine {
             // Each piece was checked; the whole is checked too, so no answer or
             // rewrite can hide across the pieces' boundaries.
             let joined = self
@@ -756,8 +749,7 @@ impl Worker {
                 .filter(|t| !t.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ");
-            let mode = &self.opts.dictate.refine.as_ref().expect("checked").mode;
-            text = match guard::check(&corrected, &joined, mode) {
+            text = match guard::check(&corrected, &joined, &refine.mode) {
                 Verdict::Kept(t) | Verdict::Stripped { text: t, .. } => t,
                 Verdict::Rejected { reason } => {
                     warnings.push(rejected(&reason));

@@ -188,13 +188,10 @@ impl Conn {
             Err(e) => return e.into(),
         };
         let mut too_long = None;
-        if let Some(bytes) = audio {
-            match push(&session, encoding, &bytes) {
-                Pushed::Taken => {}
-                Pushed::Full(e) => too_long = Some(e),
-                Pushed::Stopped => finish = true,
-                Pushed::Refused(e) => return e.into(),
-            }
+        if let Some(bytes) = audio
+            && let Err(end) = push(&session, encoding, &bytes, &mut finish, &mut too_long)
+        {
+            return end;
         }
         // The audio, until `finish`, the limit, or the session stopped.
         while !finish && too_long.is_none() {
@@ -208,12 +205,13 @@ impl Conn {
                     deadline = Instant::now() + self.stall;
                     match read(msg) {
                         Ok(None) => {}
-                        Ok(Some(Incoming::Audio(bytes))) => match push(&session, encoding, &bytes) {
-                            Pushed::Taken => {}
-                            Pushed::Full(e) => too_long = Some(e),
-                            Pushed::Stopped => finish = true,
-                            Pushed::Refused(e) => return e.into(),
-                        },
+                        Ok(Some(Incoming::Audio(bytes))) => {
+                            if let Err(end) =
+                                push(&session, encoding, &bytes, &mut finish, &mut too_long)
+                            {
+                                return end;
+                            }
+                        }
                         Ok(Some(Incoming::Text(t))) if is_finish(t.as_bytes()) => finish = true,
                         Ok(Some(Incoming::Text(_))) => {
                             return End::Failed(ApiError::bad_request(
@@ -383,18 +381,16 @@ fn read_error(e: axum::Error) -> End {
     }
 }
 
-/// What became of a binary message.
-enum Pushed {
-    Taken,
-    /// The machine's recording limit: the audio before it is kept.
-    Full(Error),
-    /// The session stopped on an error, which `finish` gives.
-    Stopped,
-    /// Not whole samples, or the session refused them.
-    Refused(Error),
-}
-
-fn push(session: &LiveSession, encoding: PcmEncoding, bytes: &[u8]) -> Pushed {
+/// Push a binary message's samples. At the machine's recording limit `too_long` gets the
+/// error (the audio before it is kept); a session stopped on an error sets `finish`
+/// (whose result gives the error); samples that are not whole, or refused, end it.
+fn push(
+    session: &LiveSession,
+    encoding: PcmEncoding,
+    bytes: &[u8],
+    finish: &mut bool,
+    too_long: &mut Option<Error>,
+) -> Result<(), End> {
     let pushed = match encoding.samples(bytes) {
         Ok(PcmSamples::I16(s)) => session.push_i16(&s),
         Ok(PcmSamples::F32(s)) => session.push_f32(&s),
@@ -404,11 +400,12 @@ fn push(session: &LiveSession, encoding: PcmEncoding, bytes: &[u8]) -> Pushed {
         }),
     };
     match pushed {
-        Ok(()) => Pushed::Taken,
-        Err(e @ Error::AudioTooLong { .. }) => Pushed::Full(e),
-        Err(Error::InvalidArgument { name, .. }) if name == "session" => Pushed::Stopped,
-        Err(e) => Pushed::Refused(e),
+        Ok(()) => {}
+        Err(e @ Error::AudioTooLong { .. }) => *too_long = Some(e),
+        Err(Error::InvalidArgument { name, .. }) if name == "session" => *finish = true,
+        Err(e) => return Err(e.into()),
     }
+    Ok(())
 }
 
 fn shutting_down() -> End {
