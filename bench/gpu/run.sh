@@ -11,6 +11,11 @@
 #                  conversion for mlx-lm, made here by bench/gguf_to_mlx.py). Sets up
 #                  whatever `llm`/`extra` have not (so it can follow `stash` directly with
 #                  part2 + stage carried); RUNS (3), REPS (3), COMPARISON_RUNS (1).
+#   run.sh cuda-check  is Murmur's LLM numerically right on this backend? The SmolLM2 GGUF
+#                  refined greedily under MLX's CUDA variants (a fresh PTX cache, no CUDA
+#                  graphs, 20 ops per buffer, dense float32), each block's activations
+#                  traced (MURMUR_TRACE_ACTIVATIONS) to compare with the CPU's, and mlx-lm
+#                  on the same weights as the reference. Same set-up as `dictation`.
 #   run.sh live    live transcription vs dictate on the engine (`murmur bench --live`): JFK
 #                  and a dictation with a pause (bench/make_live_clip.py), fed at real time;
 #                  the wait after the audio ends and the confirmed text's lag. Same set-up
@@ -153,6 +158,39 @@ PY
       --python-model "$W/models/smollm2-135m" \
       --audio "${audio[@]}" --out "$OUT/dictation"
     ;;
+  cuda-check)
+    setup_dictation
+    text="so um the capital of france is is paris and uh the capital of germany is berlin"
+    gguf="$W/SmolLM2-135M-Instruct.Q4_1.gguf"
+    check() { # name, env..., -- murmur args...
+      local name=$1; shift
+      local envs=()
+      while [ "$1" != -- ]; do envs+=("$1"); shift; done
+      shift
+      echo "== $name"
+      env MLX_PTX_CACHE_DIR="$W/ptx-$name" MURMUR_TRACE_ACTIVATIONS=1 "${envs[@]}" \
+        timeout 120 "$W/murmur" refine --model "$gguf" --temperature 0 --repetition-penalty 1 \
+        --max-tokens 32 "$@" "$text" >"$OUT/check-$name.txt" 2>"$OUT/check-$name.trace" ||
+        echo "exit $?"
+      head -c 400 "$OUT/check-$name.txt"; echo
+      grep -E 'block 0 |block 29 |logits|rror' "$OUT/check-$name.trace" | head -8
+    }
+    check fresh --
+    check again MLX_PTX_CACHE_DIR="$W/ptx-fresh" --
+    check no-graphs MLX_USE_CUDA_GRAPHS=0 --
+    check ops20 MLX_MAX_OPS_PER_BUFFER=20 --
+    check f32 -- --precision float32
+    check penalty -- --repetition-penalty 1.15
+    check plain MLX_PTX_CACHE_DIR="$W/ptx-fresh" -- --no-prompt-lookup
+    echo "== mlx-lm"
+    MLX_PTX_CACHE_DIR="$W/ptx-python" $PY -c '
+import sys
+from mlx_lm import load, generate
+m, t = load(sys.argv[1])
+msgs = [{"role": "user", "content": sys.argv[2]}]
+p = t.apply_chat_template(msgs, add_generation_prompt=True)
+print(generate(m, t, prompt=p, max_tokens=32))' "$W/models/smollm2-135m" "$text" 2>&1 | tail -5 | tee "$OUT/check-mlx-lm.txt"
+    ;;
   live)
     setup_dictation
     # The pause clip is built from the pack's speech (its fixtures folder layout).
@@ -166,5 +204,5 @@ PY
       --audio "$W/wp/audio/jfk.wav" "$W/wp/audio/dictation_with_pause.wav" \
       --json "$OUT/live.json" >/dev/null 2> >(tee "$OUT/live.txt" >&2)
     ;;
-  *) echo "usage: run.sh unblob|stash|llm|extra|dictation|live" >&2; exit 2 ;;
+  *) echo "usage: run.sh unblob|stash|llm|extra|dictation|cuda-check|live" >&2; exit 2 ;;
 esac

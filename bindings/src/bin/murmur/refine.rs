@@ -6,9 +6,10 @@ use std::io::{IsTerminal, Read, Write};
 use clap::Args;
 use murmur_core::catalog::Capability;
 use murmur_core::refine::{RefineMode, RefineOptions};
-use murmur_core::{CancelToken, Error, Result};
+use murmur_core::backend::Precision;
+use murmur_core::{CancelToken, Engine, EngineConfig, Error, Result};
 
-use crate::models::{engine, ready_model, runtime};
+use crate::models::{ready_model, runtime};
 
 #[derive(Args)]
 pub struct RefineArgs {
@@ -41,6 +42,10 @@ pub struct RefineArgs {
     /// distribution above it).
     #[arg(long)]
     no_prompt_lookup: bool,
+    /// How the model's weights are held: `auto` (dense float32 on the CPU backend when
+    /// it fits), `as-stored` or `float32`.
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
     /// Print generation statistics to stderr.
     #[arg(long)]
     stats: bool,
@@ -61,7 +66,9 @@ pub fn run(args: RefineArgs) -> Result<()> {
         Some(t) => t,
         None => read_stdin()?,
     };
-    let engine = engine()?;
+    let mut config = EngineConfig::from_env();
+    config.precision.text = args.precision;
+    let engine = Engine::new(config)?;
     let model = ready_model(&engine, args.model.as_deref(), Capability::Text)?;
     let cancel = cancel_on_ctrl_c();
     let result = runtime()?.block_on(engine.refine(

@@ -7,7 +7,7 @@ use mlx_rs::{Array, Dtype};
 use serde::Deserialize;
 
 use super::dims::{Defaults, Dims};
-use super::{LanguageModel, output_logits, parse_args};
+use super::{LanguageModel, output_logits, parse_args, trace};
 use crate::error::Result;
 use crate::nn::{
     AttnMask, Embedding, KvCache, Linear, Projections, RmsNorm, Rope, Weights, attention,
@@ -203,14 +203,17 @@ impl LanguageModel for Gemma3 {
     fn forward(&self, ids: &Array, cache: &mut [KvCache], all_positions: bool) -> Result<Array> {
         let mut h = self.embed.forward(ids)?;
         h = h.multiply(Array::from_f32(self.embed_scale).as_dtype(h.dtype())?)?;
-        for (blk, cache) in self.blocks.iter().zip(cache.iter_mut()) {
+        trace::activation("embed", &h);
+        for (i, (blk, cache)) in self.blocks.iter().zip(cache.iter_mut()).enumerate() {
             let r = self.attention(blk, &blk.input_norm.forward(&h)?, cache)?;
+            trace::activation(&format!("block {i} attention"), &r);
             h = residual(&h, &blk.post_attn_norm.forward(&r)?)?;
             let x = blk.pre_ffn_norm.forward(&h)?;
             let gate_up = blk.gate_up.forward(&x)?;
             let r = blk
                 .down
                 .forward(&gelu_approx(&gate_up[0])?.multiply(&gate_up[1])?)?;
+            trace::activation(&format!("block {i} mlp"), &r);
             h = residual(&h, &blk.post_ffn_norm.forward(&r)?)?;
         }
         output_logits(

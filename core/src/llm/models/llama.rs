@@ -8,7 +8,7 @@ use mlx_rs::Array;
 use serde::Deserialize;
 
 use super::dims::Dims;
-use super::{LanguageModel, output_logits, parse_args};
+use super::{LanguageModel, output_logits, parse_args, trace};
 use crate::error::Result;
 use crate::nn::{
     AttnMask, Embedding, KvCache, Linear, Projections, RmsNorm, Rope, Weights, attention, swiglu,
@@ -194,12 +194,15 @@ impl Decoder {
 impl LanguageModel for Decoder {
     fn forward(&self, ids: &Array, cache: &mut [KvCache], all_positions: bool) -> Result<Array> {
         let mut h = self.embed.forward(ids)?;
-        for (block, cache) in self.blocks.iter().zip(cache.iter_mut()) {
+        trace::activation("embed", &h);
+        for (i, (block, cache)) in self.blocks.iter().zip(cache.iter_mut()).enumerate() {
             let r = self.attention(&block.attn, &block.input_norm.forward(&h)?, cache)?;
+            trace::activation(&format!("block {i} attention"), &r);
             h = h.add(&r)?;
             let x = block.post_attn_norm.forward(&h)?;
             let gate_up = block.gate_up.forward(&x)?;
             let r = block.down.forward(&swiglu(&gate_up[0], &gate_up[1])?)?;
+            trace::activation(&format!("block {i} mlp"), &r);
             h = h.add(&r)?;
         }
         output_logits(

@@ -8,6 +8,7 @@ pub mod gemma3;
 pub mod llama;
 pub mod qwen2;
 pub mod qwen3;
+mod trace;
 
 use std::path::Path;
 
@@ -156,10 +157,12 @@ pub(crate) fn output_logits(
         h = h.try_index((.., -1.., ..))?;
     }
     let h = norm.forward(&h)?;
-    match lm_head {
-        Some(head) => head.forward(&h),
-        None => embed.as_linear(&h),
-    }
+    let logits = match lm_head {
+        Some(head) => head.forward(&h)?,
+        None => embed.as_linear(&h)?,
+    };
+    trace::activation("logits", &logits);
+    Ok(logits)
 }
 
 /// Parse an architecture's arguments from `config.json`.
