@@ -4,9 +4,9 @@
 use std::io::{IsTerminal, Read, Write};
 
 use clap::Args;
+use murmur_core::backend::Precision;
 use murmur_core::catalog::Capability;
 use murmur_core::refine::{RefineMode, RefineOptions};
-use murmur_core::backend::Precision;
 use murmur_core::{CancelToken, Engine, EngineConfig, Error, Result};
 
 use crate::models::{ready_model, runtime};

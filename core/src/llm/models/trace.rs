@@ -22,10 +22,10 @@ pub(crate) fn activation(label: &str, x: &Array) {
     }
     let stats = || -> Result<(f32, f32, u32), mlx_rs::error::Exception> {
         let f = x.as_dtype(Dtype::Float32)?;
-        let finite = f.abs()?.lt(&Array::from_f32(f32::INFINITY))?;
+        let finite = f.abs()?.lt(Array::from_f32(f32::INFINITY))?;
         let bad = finite.logical_not()?.sum(None)?.as_dtype(Dtype::Uint32)?;
-        let max_abs = mlx_rs::ops::select(&finite, &f.abs()?, &Array::from_f32(0.0))?.max(None)?;
-        let mean = mlx_rs::ops::select(&finite, &f, &Array::from_f32(0.0))?.mean(None)?;
+        let max_abs = mlx_rs::ops::select(&finite, &f.abs()?, Array::from_f32(0.0))?.max(None)?;
+        let mean = mlx_rs::ops::select(&finite, &f, Array::from_f32(0.0))?.mean(None)?;
         mlx_rs::transforms::eval([&bad, &max_abs, &mean])?;
         Ok((
             max_abs.item_cast::<f32>(),
