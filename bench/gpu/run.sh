@@ -16,6 +16,7 @@
 #                  graphs, 20 ops per buffer, dense float32), each block's activations
 #                  traced (MURMUR_TRACE_ACTIVATIONS) to compare with the CPU's, and mlx-lm
 #                  on the same weights as the reference. Same set-up as `dictation`.
+#   run.sh sanitize  Murmur's greedy refine under compute-sanitizer (memcheck, racecheck).
 #   run.sh live    live transcription vs dictate on the engine (`murmur bench --live`): JFK
 #                  and a dictation with a pause (bench/make_live_clip.py), fed at real time;
 #                  the wait after the audio ends and the confirmed text's lag. Same set-up
@@ -173,7 +174,8 @@ PY
         --max-tokens 32 "$@" "$text" >"$OUT/check-$name.txt" 2>"$OUT/check-$name.trace" ||
         echo "exit $?"
       head -c 400 "$OUT/check-$name.txt"; echo
-      grep -E 'block 0 |block 29 |logits|rror' "$OUT/check-$name.trace" | head -8
+      # The first block whose output is not finite, and the first logits lines.
+      awk '/non-finite [1-9]/ && !bad {print; bad=1} /logits|rror/ && n++ < 3' "$OUT/check-$name.trace"
     }
     check fresh --
     check again MLX_PTX_CACHE_DIR="$W/ptx-fresh" --
@@ -182,6 +184,9 @@ PY
     check f32 -- --precision float32
     check penalty -- --repetition-penalty 1.15
     check plain MLX_PTX_CACHE_DIR="$W/ptx-fresh" -- --no-prompt-lookup
+    which compute-sanitizer 2>/dev/null || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null || echo "no compute-sanitizer"
+    echo "== Murmur's layer ops alone (bench/gpu/ops_check.py)"
+    MLX_PTX_CACHE_DIR="$W/ptx-python" $PY bench/gpu/ops_check.py 2>&1 | tee "$OUT/ops-check.txt" || true
     echo "== mlx-lm"
     MLX_PTX_CACHE_DIR="$W/ptx-python" $PY -c '
 import sys
@@ -190,6 +195,23 @@ m, t = load(sys.argv[1])
 msgs = [{"role": "user", "content": sys.argv[2]}]
 p = t.apply_chat_template(msgs, add_generation_prompt=True)
 print(generate(m, t, prompt=p, max_tokens=32))' "$W/models/smollm2-135m" "$text" 2>&1 | tail -5 | tee "$OUT/check-mlx-lm.txt"
+    ;;
+  sanitize)
+    # Murmur's refine under compute-sanitizer's memcheck: the first kernel that reads or
+    # writes out of bounds, by name (the greedy SmolLM2 check of `cuda-check`, 4 tokens).
+    for d in .device/*/; do
+      case "$d" in .device/stage/ | .device/blobs/) ;; *) [ -d "$d" ] && cp "$d"* "$W/" ;; esac
+    done
+    setup_mlx
+    cat "$W"/smollm2.gguf.* >"$W/SmolLM2-135M-Instruct.Q4_1.gguf"
+    san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+    for tool in ${SANITIZE_TOOLS:-memcheck}; do
+      echo "== $tool"
+      MLX_USE_CUDA_GRAPHS=0 timeout "${SANITIZE_SECS:-150}" "$san" --tool "$tool" --print-limit 12 \
+        "$W/murmur" refine --model "$W/SmolLM2-135M-Instruct.Q4_1.gguf" --temperature 0 \
+        --repetition-penalty 1 --max-tokens 4 "so um the capital of france is is paris" 2>&1 |
+        tee "$OUT/sanitize-$tool.txt" | grep -v '^=========     Host Frame' | head -60 || true
+    done
     ;;
   live)
     setup_dictation
@@ -204,5 +226,5 @@ print(generate(m, t, prompt=p, max_tokens=32))' "$W/models/smollm2-135m" "$text"
       --audio "$W/wp/audio/jfk.wav" "$W/wp/audio/dictation_with_pause.wav" \
       --json "$OUT/live.json" >/dev/null 2> >(tee "$OUT/live.txt" >&2)
     ;;
-  *) echo "usage: run.sh unblob|stash|llm|extra|dictation|cuda-check|live" >&2; exit 2 ;;
+  *) echo "usage: run.sh unblob|stash|llm|extra|dictation|cuda-check|sanitize|live" >&2; exit 2 ;;
 esac

@@ -16,6 +16,7 @@ pub mod backend;
 pub mod bench;
 pub mod cancel;
 pub mod catalog;
+pub mod chat;
 pub mod dictate;
 pub mod engine;
 pub mod error;

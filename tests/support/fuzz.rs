@@ -13,6 +13,11 @@ use std::sync::OnceLock;
 #[allow(dead_code)]
 mod serve_requests;
 
+/// The OpenAI routes' requests and form fields, likewise.
+#[path = "../../bindings/src/bin/murmur/serve/openai/requests.rs"]
+#[allow(dead_code)]
+mod openai_requests;
+
 use murmur_core::llm::chat_template::{ChatTemplate, Message};
 use murmur_core::llm::load::ModelConfig;
 use murmur_core::llm::load::parse_gguf_header;
@@ -155,11 +160,20 @@ pub fn audio(data: &[u8]) {
 /// is touched: `/v1/refine`'s options (core's `RefineOptions`, flat, with its mode and
 /// prompt), `/v1/transcribe`'s (`TranscribeOptions`), `/v1/dictate`'s (`DictateOptions`)
 /// and `/v1/vocabulary`'s entries, a model source with its
-/// revision (`/v1/models`), an idle timeout. Also the query string of an upload.
+/// revision (`/v1/models`), an idle timeout, the OpenAI routes' bodies and form fields.
+/// Also the query string of an upload.
 pub fn requests(data: &[u8]) {
     use murmur_core::EngineConfig;
     use murmur_core::refine::{RefineMode, RefineOptions};
     use murmur_core::transcribe::TranscribeOptions;
+    // The OpenAI routes: a chat body, and form fields written `key=value&...`.
+    for route in [
+        "/v1/chat/completions",
+        "/v1/audio/transcriptions",
+        "/v1/audio/translations",
+    ] {
+        let _ = openai_requests::check(route, data);
+    }
     let text = String::from_utf8_lossy(data);
     let Ok(body) = serde_json::from_slice::<serde_json::Value>(data)
         .or_else(|_| serde_urlencoded_to_json(&text))

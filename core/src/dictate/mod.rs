@@ -199,8 +199,9 @@ pub struct DictateResult {
     /// Seconds of audio, and of it the speech that was transcribed.
     pub audio_secs: f64,
     pub speech_secs: f64,
-    /// The transcript's segments, timed in the original audio (pauses skipped by the
-    /// voice-activity trimming are accounted for).
+    /// The transcript's segments (the vocabulary's replacements applied, as in `text`
+    /// without a cleanup), timed in the original audio, words included (pauses skipped
+    /// by the voice-activity trimming are accounted for).
     pub segments: Vec<Segment>,
     /// The models used (catalog ids); `text_model` is `None` when there was no cleanup.
     pub speech_model: String,

@@ -144,6 +144,8 @@ impl Engine {
                         transcribe_stream(whisper, stream, &transcribe, cancel, &mut |e| {
                             if let TranscribeEvent::Segment(seg) = e {
                                 let mut seg = seg.clone();
+                                // Subtitles and timed text read the same words as the text.
+                                seg.text = words.apply(&seg.text).0;
                                 if let Some(map) = &map {
                                     seg.start = map.to_original(seg.start as f64) as f32;
                                     seg.end = map.to_original(seg.end as f64) as f32;
@@ -151,10 +153,18 @@ impl Engine {
                                 (s.lock().unwrap())(DictateEvent::Segment(&seg));
                             }
                         })?;
+                    for seg in &mut t.segments {
+                        seg.text = words.apply(&seg.text).0;
+                    }
                     if let Some(map) = &map {
+                        let to_original = |t: &mut f32| *t = map.to_original(*t as f64) as f32;
                         for seg in &mut t.segments {
-                            seg.start = map.to_original(seg.start as f64) as f32;
-                            seg.end = map.to_original(seg.end as f64) as f32;
+                            to_original(&mut seg.start);
+                            to_original(&mut seg.end);
+                            for w in seg.words.iter_mut().flatten() {
+                                to_original(&mut w.start);
+                                to_original(&mut w.end);
+                            }
                         }
                     }
                     Ok((t, truncated))

@@ -27,6 +27,7 @@
 //! the next call loads it again.
 
 mod api;
+mod chat;
 mod config;
 mod dictate;
 mod lifecycle;

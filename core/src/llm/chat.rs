@@ -11,6 +11,7 @@ use super::generate::{Flow, GenerateOptions, GenerationStats, PrefixReuse, gener
 use super::load::{load_gguf, load_safetensors_dir};
 use super::models::{self, LanguageModel};
 use super::prefix_cache::PrefixCache;
+use super::stop::StopMatcher;
 use super::thinking::ThinkFilter;
 use super::tokenizer::{StreamDecoder, Tokenizer};
 use crate::backend::Precision;
@@ -384,9 +385,11 @@ impl ChatModel {
         };
         let mut decoder = StreamDecoder::new(&self.tokenizer);
         let mut filter = ThinkFilter::default();
+        let mut stop = StopMatcher::new(&opts.stop);
         let mut text = String::new();
-        let mut emit = |chunk: &str, text: &mut String| {
-            let visible = filter.push(chunk);
+        // Thinking is hidden first, so a stop string inside a thinking block is not one.
+        let mut emit = |chunk: &str, text: &mut String, stop: &mut StopMatcher| {
+            let visible = stop.push(&filter.push(chunk));
             if !visible.is_empty() {
                 on_text(&visible);
                 text.push_str(&visible);
@@ -400,14 +403,20 @@ impl ChatModel {
         let model = self.model.as_ref();
         let (_, stats) = generate_with(model, prompt, &self.eos, opts, prefix, cancel, |id| {
             if let Some(chunk) = decoder.push(id) {
-                emit(&chunk, &mut text);
+                emit(&chunk, &mut text, &mut stop);
             }
-            Ok(Flow::Continue)
+            Ok(if stop.stopped() {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            })
         })?;
         if let Some(chunk) = decoder.finish() {
-            emit(&chunk, &mut text);
+            emit(&chunk, &mut text, &mut stop);
         }
-        let rest = filter.finish();
+        // The thinking filter's and then the stop matcher's held-back ends.
+        let mut rest = stop.push(&filter.finish());
+        rest.push_str(&stop.finish());
         if !rest.is_empty() {
             on_text(&rest);
             text.push_str(&rest);

@@ -38,6 +38,11 @@ pub struct GenerateOptions {
     /// `None`: plain decoding, one token per forward pass.
     #[serde(default)]
     pub lookup: Option<PromptLookup>,
+    /// Text that ends the answer where it appears, not included (OpenAI's `stop`).
+    /// Applied to the decoded text by [`super::chat::ChatModel`]; the token loop here
+    /// does not read it.
+    #[serde(default)]
+    pub stop: Vec<String>,
 }
 
 impl Default for GenerateOptions {
@@ -48,6 +53,7 @@ impl Default for GenerateOptions {
             prefill_step: 2048,
             ignore_eos: false,
             lookup: None,
+            stop: Vec::new(),
         }
     }
 }

@@ -9,5 +9,6 @@ pub mod models;
 pub mod prefix_cache;
 pub mod prompt;
 pub mod sampler;
+pub mod stop;
 pub mod thinking;
 pub mod tokenizer;

@@ -22,6 +22,7 @@ use mlx_rs::{Array, ops};
 use super::lstm::{LstmState, step};
 use super::weights::{GATES, HIDDEN, KERNEL, N_FFT, N_FREQ, SileroWeights};
 use super::{CHUNK_SAMPLES, sanitize};
+use crate::backend::DeviceKind;
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 
@@ -54,16 +55,23 @@ pub(crate) fn probabilities(
     let arrays = Arrays::new(w);
     let mut state = LstmState::default();
     let mut windows = Vec::new();
+    let gpu = DeviceKind::current() == DeviceKind::Gpu;
     for first in (0..chunks).step_by(BLOCK_CHUNKS) {
         if cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
         let n = BLOCK_CHUNKS.min(chunks - first);
         fill_windows(pcm, first, n, &mut windows);
-        let gates = arrays.gate_inputs(&windows, n)?;
+        // On a GPU each new block size costs a convolution plan in a bounded cache (MLX's
+        // CUDA backend refuses to go on once it thrashes, which live transcription's
+        // growing windows made it do): blocks there are padded to a few sizes.
+        let padded = if gpu { block_size(n) } else { n };
+        windows.resize(padded * WINDOW, 0.0);
+        let gates = arrays.gate_inputs(&windows, padded)?;
         let gates = gates
             .try_as_slice::<f32>()
             .map_err(|e| Error::Mlx(format!("reading the VAD encoder's output: {e}")))?;
+        let gates = gates.get(..n * GATES).unwrap_or(gates);
         if gates.len() != n * GATES {
             return Err(Error::Mlx(format!(
                 "the VAD encoder gave {} values for {n} chunks",
@@ -78,6 +86,16 @@ pub(crate) fn probabilities(
         }
     }
     Ok(out)
+}
+
+/// `n` chunks rounded up to the next of two sizes per octave (16, 24, 32, 48, 64, ...,
+/// at most [`BLOCK_CHUNKS`]): at most half again the work, and some twenty shapes in all.
+fn block_size(n: usize) -> usize {
+    if n <= 16 {
+        return 16;
+    }
+    let half_octave = n.next_power_of_two() / 4;
+    n.div_ceil(half_octave).saturating_mul(half_octave).min(BLOCK_CHUNKS.max(n))
 }
 
 /// The encoder's input for chunks `first .. first + n`: each chunk's 576 samples (64 of
@@ -162,6 +180,18 @@ impl Arrays {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gpu_blocks_take_a_few_sizes_and_at_most_half_again() {
+        let mut sizes = std::collections::BTreeSet::new();
+        for n in 1..=BLOCK_CHUNKS {
+            let b = block_size(n);
+            assert!(b >= n && b <= BLOCK_CHUNKS, "{n} -> {b}");
+            assert!(n <= 16 || b * 2 <= n * 3, "{n} -> {b}");
+            sizes.insert(b);
+        }
+        assert!(sizes.len() <= 20, "{sizes:?}");
+    }
     use crate::vad::MAX_AMPLITUDE;
 
     #[test]

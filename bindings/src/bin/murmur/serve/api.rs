@@ -4,7 +4,7 @@
 //! | route | body | answer |
 //! |---|---|---|
 //! | `GET /v1/status` | | version, pid, what is loaded/loading/downloading, memory |
-//! | `GET /v1/models`, `GET /v1/models/{id}` | | model statuses (state, sizes, RAM, recommended) |
+//! | `GET /v1/models`, `GET /v1/models/{id}` | | `{"object": "list", "data": [...]}` / one model: each its status (state, sizes, RAM, recommended) with OpenAI's `id`, `object`, `created`, `owned_by` |
 //! | `POST /v1/models/add` | `{source, id?, audio?, files?}` | the added model |
 //! | `POST /v1/models/remove` | `{model}` | the forgotten model |
 //! | `POST /v1/download` | `{model, background?}` | stream: `start`, `progress`…, `done` / `error` |
@@ -132,12 +132,13 @@ async fn status(State(st): State<Shared>) -> Json<Value> {
     Json(v)
 }
 
+/// OpenAI's list object (`openai/mod.rs` says why one answer serves both APIs).
 async fn models(State(st): State<Shared>) -> Json<Value> {
-    to_json(st.engine.models())
+    Json(super::openai::model_list(st.engine.models()))
 }
 
 async fn model(State(st): State<Shared>, Path(id): Path<String>) -> ApiResult {
-    Ok(to_json(st.engine.model(&id)?))
+    Ok(Json(super::openai::model_object(st.engine.model(&id)?)))
 }
 
 async fn add_model(State(st): State<Shared>, JsonBody(req): JsonBody<AddRequest>) -> ApiResult {

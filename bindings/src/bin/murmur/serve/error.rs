@@ -1,6 +1,8 @@
 //! Errors as HTTP: a status and `{"error": {"kind", "message", ...details}}`, where
 //! `kind` is stable (clients switch on it) and the details name what the engine's typed
-//! error carries (the model, the file, the limit).
+//! error carries (the model, the file, the limit). The same object also has OpenAI's
+//! fields (`type`, `param`, `code`), so that one error shape serves Murmur's clients and
+//! OpenAI's alike, on every route.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -56,13 +58,34 @@ impl ApiError {
         .with("timeout_secs", after.as_secs_f64())
     }
 
-    /// The `{"kind", "message", ...}` object.
+    /// The `{"kind", "message", "status", ...details, "type", "param", "code"}` object.
     pub fn body(&self) -> Value {
         let mut error = self.details.clone();
         error.insert("kind".into(), self.kind.into());
         error.insert("message".into(), self.message.clone().into());
         error.insert("status".into(), self.status.as_u16().into());
+        error.insert("type".into(), self.openai_type().into());
+        let param = self.details.get("name").cloned().unwrap_or(Value::Null);
+        error.insert("param".into(), param);
+        let code = match self.kind {
+            "unknown_model" => "model_not_found",
+            kind => kind,
+        };
+        error.insert("code".into(), code.into());
         Value::Object(error)
+    }
+
+    /// OpenAI's error category for this status.
+    fn openai_type(&self) -> &'static str {
+        match self.status.as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 if self.kind != "unknown_model" => "not_found_error",
+            409 => "conflict_error",
+            429 => "rate_limit_error",
+            400..=499 => "invalid_request_error",
+            _ => "server_error",
+        }
     }
 }
 

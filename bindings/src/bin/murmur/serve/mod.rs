@@ -11,7 +11,7 @@
 //!
 //! Mapping only: every decision (queueing, loading, idle unload, busy refusals) is the
 //! engine's. See `api.rs` for the routes (dictation in `dictate.rs`, live transcription
-//! in `live.rs`, the vocabulary in `vocab.rs`).
+//! in `live.rs`, the vocabulary in `vocab.rs`, OpenAI's API in `openai/`).
 
 mod api;
 mod audio;
@@ -19,6 +19,7 @@ mod dictate;
 mod error;
 mod listen;
 mod live;
+mod openai;
 pub mod requests;
 mod sidecar;
 mod stream;
@@ -553,6 +554,7 @@ fn routes(state: &Shared) -> Router<Shared> {
         .merge(dictate::routes(state))
         .merge(live::routes())
         .merge(vocab::routes())
+        .merge(openai::routes(state))
 }
 
 fn unix_router(state: Shared) -> Router {

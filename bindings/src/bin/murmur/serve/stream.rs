@@ -1,6 +1,7 @@
-//! Streaming responses: newline-delimited JSON, one object per line, written as soon as
-//! it is produced. The response body holds the call's cancel guard: when the client goes
-//! away, hyper drops the body and the operation behind it is cancelled.
+//! Streaming responses: newline-delimited JSON, one object per line (Murmur's routes), or
+//! server-sent events, one `data:` JSON object per event (the OpenAI routes), written as
+//! soon as each is produced. The response body holds the call's cancel guard: when the
+//! client goes away, hyper drops the body and the operation behind it is cancelled.
 
 use axum::body::Body;
 use axum::http::header;
@@ -13,16 +14,33 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+/// How a stream frames each object.
+#[derive(Clone, Copy)]
+enum Framing {
+    /// `{...}\n` (`application/x-ndjson`).
+    Lines,
+    /// `data: {...}\n\n` (`text/event-stream`).
+    Events,
+}
+
 /// The writing end of a streamed response. Cheap to clone; sending after the client
 /// left is a no-op that returns `false`.
 #[derive(Clone)]
-pub struct Lines(mpsc::UnboundedSender<Bytes>);
+pub struct Lines(mpsc::UnboundedSender<Bytes>, Framing);
 
 impl Lines {
     pub fn send(&self, value: &impl Serialize) -> bool {
-        let mut line = serde_json::to_vec(value).expect("stream events serialize");
-        line.push(b'\n');
-        self.0.send(Bytes::from(line)).is_ok()
+        let json = serde_json::to_vec(value).expect("stream events serialize");
+        let framed = match self.1 {
+            Framing::Lines => [json.as_slice(), b"\n"].concat(),
+            Framing::Events => [b"data: ".as_slice(), &json, b"\n\n"].concat(),
+        };
+        self.0.send(Bytes::from(framed)).is_ok()
+    }
+
+    /// An event stream's end: `data: [DONE]` (OpenAI's marker).
+    pub fn done(&self) -> bool {
+        self.0.send(Bytes::from_static(b"data: [DONE]\n\n")).is_ok()
     }
 
     /// Resolves when the response body is gone (the client disconnected).
@@ -34,6 +52,16 @@ impl Lines {
 /// A streamed response and its writer; `cancel` (when given) fires when the body is
 /// dropped: the client disconnected, or the stream ended.
 pub fn channel(cancel: Option<&CancelToken>) -> (Lines, Response) {
+    framed(cancel, Framing::Lines)
+}
+
+/// [`channel`] as server-sent events (`text/event-stream`): each [`Lines::send`] is one
+/// `data:` event; end it with [`Lines::done`].
+pub fn events(cancel: Option<&CancelToken>) -> (Lines, Response) {
+    framed(cancel, Framing::Events)
+}
+
+fn framed(cancel: Option<&CancelToken>, framing: Framing) -> (Lines, Response) {
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     let guard = cancel.map(CancelToken::drop_guard);
     let lines = futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
@@ -42,13 +70,19 @@ pub fn channel(cancel: Option<&CancelToken>) -> (Lines, Response) {
     });
     let response = (
         [
-            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (
+                header::CONTENT_TYPE,
+                match framing {
+                    Framing::Lines => "application/x-ndjson",
+                    Framing::Events => "text/event-stream",
+                },
+            ),
             (header::CACHE_CONTROL, "no-cache"),
         ],
         Body::from_stream(lines),
     )
         .into_response();
-    (Lines(tx), response)
+    (Lines(tx, framing), response)
 }
 
 /// `value` (an object) with `key: kind` added in front: `{"type": "segment", ...}` on
