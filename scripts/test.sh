@@ -53,6 +53,7 @@ command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
 in_background swift_chroot bash "$MURMUR_ROOT/scripts/swift-chroot.sh" ensure
 in_background raycast_deps bash "$MURMUR_ROOT/scripts/test-raycast.sh" --deps-only
 in_background binding_tools bash "$MURMUR_ROOT/scripts/binding-tools.sh"
+in_background openai_deps bash "$MURMUR_ROOT/scripts/test-openai.sh" --deps-only
 
 suite "cargo fmt --check" cargo fmt --all -- --check
 suite "cargo clippy -D warnings" cargo clippy -q --workspace --all-targets -- -D warnings
@@ -105,4 +106,6 @@ await swift_chroot
 suite "bindings (C, valgrind, Swift)" bash "$MURMUR_ROOT/scripts/test-bindings.sh"
 await raycast_deps
 suite "raycast extension" bash "$MURMUR_ROOT/scripts/test-raycast.sh"
+await openai_deps
+suite "OpenAI clients (Python, npm, README curl)" bash "$MURMUR_ROOT/scripts/test-openai.sh"
 log "all suites passed"

@@ -712,13 +712,19 @@ fn refine_streams_from_the_real_model() {
 
     // Models list shows it ready; unload frees it.
     let models = get(&unix, "/v1/models").json();
-    let smol = models
+    // OpenAI's list object; each entry Murmur's status with OpenAI's fields.
+    assert_eq!(models["object"], "list");
+    let smol = models["data"]
         .as_array()
         .unwrap()
         .iter()
         .find(|m| m["id"] == "smollm2")
         .expect("listed");
     assert_eq!(smol["state"], "ready");
+    assert_eq!(
+        (&smol["object"], &smol["owned_by"]),
+        (&json!("model"), &json!("murmur"))
+    );
     let unloaded = post(&unix, "/v1/unload", &json!({})).json();
     assert_eq!(unloaded["unloaded"], json!(["smollm2"]));
     assert_eq!(
@@ -1450,8 +1456,7 @@ fn sidecar_load_failures_leave_no_model_behind() {
     let tcp = daemon.tcp();
     let unix = daemon.unix();
     let listed = || -> Vec<String> {
-        get(&unix, "/v1/models")
-            .json()
+        get(&unix, "/v1/models").json()["data"]
             .as_array()
             .unwrap()
             .iter()
@@ -1630,7 +1635,7 @@ impl Soak {
             330..400 => {
                 let r = get(unix, "/v1/models");
                 assert_eq!(r.status, 200);
-                assert!(r.json().as_array().unwrap().len() > 5);
+                assert!(r.json()["data"].as_array().unwrap().len() > 5);
                 "models"
             }
             400..430 => {

@@ -95,7 +95,9 @@ fn block_size(n: usize) -> usize {
         return 16;
     }
     let half_octave = n.next_power_of_two() / 4;
-    n.div_ceil(half_octave).saturating_mul(half_octave).min(BLOCK_CHUNKS.max(n))
+    n.div_ceil(half_octave)
+        .saturating_mul(half_octave)
+        .min(BLOCK_CHUNKS.max(n))
 }
 
 /// The encoder's input for chunks `first .. first + n`: each chunk's 576 samples (64 of

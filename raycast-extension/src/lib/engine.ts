@@ -674,8 +674,10 @@ export class EngineClient {
     return this.call("GET", "/v1/status");
   }
 
-  models(): Promise<ModelStatus[]> {
-    return this.call("GET", "/v1/models");
+  /** The models (`GET /v1/models` answers OpenAI's list object; each entry is a status). */
+  async models(): Promise<ModelStatus[]> {
+    const list: { data: ModelStatus[] } = await this.call("GET", "/v1/models");
+    return list.data;
   }
 
   model(id: string): Promise<ModelStatus> {
