@@ -204,6 +204,8 @@ print(generate(m, t, prompt=p, max_tokens=32))' "$W/models/smollm2-135m" "$text"
     done
     setup_mlx
     cat "$W"/smollm2.gguf.* >"$W/SmolLM2-135M-Instruct.Q4_1.gguf"
+    echo "== Murmur's layer ops alone (bench/gpu/ops_check.py)"
+    timeout "${OPS_SECS:-120}" $PY bench/gpu/ops_check.py 2>&1 | tee "$OUT/ops-check.txt" || true
     san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
     for tool in ${SANITIZE_TOOLS:-memcheck}; do
       echo "== $tool"

@@ -2655,3 +2655,217 @@ fn vocabulary_routes_add_list_remove_import_and_refuse_bad_entries() {
     assert_eq!(r.status, 200);
     assert!(r.json()["max_recording_secs"].as_u64().unwrap() >= 360);
 }
+
+/// A multipart form of `parts` (name, optional file name, bytes) with boundary `B`.
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file, bytes) in parts {
+        body.extend_from_slice(b"--B\r\n");
+        let disposition = match file {
+            Some(f) => {
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\r\n")
+            }
+            None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+        };
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--B--\r\n");
+    body
+}
+
+#[test]
+fn openai_routes_refuse_hostile_requests_with_openais_error_shape() {
+    let home = Home::new();
+    let daemon = home.serve(&["--tcp", "--max-upload-bytes", "2000000"]);
+    let (unix, tcp, token) = (daemon.unix(), daemon.tcp(), daemon.token());
+    let form_type = [("Content-Type", "multipart/form-data; boundary=B")];
+    // status, OpenAI's `param` (null where no parameter is at fault)
+    let refused = |r: Response, status: u16, param: Option<&str>| {
+        assert_eq!(r.status, status);
+        let e = r.json()["error"].clone();
+        assert!(!e["message"].as_str().unwrap().is_empty(), "{e}");
+        assert!(e["type"].is_string() && e["code"].is_string(), "{e}");
+        assert_eq!(e["param"].as_str(), param, "{e}");
+        e
+    };
+    let wav = std::fs::read(fixture("audio/jfk.wav")).unwrap();
+    let transcribe = |parts: &[(&str, Option<&str>, &[u8])]| {
+        request(
+            &unix,
+            "POST",
+            "/v1/audio/transcriptions",
+            &form_type,
+            &multipart(parts),
+        )
+    };
+
+    // Forms: no file, two files, an unknown field, a bad format, too many fields, a field
+    // that is not text, a field too long, a form that is not one, not multipart at all.
+    refused(
+        transcribe(&[("model", None, b"whisper-1")]),
+        400,
+        Some("file"),
+    );
+    let two = [
+        ("file", Some("a.wav"), &wav[..]),
+        ("file", Some("b.wav"), &wav[..]),
+    ];
+    refused(transcribe(&two), 400, Some("file"));
+    let file = ("file", Some("a.wav"), &wav[..]);
+    refused(
+        transcribe(&[
+            file,
+            ("model", None, b"whisper-1"),
+            ("colour", None, b"red"),
+        ]),
+        400,
+        Some("colour"),
+    );
+    let e = refused(
+        transcribe(&[
+            file,
+            ("model", None, b"whisper-1"),
+            ("response_format", None, b"xml"),
+        ]),
+        400,
+        Some("response_format"),
+    );
+    assert_eq!(e["type"], "invalid_request_error");
+    let many: Vec<(&str, Option<&str>, &[u8])> =
+        (0..40).map(|_| ("prompt", None, &b"x"[..])).collect();
+    refused(transcribe(&many), 400, None);
+    refused(
+        transcribe(&[file, ("model", None, b"\xff\xfe")]),
+        400,
+        Some("model"),
+    );
+    let long = vec![b'a'; 70_000];
+    refused(
+        transcribe(&[file, ("prompt", None, &long)]),
+        400,
+        Some("prompt"),
+    );
+    refused(
+        request(
+            &unix,
+            "POST",
+            "/v1/audio/transcriptions",
+            &form_type,
+            b"--B\r\nnot a part",
+        ),
+        400,
+        None,
+    );
+    refused(
+        request(
+            &unix,
+            "POST",
+            "/v1/audio/translations",
+            &[("Content-Type", "audio/wav")],
+            &wav,
+        ),
+        400,
+        None,
+    );
+    // Past the upload limit, and audio that is not audio.
+    let huge = vec![0u8; 2_100_000];
+    refused(
+        transcribe(&[
+            ("file", Some("a.wav"), &huge),
+            ("model", None, b"whisper-1"),
+        ]),
+        413,
+        None,
+    );
+    let r = transcribe(&[
+        ("file", Some("a.wav"), b"RIFF\xff\xff\xff\xffWAVEjunk"),
+        ("model", None, b"whisper-1"),
+    ]);
+    assert!(matches!(r.status, 404 | 409 | 422), "{}", r.status);
+    // An unknown speech model: 404 with OpenAI's code.
+    let e = refused(
+        transcribe(&[file, ("model", None, b"no-such-model")]),
+        404,
+        None,
+    );
+    assert_eq!(e["code"], "model_not_found");
+
+    // Chat: not JSON, unknown and unsupported arguments, no messages, an image, a tool turn,
+    // an absurd budget and stop list.
+    let chat = |body: &[u8]| {
+        request(
+            &unix,
+            "POST",
+            "/v1/chat/completions",
+            &[("Content-Type", "application/json")],
+            body,
+        )
+    };
+    refused(chat(b"{\"model\": "), 400, None);
+    let msgs = r#""messages": [{"role": "user", "content": "hi"}]"#;
+    refused(
+        chat(format!(r#"{{"model": "smollm2", {msgs}, "foo": 1}}"#).as_bytes()),
+        400,
+        Some("foo"),
+    );
+    refused(
+        chat(format!(r#"{{"model": "smollm2", {msgs}, "n": 5}}"#).as_bytes()),
+        400,
+        Some("n"),
+    );
+    refused(
+        chat(br#"{"model": "smollm2", "messages": []}"#),
+        400,
+        Some("messages"),
+    );
+    refused(
+        chat(br#"{"model": "smollm2", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}"#),
+        400,
+        Some("messages[0].content[0].type"),
+    );
+    refused(
+        chat(br#"{"model": "smollm2", "messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}]}"#),
+        400,
+        Some("messages[0].role"),
+    );
+    refused(
+        chat(
+            format!(r#"{{"model": "smollm2", {msgs}, "stop": ["a","b","c","d","e"]}}"#).as_bytes(),
+        ),
+        400,
+        Some("stop"),
+    );
+    refused(
+        chat(format!(r#"{{"model": "smollm2", {msgs}, "temperature": 9}}"#).as_bytes()),
+        400,
+        Some("temperature"),
+    );
+    let e = refused(
+        chat(format!(r#"{{"model": "gpt-4o", {msgs}}}"#).as_bytes()),
+        404,
+        None,
+    );
+    assert_eq!(e["code"], "model_not_found");
+
+    // On TCP the API key is the token: none, a wrong one (OpenAI's authentication_error).
+    let models_with =
+        |auth: &str| request(&tcp, "GET", "/v1/models", &[("Authorization", auth)], b"");
+    let e = refused(models_with("Bearer sk-wrong"), 401, None);
+    assert_eq!(e["type"], "authentication_error");
+    assert_eq!(models_with(&format!("Bearer {token}")).status, 200);
+
+    // And the daemon still answers a real request after all of that.
+    let r = request(
+        &unix,
+        "POST",
+        "/v1/chat/completions",
+        &[("Content-Type", "application/json")],
+        format!(r#"{{"model": "smollm2", {msgs}, "max_tokens": 4, "temperature": 0}}"#).as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["usage"]["completion_tokens"], 4);
+}

@@ -1,6 +1,7 @@
 //! The `murmur` command line.
 
 mod bench;
+mod chat;
 mod dictate;
 mod live;
 mod models;
@@ -32,6 +33,9 @@ enum Command {
     /// Refine text (punctuation, grammar, fillers...) with a local LLM, streaming the
     /// result to stdout. Reads the text from the argument or, without one, stdin.
     Refine(refine::RefineArgs),
+    /// Chat: one message (or stdin) answered by a local text model, streamed to stdout,
+    /// with OpenAI's settings (temperature, top-p, max tokens, stop strings, seed).
+    Chat(chat::ChatArgs),
     /// List the models (state, sizes, RAM, the recommended one), or add/remove your own.
     Models(models::ModelsArgs),
     /// Download a model from Hugging Face into the shared cache (Ctrl-C cancels; run it
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Delete(args) => models::delete(args),
         Command::Serve(args) => serve::run(args),
         Command::Refine(args) => refine::run(args),
+        Command::Chat(args) => chat::run(args),
         Command::Vocab(args) => vocab::run(args),
         Command::Dictate(args) => dictate::run(args),
         Command::Live(args) => live::run(args),

@@ -106,9 +106,9 @@ pub fn run(args: RefineArgs) -> Result<()> {
     Ok(())
 }
 
-fn read_stdin() -> Result<String> {
+pub fn read_stdin() -> Result<String> {
     if std::io::stdin().is_terminal() {
-        eprintln!("murmur: reading the text to refine from stdin (end with Ctrl-D)");
+        eprintln!("murmur: reading the text from stdin (end with Ctrl-D)");
     }
     let mut s = String::new();
     std::io::stdin()
