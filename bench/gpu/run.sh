@@ -20,7 +20,8 @@
 #   run.sh live    live transcription vs dictate on the engine (`murmur bench --live`): JFK
 #                  and a dictation with a pause (bench/make_live_clip.py), fed at real time;
 #                  the wait after the audio ends and the confirmed text's lag. Same set-up
-#                  as `dictation`; REPS (3); LIVE_FLAGS (e.g. --no-refine) passed on.
+#                  as `dictation`; REPS (3); LIVE_FLAGS (e.g. --no-refine) passed on;
+#                  LIVE_CLIPS (paths) instead of the two clips.
 # Each step's set-up is idempotent (a marker in $W), so the steps run in any order on a
 # warm machine. MURMUR_GPU_WORK (default /tmp/murmur-gpu), PY, DICTATION_AUDIO and
 # SMOLLM2_DTYPE override the work folder, the Python, the dictation clips and the dtype
@@ -225,7 +226,7 @@ print(generate(m, t, prompt=p, max_tokens=32))' "$W/models/smollm2-135m" "$text"
     # shellcheck disable=SC2086
     "$W/murmur" bench --live --whisper "$W/wp/whisper-base-mlx" \
       --model "$W/SmolLM2-135M-Instruct.Q4_1.gguf" --reps "${REPS:-3}" ${LIVE_FLAGS:-} \
-      --audio "$W/wp/audio/jfk.wav" "$W/wp/audio/dictation_with_pause.wav" \
+      --audio ${LIVE_CLIPS:-"$W/wp/audio/jfk.wav" "$W/wp/audio/dictation_with_pause.wav"} \
       --json "$OUT/live.json" >/dev/null 2> >(tee "$OUT/live.txt" >&2)
     ;;
   *) echo "usage: run.sh unblob|stash|llm|extra|dictation|cuda-check|sanitize|live" >&2; exit 2 ;;

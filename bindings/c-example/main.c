@@ -111,6 +111,28 @@ static void refine(MurmurEngine *engine) {
   murmur_cancel_token_free(cancel);
 }
 
+/* Chat: a JSON request, the answer streamed, the result as JSON (cut at the stop string). */
+static void chat(MurmurEngine *engine) {
+  const char *request =
+      "{\"model\": \"fixture-smol\", \"temperature\": 0, \"max_tokens\": 24, \"stop\": [\"Paris\"],"
+      " \"messages\": [{\"role\": \"user\", \"content\": \"What is the capital of France?\"}]}";
+  Stream stream = {0};
+  char *json = NULL, *err = NULL;
+  MurmurStatus st = murmur_engine_chat(engine, request, on_token, &stream, NULL, &json, &err);
+  CHECK(st == MURMUR_OK, "chat: %d %s", st, err);
+  if (st == MURMUR_OK) {
+    printf("chat (%d calls): %s\n", stream.calls, json);
+    CHECK(stream.calls > 0 && strstr(json, "\"finish_reason\":\"stop\"") && !strstr(json, "Paris"),
+          "chat result %s", json);
+    murmur_string_free(json);
+  }
+  murmur_string_free(err);
+  err = NULL;
+  st = murmur_engine_chat(engine, "{\"messages\": []}", NULL, NULL, NULL, &json, &err);
+  CHECK(st == MURMUR_INVALID_ARGUMENT && err, "empty chat: %d", st);
+  murmur_string_free(err);
+}
+
 /* Corrupt audio is a typed error; the recording gives the expected text, segment by segment. */
 static void transcribe(MurmurEngine *engine, const char *corrupt, const char *audio,
                        const char *expected) {
@@ -788,6 +810,7 @@ int main(int argc, char **argv) {
   murmur_string_free(recommended);
 
   if (models) refine(engine);
+  if (models) chat(engine);
   errors(engine);
   limits_and_vocabulary(engine, dir);
   if (models) transcribe(engine, corrupt, argv[3], argc > 4 ? argv[4] : NULL);

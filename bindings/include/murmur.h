@@ -703,6 +703,27 @@ MurmurStatus murmur_engine_refine(const struct MurmurEngine *engine,
                                   char **error_message);
 
 /**
+ * Answer a conversation, streaming the answer to `on_token` (may be NULL). `request_json`
+ * is `{"model"?, "messages": [{"role", "content"}], "temperature"?, "top_p"?,
+ * "max_tokens"?, "stop"?, "seed"?, "enable_thinking"?}` (OpenAI's defaults: temperature 1,
+ * top-p 1; the budget the RAM tier's ceiling); `cancel` (may be NULL) stops generation
+ * within one token (`finish_reason` is then `cancelled`). On success `*out_result_json`
+ * is `{"model", "text", "finish_reason" (stop, length, cancelled), "usage":
+ * {"prompt_tokens", "completion_tokens", "total_tokens"}, "max_tokens", "stats"}`: free it
+ * with `murmur_string_free`.
+ *
+ * # Safety
+ * Valid engine and string; `cancel` NULL or valid; `out_result_json` writable.
+ */
+MurmurStatus murmur_engine_chat(const struct MurmurEngine *engine,
+                                const char *request_json,
+                                MurmurTokenCallback on_token,
+                                void *user_data,
+                                const struct MurmurCancelToken *cancel,
+                                char **out_result_json,
+                                char **error_message);
+
+/**
  * Release a refine result (NULL is ignored).
  *
  * # Safety

@@ -936,6 +936,64 @@ pub unsafe extern "C" fn murmur_engine_refine(
     })
 }
 
+/// Answer a conversation, streaming the answer to `on_token` (may be NULL). `request_json`
+/// is `{"model"?, "messages": [{"role", "content"}], "temperature"?, "top_p"?,
+/// "max_tokens"?, "stop"?, "seed"?, "enable_thinking"?}` (OpenAI's defaults: temperature 1,
+/// top-p 1; the budget the RAM tier's ceiling); `cancel` (may be NULL) stops generation
+/// within one token (`finish_reason` is then `cancelled`). On success `*out_result_json`
+/// is `{"model", "text", "finish_reason" (stop, length, cancelled), "usage":
+/// {"prompt_tokens", "completion_tokens", "total_tokens"}, "max_tokens", "stats"}`: free it
+/// with `murmur_string_free`.
+///
+/// # Safety
+/// Valid engine and string; `cancel` NULL or valid; `out_result_json` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn murmur_engine_chat(
+    engine: *const MurmurEngine,
+    request_json: *const c_char,
+    on_token: MurmurTokenCallback,
+    user_data: *mut c_void,
+    cancel: *const MurmurCancelToken,
+    out_result_json: *mut *mut c_char,
+    error_message: *mut *mut c_char,
+) -> MurmurStatus {
+    #[derive(serde::Deserialize)]
+    struct Request {
+        model: Option<String>,
+        #[serde(flatten)]
+        options: murmur_core::chat::ChatOptions,
+    }
+    call(error_message, || unsafe {
+        let engine = engine_ref(engine)?.clone();
+        let json = req_str(request_json, "request_json")?;
+        if out_result_json.is_null() {
+            return Err(null("out_result_json"));
+        }
+        let req: Request =
+            serde_json::from_str(json).map_err(|e| MurmurError::InvalidArgument {
+                name: "request_json".into(),
+                reason: e.to_string(),
+            })?;
+        let cancel = cancel_token(cancel);
+        let ud = UserData(user_data);
+        let r = block_on(async move {
+            let on_text = move |t: &str| {
+                if let Some(cb) = on_token {
+                    let t = CString::new(t.replace('\0', "")).expect("NULs removed");
+                    // SAFETY: the caller's callback with its own user data.
+                    cb(t.as_ptr(), ud.get());
+                }
+            };
+            Ok(engine
+                .chat(req.model.as_deref(), &req.options, on_text, &cancel)
+                .await?)
+        })?;
+        let json = serde_json::to_string(&r).expect("chat results serialize");
+        out_result_json.write(c_string(json));
+        Ok(())
+    })
+}
+
 /// Release a refine result (NULL is ignored).
 ///
 /// # Safety

@@ -11,10 +11,10 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::error::MurmurError;
 use crate::runtime::{runtime, spawn};
 use crate::types::{
-    AddModel, AddOutcome, AudioSource, DictateEvent, DictateOptions, DictateResult,
-    DownloadProgress, EngineConfig, EngineEvent, EngineStatus, Imported, Limits, LiveEvent,
-    LiveOptions, ModelInfo, RefineOptions, RefineResult, Removed, Segment, TranscribeOptions,
-    Transcript, Vocabulary,
+    AddModel, AddOutcome, AudioSource, ChatOptions, ChatResult, DictateEvent, DictateOptions,
+    DictateResult, DownloadProgress, EngineConfig, EngineEvent, EngineStatus, Imported, Limits,
+    LiveEvent, LiveOptions, ModelInfo, RefineOptions, RefineResult, Removed, Segment,
+    TranscribeOptions, Transcript, Vocabulary,
 };
 
 type Result<T, E = MurmurError> = std::result::Result<T, E>;
@@ -286,6 +286,32 @@ impl Engine {
             let opts = options.to_core();
             let r = engine
                 .refine(options.model.as_deref(), &text, &opts, on_text, &cancel)
+                .await?;
+            Ok(r.into())
+        })
+        .await
+    }
+
+    /// Answer `options.messages` (loading the model first if needed), streaming the answer
+    /// to `listener`. A cancel stops generation within one token: the result then has
+    /// `finishReason == .cancelled` (or, still queued, the call fails with `.cancelled`).
+    pub async fn chat(
+        &self,
+        options: ChatOptions,
+        listener: Option<Arc<dyn TokenListener>>,
+        cancel: Option<Arc<CancelHandle>>,
+    ) -> Result<ChatResult> {
+        let engine = self.inner.clone();
+        let cancel = token(cancel);
+        spawn(async move {
+            let on_text = move |t: &str| {
+                if let Some(l) = &listener {
+                    l.on_token(t.to_string());
+                }
+            };
+            let opts = options.to_core();
+            let r = engine
+                .chat(options.model.as_deref(), &opts, on_text, &cancel)
                 .await?;
             Ok(r.into())
         })

@@ -3,14 +3,16 @@
 //! types (`Capability`, `ModelState`, `UnloadReason`, `StopReason`, `Transcript`,
 //! `Segment`, `Word`, the dictation's `Edit`, `EditKind`, `StageTimings`, `Warning`,
 //! `WarningCode`, `DictateStage`, `Limits`, `RamTier`, the vocabulary's `Vocabulary`,
-//! `Replacement`, `AddOutcome`, `Removed`, live transcription's `PcmFormat`) cross as they
-//! are: they derive uniffi's traits in core (its `uniffi` feature).
+//! `Replacement`, `AddOutcome`, `Removed`, live transcription's `PcmFormat`, chat's
+//! `FinishReason` and `Usage`) cross as they are: they derive uniffi's traits in core (its
+//! `uniffi` feature).
 
 use std::path::PathBuf;
 
 use murmur_core::audio::AudioInput;
 pub use murmur_core::catalog::Capability;
 use murmur_core::catalog::{self, ModelSource};
+pub use murmur_core::chat::{FinishReason, Usage};
 use murmur_core::dictate;
 pub use murmur_core::dictate::{DictateStage, Edit, EditKind, StageTimings, Warning, WarningCode};
 use murmur_core::engine::{self, Event};
@@ -18,6 +20,7 @@ pub use murmur_core::engine::{ModelState, UnloadReason};
 use murmur_core::hub;
 use murmur_core::live;
 pub use murmur_core::live::PcmFormat;
+use murmur_core::llm::chat_template::Message;
 use murmur_core::llm::generate;
 pub use murmur_core::llm::generate::StopReason;
 use murmur_core::refine;
@@ -443,6 +446,83 @@ impl RefineOptions {
             enable_thinking: self.enable_thinking,
             prompt_lookup: self.prompt_lookup,
             ..refine::RefineOptions::default()
+        }
+    }
+}
+
+/// One turn of a conversation.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+/// A conversation to answer and how; the defaults are OpenAI's (temperature 1, top-p 1,
+/// no stop strings) and the token budget the RAM tier's ceiling.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ChatOptions {
+    /// The text model (id, alias, repository or path); `nil`: chosen as for refine.
+    #[uniffi(default)]
+    pub model: Option<String>,
+    pub messages: Vec<ChatMessage>,
+    #[uniffi(default = 1.0)]
+    pub temperature: f32,
+    #[uniffi(default = 1.0)]
+    pub top_p: f32,
+    /// `nil`: the RAM tier's ceiling.
+    #[uniffi(default)]
+    pub max_tokens: Option<u32>,
+    /// Up to 4 strings that end the answer where they appear (not included).
+    #[uniffi(default)]
+    pub stop: Vec<String>,
+    #[uniffi(default)]
+    pub seed: Option<u64>,
+    #[uniffi(default = false)]
+    pub enable_thinking: bool,
+}
+
+impl ChatOptions {
+    pub fn to_core(&self) -> murmur_core::chat::ChatOptions {
+        murmur_core::chat::ChatOptions {
+            messages: self
+                .messages
+                .iter()
+                .map(|m| Message::new(m.role.clone(), m.content.clone()))
+                .collect(),
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_tokens: self.max_tokens.map(|t| t as usize),
+            stop: self.stop.clone(),
+            seed: self.seed,
+            enable_thinking: self.enable_thinking,
+            ram_tier: None,
+        }
+    }
+}
+
+/// The answer and how it was produced.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ChatResult {
+    /// The model that answered (the engine's choice when the call named none).
+    pub model: String,
+    pub text: String,
+    pub finish_reason: FinishReason,
+    pub usage: Usage,
+    /// The token budget used.
+    pub max_tokens: u64,
+    pub stats: GenerationStats,
+}
+
+impl From<murmur_core::chat::ChatResult> for ChatResult {
+    fn from(r: murmur_core::chat::ChatResult) -> Self {
+        Self {
+            stats: (&r.stats).into(),
+            max_tokens: r.max_tokens as u64,
+            finish_reason: r.finish_reason,
+            usage: r.usage,
+            model: r.model,
+            text: r.text,
         }
     }
 }

@@ -576,6 +576,65 @@ fn c_abi_refines_reports_errors_and_frees() {
         assert_eq!(st, MURMUR_AUDIO);
         let _ = take_string(err);
 
+        // Chat: JSON in, tokens to the callback, JSON out; bad requests are typed.
+        let tokens = Mutex::new(Vec::<String>::new());
+        let request = cstr(
+            r#"{"model": "smol", "messages": [{"role": "user", "content": "What is the capital of France?"}],
+                "temperature": 0, "max_tokens": 24, "stop": ["Paris"]}"#,
+        );
+        let mut json = ptr::null_mut();
+        let st = murmur_engine_chat(
+            engine,
+            request.as_ptr(),
+            Some(collect),
+            &tokens as *const _ as *mut c_void,
+            ptr::null(),
+            &mut json,
+            &mut err,
+        );
+        assert_eq!(st, MURMUR_OK);
+        let answer: serde_json::Value = serde_json::from_str(&take_string(json)).unwrap();
+        assert_eq!(answer["model"], "smol");
+        assert_eq!(answer["finish_reason"], "stop");
+        assert_eq!(answer["text"], tokens.lock().unwrap().concat());
+        assert!(
+            answer["text"].as_str().unwrap().contains("capital"),
+            "{answer}"
+        );
+        assert!(
+            !answer["text"].as_str().unwrap().contains("Paris"),
+            "{answer}"
+        );
+        let usage = &answer["usage"];
+        assert_eq!(
+            usage["total_tokens"].as_u64().unwrap(),
+            usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap()
+        );
+        for (bad, code) in [
+            ("{\"messages\": 3}", MURMUR_INVALID_ARGUMENT),
+            (
+                "{\"model\": \"smol\", \"messages\": []}",
+                MURMUR_INVALID_ARGUMENT,
+            ),
+            (
+                "{\"model\": \"nope\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}",
+                MURMUR_UNKNOWN_MODEL,
+            ),
+        ] {
+            let bad = cstr(bad);
+            let st = murmur_engine_chat(
+                engine,
+                bad.as_ptr(),
+                None,
+                ptr::null_mut(),
+                ptr::null(),
+                &mut json,
+                &mut err,
+            );
+            assert_eq!(st, code);
+            let _ = take_string(err);
+        }
+
         let mut status = ptr::null_mut();
         assert_eq!(
             murmur_engine_status_json(engine, &mut status, ptr::null_mut()),

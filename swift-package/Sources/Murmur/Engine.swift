@@ -149,6 +149,28 @@ public final class Engine: Sendable {
         }
     }
 
+    // MARK: Chat
+
+    /// Answers `options.messages` with a text model (chosen as `refine` chooses), with
+    /// OpenAI's settings: temperature, top-p, a token budget, stop strings, a seed. The
+    /// result has the finish reason and the token usage.
+    public func chat(_ options: ChatOptions) async throws -> ChatResult {
+        try await cancellable { cancel in
+            try await self.handle.chat(options: options, listener: nil, cancel: cancel)
+        }
+    }
+
+    /// Answers `options.messages`, streaming `.token`s as they are generated, then `.done`
+    /// with the result. Ending the iteration early stops generation.
+    public func chatStream(_ options: ChatOptions) -> MurmurStream<ChatEvent> {
+        stream { continuation, cancel in
+            .done(
+                try await self.handle.chat(
+                    options: options,
+                    listener: TokenSink { continuation.yield(.token($0)) }, cancel: cancel))
+        }
+    }
+
     // MARK: Transcription
 
     /// Transcribes `audio` with a speech model (chosen as `refine` chooses). The text is

@@ -11,6 +11,14 @@ public enum RefineEvent: Sendable, Equatable {
     case done(RefineResult)
 }
 
+/// What `Engine.chatStream` yields.
+public enum ChatEvent: Sendable, Equatable {
+    /// A piece of the answer, in order.
+    case token(String)
+    /// The whole result: text, finish reason, usage, model. Last.
+    case done(ChatResult)
+}
+
 /// What `Engine.transcriptionStream` yields.
 public enum TranscriptionEvent: Sendable, Equatable {
     /// A segment, as its window is decoded.

@@ -1246,6 +1246,13 @@ public protocol EngineHandleProtocol: AnyObject, Sendable {
     func cancelDownload(model: String)  -> Bool
     
     /**
+     * Answer `options.messages` (loading the model first if needed), streaming the answer
+     * to `listener`. A cancel stops generation within one token: the result then has
+     * `finishReason == .cancelled` (or, still queued, the call fails with `.cancelled`).
+     */
+    func chat(options: ChatOptions, listener: TokenListener?, cancel: CancelHandle?) async throws  -> ChatResult
+    
+    /**
      * Delete a downloaded model from the cache (refused while it is busy).
      */
     func delete(model: String) async throws 
@@ -1488,6 +1495,27 @@ open func cancelDownload(model: String) -> Bool  {
         FfiConverterString.lower(model),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Answer `options.messages` (loading the model first if needed), streaming the answer
+     * to `listener`. A cancel stops generation within one token: the result then has
+     * `finishReason == .cancelled` (or, still queued, the call fails with `.cancelled`).
+     */
+open func chat(options: ChatOptions, listener: TokenListener?, cancel: CancelHandle?)async throws  -> ChatResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_murmur_ffi_fn_method_engine_chat(
+                        self.uniffiCloneHandle(),FfiConverterTypeChatOptions_lower(options),FfiConverterOptionTypeTokenListener.lower(listener),FfiConverterOptionTypeCancelHandle.lower(cancel)
+                )
+            },
+            pollFunc: ffi_murmur_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_murmur_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_murmur_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeChatResult_lift,
+            errorHandler: FfiConverterTypeMurmurError_lift
+        )
 }
     
     /**
@@ -3159,6 +3187,254 @@ public func FfiConverterTypeAddModel_lift(_ buf: RustBuffer) throws -> AddModel 
 #endif
 public func FfiConverterTypeAddModel_lower(_ value: AddModel) -> RustBuffer {
     return FfiConverterTypeAddModel.lower(value)
+}
+
+
+/**
+ * One turn of a conversation.
+ */
+public struct ChatMessage: Equatable, Hashable {
+    /**
+     * `system`, `user` or `assistant`.
+     */
+    public var role: String
+    public var content: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `system`, `user` or `assistant`.
+         */role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChatMessage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChatMessage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChatMessage {
+        return
+            try ChatMessage(
+                role: FfiConverterString.read(from: &buf), 
+                content: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChatMessage, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterString.write(value.content, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChatMessage_lift(_ buf: RustBuffer) throws -> ChatMessage {
+    return try FfiConverterTypeChatMessage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChatMessage_lower(_ value: ChatMessage) -> RustBuffer {
+    return FfiConverterTypeChatMessage.lower(value)
+}
+
+
+/**
+ * A conversation to answer and how; the defaults are OpenAI's (temperature 1, top-p 1,
+ * no stop strings) and the token budget the RAM tier's ceiling.
+ */
+public struct ChatOptions: Equatable, Hashable {
+    /**
+     * The text model (id, alias, repository or path); `nil`: chosen as for refine.
+     */
+    public var model: String?
+    public var messages: [ChatMessage]
+    public var temperature: Float
+    public var topP: Float
+    /**
+     * `nil`: the RAM tier's ceiling.
+     */
+    public var maxTokens: UInt32?
+    /**
+     * Up to 4 strings that end the answer where they appear (not included).
+     */
+    public var stop: [String]
+    public var seed: UInt64?
+    public var enableThinking: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The text model (id, alias, repository or path); `nil`: chosen as for refine.
+         */model: String? = nil, messages: [ChatMessage], temperature: Float = Float(1.0), topP: Float = Float(1.0), 
+        /**
+         * `nil`: the RAM tier's ceiling.
+         */maxTokens: UInt32? = nil, 
+        /**
+         * Up to 4 strings that end the answer where they appear (not included).
+         */stop: [String] = [], seed: UInt64? = nil, enableThinking: Bool = false) {
+        self.model = model
+        self.messages = messages
+        self.temperature = temperature
+        self.topP = topP
+        self.maxTokens = maxTokens
+        self.stop = stop
+        self.seed = seed
+        self.enableThinking = enableThinking
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChatOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChatOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChatOptions {
+        return
+            try ChatOptions(
+                model: FfiConverterOptionString.read(from: &buf), 
+                messages: FfiConverterSequenceTypeChatMessage.read(from: &buf), 
+                temperature: FfiConverterFloat.read(from: &buf), 
+                topP: FfiConverterFloat.read(from: &buf), 
+                maxTokens: FfiConverterOptionUInt32.read(from: &buf), 
+                stop: FfiConverterSequenceString.read(from: &buf), 
+                seed: FfiConverterOptionUInt64.read(from: &buf), 
+                enableThinking: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChatOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.model, into: &buf)
+        FfiConverterSequenceTypeChatMessage.write(value.messages, into: &buf)
+        FfiConverterFloat.write(value.temperature, into: &buf)
+        FfiConverterFloat.write(value.topP, into: &buf)
+        FfiConverterOptionUInt32.write(value.maxTokens, into: &buf)
+        FfiConverterSequenceString.write(value.stop, into: &buf)
+        FfiConverterOptionUInt64.write(value.seed, into: &buf)
+        FfiConverterBool.write(value.enableThinking, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChatOptions_lift(_ buf: RustBuffer) throws -> ChatOptions {
+    return try FfiConverterTypeChatOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChatOptions_lower(_ value: ChatOptions) -> RustBuffer {
+    return FfiConverterTypeChatOptions.lower(value)
+}
+
+
+/**
+ * The answer and how it was produced.
+ */
+public struct ChatResult: Equatable, Hashable {
+    /**
+     * The model that answered (the engine's choice when the call named none).
+     */
+    public var model: String
+    public var text: String
+    public var finishReason: FinishReason
+    public var usage: Usage
+    /**
+     * The token budget used.
+     */
+    public var maxTokens: UInt64
+    public var stats: GenerationStats
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The model that answered (the engine's choice when the call named none).
+         */model: String, text: String, finishReason: FinishReason, usage: Usage, 
+        /**
+         * The token budget used.
+         */maxTokens: UInt64, stats: GenerationStats) {
+        self.model = model
+        self.text = text
+        self.finishReason = finishReason
+        self.usage = usage
+        self.maxTokens = maxTokens
+        self.stats = stats
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChatResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChatResult: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChatResult {
+        return
+            try ChatResult(
+                model: FfiConverterString.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf), 
+                finishReason: FfiConverterTypeFinishReason.read(from: &buf), 
+                usage: FfiConverterTypeUsage.read(from: &buf), 
+                maxTokens: FfiConverterUInt64.read(from: &buf), 
+                stats: FfiConverterTypeGenerationStats.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChatResult, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.model, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterTypeFinishReason.write(value.finishReason, into: &buf)
+        FfiConverterTypeUsage.write(value.usage, into: &buf)
+        FfiConverterUInt64.write(value.maxTokens, into: &buf)
+        FfiConverterTypeGenerationStats.write(value.stats, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChatResult_lift(_ buf: RustBuffer) throws -> ChatResult {
+    return try FfiConverterTypeChatResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChatResult_lower(_ value: ChatResult) -> RustBuffer {
+    return FfiConverterTypeChatResult.lower(value)
 }
 
 
@@ -6333,6 +6609,31 @@ fileprivate struct FfiConverterSequenceTypeActiveDownload: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer {
+    typealias SwiftType = [ChatMessage]
+
+    public static func write(_ value: [ChatMessage], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeChatMessage.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ChatMessage] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ChatMessage]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeChatMessage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeModelInfo: FfiConverterRustBuffer {
     typealias SwiftType = [ModelInfo]
 
@@ -6478,6 +6779,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_murmur_ffi_checksum_method_engine_cancel_download() != 46657) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_murmur_ffi_checksum_method_engine_chat() != 20038) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_murmur_ffi_checksum_method_engine_delete() != 58789) {

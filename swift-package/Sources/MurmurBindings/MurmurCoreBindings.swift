@@ -497,6 +497,22 @@ fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
+    typealias FfiType = UInt64
+    typealias SwiftType = UInt64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterFloat: FfiConverterPrimitive {
     typealias FfiType = Float
     typealias SwiftType = Float
@@ -1276,6 +1292,67 @@ public func FfiConverterTypeTranscript_lower(_ value: Transcript) -> RustBuffer 
 
 
 /**
+ * Tokens read and written.
+ */
+public struct Usage: Equatable, Hashable {
+    public var promptTokens: UInt64
+    public var completionTokens: UInt64
+    public var totalTokens: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(promptTokens: UInt64, completionTokens: UInt64, totalTokens: UInt64) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.totalTokens = totalTokens
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Usage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUsage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Usage {
+        return
+            try Usage(
+                promptTokens: FfiConverterUInt64.read(from: &buf), 
+                completionTokens: FfiConverterUInt64.read(from: &buf), 
+                totalTokens: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Usage, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.promptTokens, into: &buf)
+        FfiConverterUInt64.write(value.completionTokens, into: &buf)
+        FfiConverterUInt64.write(value.totalTokens, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUsage_lift(_ buf: RustBuffer) throws -> Usage {
+    return try FfiConverterTypeUsage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUsage_lower(_ value: Usage) -> RustBuffer {
+    return FfiConverterTypeUsage.lower(value)
+}
+
+
+/**
  * The user's vocabulary. Build and edit it through its methods, which validate; the
  * fields are public for reading and for serde (JSON: `{"terms": [...],
  * "replacements": [{"spoken": "...", "written": "..."}]}`), and every use of it
@@ -1801,6 +1878,91 @@ public func FfiConverterTypeEditKind_lift(_ buf: RustBuffer) throws -> EditKind 
 #endif
 public func FfiConverterTypeEditKind_lower(_ value: EditKind) -> RustBuffer {
     return FfiConverterTypeEditKind.lower(value)
+}
+
+
+
+/**
+ * Why the answer ended.
+ */
+
+public enum FinishReason: Equatable, Hashable {
+    
+    /**
+     * The model finished, or a stop string appeared.
+     */
+    case stop
+    /**
+     * The token budget (or the model's context) ran out.
+     */
+    case length
+    /**
+     * The caller cancelled.
+     */
+    case cancelled
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FinishReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFinishReason: FfiConverterRustBuffer {
+    typealias SwiftType = FinishReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FinishReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .stop
+        
+        case 2: return .length
+        
+        case 3: return .cancelled
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FinishReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .stop:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .length:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .cancelled:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFinishReason_lift(_ buf: RustBuffer) throws -> FinishReason {
+    return try FfiConverterTypeFinishReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFinishReason_lower(_ value: FinishReason) -> RustBuffer {
+    return FfiConverterTypeFinishReason.lower(value)
 }
 
 

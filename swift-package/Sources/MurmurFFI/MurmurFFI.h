@@ -440,6 +440,11 @@ RustBuffer uniffi_murmur_ffi_fn_method_engine_add_vocabulary_term(uint64_t ptr, 
 int8_t uniffi_murmur_ffi_fn_method_engine_cancel_download(uint64_t ptr, RustBuffer model, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_CHAT
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_CHAT
+uint64_t uniffi_murmur_ffi_fn_method_engine_chat(uint64_t ptr, RustBuffer options, RustBuffer listener, RustBuffer cancel
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_DELETE
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_FN_METHOD_ENGINE_DELETE
 uint64_t uniffi_murmur_ffi_fn_method_engine_delete(uint64_t ptr, RustBuffer model
@@ -997,6 +1002,12 @@ uint16_t uniffi_murmur_ffi_checksum_method_engine_add_vocabulary_term(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_CANCEL_DOWNLOAD
 #define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_CANCEL_DOWNLOAD
 uint16_t uniffi_murmur_ffi_checksum_method_engine_cancel_download(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_CHAT
+#define UNIFFI_FFIDEF_UNIFFI_MURMUR_FFI_CHECKSUM_METHOD_ENGINE_CHAT
+uint16_t uniffi_murmur_ffi_checksum_method_engine_chat(void
     
 );
 #endif

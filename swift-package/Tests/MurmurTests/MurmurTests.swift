@@ -160,6 +160,32 @@ struct MurmurTests {
         #expect(shared.status.loaded == "fixture-smol")
     }
 
+    @Test func chatAnswersStreamsAndStopsAtAStopString() async throws {
+        let question = [ChatMessage(role: "user", content: "What is the capital of France?")]
+        let options = ChatOptions(model: "fixture-smol", messages: question, temperature: 0, maxTokens: 24)
+        var tokens: [String] = []
+        var done: ChatResult?
+        for try await event in shared.chatStream(options) {
+            switch event {
+            case .token(let text): tokens.append(text)
+            case .done(let result): done = result
+            }
+        }
+        let result = try #require(done)
+        #expect(result.text.contains("Paris"))
+        #expect(tokens.count > 1 && tokens.joined() == result.text)
+        #expect(result.usage.totalTokens == result.usage.promptTokens + result.usage.completionTokens)
+        #expect([.stop, .length].contains(result.finishReason))
+        var cut = options
+        cut.stop = ["Paris"]
+        let stopped = try await shared.chat(cut)
+        #expect(stopped.finishReason == .stop)
+        #expect(stopped.text == String(result.text[..<result.text.range(of: "Paris")!.lowerBound]))
+        var bad = options
+        bad.temperature = 7
+        await #expect(throws: MurmurError.self) { try await shared.chat(bad) }
+    }
+
     @Test func cancellingARefineThrowsCancellationError() async throws {
         let task = Task { try await shared.refine("Tell me a long story about a ship.", options: longStory) }
         #expect(try await eventually { shared.status.inUse }, "generation starts")
