@@ -122,6 +122,20 @@ python_venv() {
   echo "$want" >"$dir/.stamp"
 }
 
+# daemon_bin: set MURMUR_BIN to the `murmur` binary a client suite starts as its daemon
+# (scripts/test.sh passes the one its test build made; alone, build it), after set-up.
+daemon_bin() {
+  [ -n "${MURMUR_SETUP_DONE:-}" ] || bash "$MURMUR_ROOT/scripts/setup.sh"
+  if [ -z "${MURMUR_BIN:-}" ]; then
+    log "cargo build murmur (the daemon the tests start)"
+    cargo build -q -p murmur-ffi --bin murmur
+    MURMUR_BIN="$(cargo metadata -q --format-version 1 --no-deps |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/murmur"
+  fi
+  [ -x "$MURMUR_BIN" ] || die "no murmur binary at $MURMUR_BIN"
+  export MURMUR_BIN
+}
+
 # --- suite timing -------------------------------------------------------------------
 # suite NAME CMD...: run CMD; when $MURMUR_TIMES names a file (scripts/test.sh sets it),
 # record how long it took and whether it passed, for the table printed at the end.

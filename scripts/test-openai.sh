@@ -17,14 +17,7 @@ python_venv "$VENV" "" "openai==$OPENAI_PY"
 npm_install "$MURMUR_ROOT/tests/openai"
 [ "${1:-}" != --deps-only ] || exit 0
 
-[ -n "${MURMUR_SETUP_DONE:-}" ] || bash "$MURMUR_ROOT/scripts/setup.sh"
-if [ -z "${MURMUR_BIN:-}" ]; then
-  log "cargo build murmur (the daemon the tests start)"
-  cargo build -q -p murmur-ffi --bin murmur
-  MURMUR_BIN="$(cargo metadata -q --format-version 1 --no-deps |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/murmur"
-fi
-[ -x "$MURMUR_BIN" ] || die "no murmur binary at $MURMUR_BIN"
+daemon_bin
 
 # A private, offline home with the two fixture models registered.
 HOME_DIR="$(mktemp -d)"

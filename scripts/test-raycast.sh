@@ -26,15 +26,7 @@ npm_install "$EXT"
 npm_install "$EXT/e2e"
 [ "${1:-}" != --deps-only ] || exit 0
 
-[ -n "${MURMUR_SETUP_DONE:-}" ] || bash "$MURMUR_ROOT/scripts/setup.sh"
-if [ -z "${MURMUR_BIN:-}" ]; then
-  log "cargo build murmur (the daemon the tests start)"
-  cargo build -q -p murmur-ffi --bin murmur
-  MURMUR_BIN="$(cargo metadata -q --format-version 1 --no-deps |
-    node -e 'let s="";process.stdin.on("data",(c)=>(s+=c)).on("end",()=>console.log(JSON.parse(s).target_directory))')/debug/murmur"
-fi
-[ -x "$MURMUR_BIN" ] || die "no murmur binary at $MURMUR_BIN"
-export MURMUR_BIN
+daemon_bin
 
 cd "$EXT"
 lint() {

@@ -901,13 +901,7 @@ pub unsafe extern "C" fn murmur_engine_refine(
         let cancel = cancel_token(cancel);
         let ud = UserData(user_data);
         let r = block_on(async move {
-            let on_text = move |t: &str| {
-                if let Some(cb) = on_token {
-                    let t = CString::new(t.replace('\0', "")).expect("NULs removed");
-                    // SAFETY: the caller's callback with its own user data.
-                    cb(t.as_ptr(), ud.get());
-                }
-            };
+            let on_text = c_tokens(on_token, ud);
             let core = opts.to_core();
             Ok(engine
                 .refine(opts.model.as_deref(), &text, &core, on_text, &cancel)
@@ -934,6 +928,18 @@ pub unsafe extern "C" fn murmur_engine_refine(
         out_result.write(Box::into_raw(Box::new(result)));
         Ok(())
     })
+}
+
+/// The text callback of a generation: each piece to the caller's `on_token` (if any),
+/// NUL-terminated (a NUL inside the text is dropped).
+fn c_tokens(on_token: MurmurTokenCallback, ud: UserData) -> impl FnMut(&str) + Send + 'static {
+    move |t: &str| {
+        if let Some(cb) = on_token {
+            let t = CString::new(t.replace('\0', "")).expect("NULs removed");
+            // SAFETY: the caller's callback with its own user data.
+            unsafe { cb(t.as_ptr(), ud.get()) };
+        }
+    }
 }
 
 /// Answer a conversation, streaming the answer to `on_token` (may be NULL). `request_json`
@@ -977,13 +983,7 @@ pub unsafe extern "C" fn murmur_engine_chat(
         let cancel = cancel_token(cancel);
         let ud = UserData(user_data);
         let r = block_on(async move {
-            let on_text = move |t: &str| {
-                if let Some(cb) = on_token {
-                    let t = CString::new(t.replace('\0', "")).expect("NULs removed");
-                    // SAFETY: the caller's callback with its own user data.
-                    cb(t.as_ptr(), ud.get());
-                }
-            };
+            let on_text = c_tokens(on_token, ud);
             Ok(engine
                 .chat(req.model.as_deref(), &req.options, on_text, &cancel)
                 .await?)

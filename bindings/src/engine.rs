@@ -19,6 +19,15 @@ use crate::types::{
 
 type Result<T, E = MurmurError> = std::result::Result<T, E>;
 
+/// The text callback of a generation: each piece to `listener`, if there is one.
+fn tokens_to(listener: Option<Arc<dyn TokenListener>>) -> impl FnMut(&str) + Send + 'static {
+    move |t: &str| {
+        if let Some(l) = &listener {
+            l.on_token(t.to_string());
+        }
+    }
+}
+
 /// Stops a long call (download, refine, transcribe) it was passed to: generation stops
 /// within one token, transcription within one decoding step, a download at once.
 /// Thread-safe; cancelling twice, or after the call ended, is harmless.
@@ -278,11 +287,7 @@ impl Engine {
         let engine = self.inner.clone();
         let cancel = token(cancel);
         spawn(async move {
-            let on_text = move |t: &str| {
-                if let Some(l) = &listener {
-                    l.on_token(t.to_string());
-                }
-            };
+            let on_text = tokens_to(listener);
             let opts = options.to_core();
             let r = engine
                 .refine(options.model.as_deref(), &text, &opts, on_text, &cancel)
@@ -304,11 +309,7 @@ impl Engine {
         let engine = self.inner.clone();
         let cancel = token(cancel);
         spawn(async move {
-            let on_text = move |t: &str| {
-                if let Some(l) = &listener {
-                    l.on_token(t.to_string());
-                }
-            };
+            let on_text = tokens_to(listener);
             let opts = options.to_core();
             let r = engine
                 .chat(options.model.as_deref(), &opts, on_text, &cancel)

@@ -47,6 +47,33 @@ test("Refine: enter a text, run it, read the refined text off the screen", async
   }
 });
 
+test("Ask Murmur: ask a question, read the model's answer off the screen", async () => {
+  const question = "What is the capital of France?";
+  const session = await openCommand("Ask Murmur");
+  try {
+    await session.waitForText("Ask a local model", { timeout: 30_000 });
+    await session.type(question);
+    await session.press(["ctrl", "enter"]);
+    // Done when the answer's actions and its token count appear.
+    await session.waitForText("↵ Paste", { timeout: 180_000 });
+    await session.waitForText("Tokens", { timeout: 10_000 });
+    const screen = await session.text();
+    const expected = await call("POST", "/v1/chat/completions", {
+      model: "smollm2",
+      messages: [{ role: "user", content: question }],
+      temperature: 0,
+      max_tokens: 512,
+    });
+    const answer = expected.choices[0].message.content;
+    assert.ok(answer.includes("Paris"), JSON.stringify(expected));
+    const prefix = squeeze(answer).slice(0, 40);
+    assert.ok(squeeze(screen).includes(prefix), `expected ${JSON.stringify(prefix)} on screen:\n${screen}`);
+    assert.ok(!screen.includes("Murmur failed"), screen);
+  } finally {
+    await session.close();
+  }
+});
+
 test("Manage Models: list, load, set default, and an offline download's error toast", async () => {
   // The daemon may still hold the model from the test before: start from "on disk, not
   // loaded", so the list offers Load Now (with the model loaded, "Load Now" would filter the

@@ -121,6 +121,25 @@ describe("engine client", () => {
     expect((await client.status()).loaded).toBe("smollm2");
   });
 
+  it("chats through the OpenAI route: the answer streamed, the usage, a stop string", async () => {
+    const question = [{ role: "user" as const, content: "What is the capital of France?" }];
+    const pieces: string[] = [];
+    const result = await client.chat(question, { model: "smollm2", temperature: 0, maxTokens: 24 }, (p) =>
+      pieces.push(p),
+    );
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(result.text).toBe(pieces.join(""));
+    expect(result.text).toContain("Paris");
+    expect(result.model).toBe("smollm2");
+    expect(result.usage.total_tokens).toBe(result.usage.prompt_tokens + result.usage.completion_tokens);
+    const cut = await client.chat(question, { model: "smollm2", temperature: 0, maxTokens: 24, stop: ["Paris"] });
+    expect(cut.finishReason).toBe("stop");
+    expect(cut.text).toBe(result.text.slice(0, result.text.indexOf("Paris")));
+    const bad = await client.chat(question, { model: "smollm2", temperature: 9 }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(MurmurError);
+    expect((bad as MurmurError).kind).toBe("invalid_argument");
+  });
+
   it("cancels a generation when aborted", async () => {
     const controller = new AbortController();
     const pieces: string[] = [];

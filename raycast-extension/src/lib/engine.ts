@@ -95,6 +95,38 @@ export interface RefineResult {
   };
 }
 
+/** One turn of a chat (OpenAI's message shape). */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export interface ChatOptions {
+  model?: string;
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  /** Up to 4 strings that end the answer where they appear (not included). */
+  stop?: string[];
+  seed?: number;
+  signal?: AbortSignal;
+}
+
+/** A chat's answer: read from OpenAI's `chat.completion.chunk` events. */
+export interface ChatResult {
+  model: string;
+  text: string;
+  /** `stop`: the model finished (or a stop string came); `length`: the token budget ran out. */
+  finishReason: "stop" | "length";
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+}
+
+interface ChatChunk {
+  model: string;
+  choices: { delta: { content?: string }; finish_reason: "stop" | "length" | null }[];
+  usage?: ChatResult["usage"] | null;
+}
+
 export interface Segment {
   id: number;
   start: number;
@@ -566,7 +598,10 @@ export class EngineClient {
       };
       const handle = (raw: string) => {
         if (!raw.trim()) return;
-        const line = JSON.parse(raw) as Record<string, unknown>;
+        // Server-sent events (the OpenAI routes) carry the same JSON after `data: `.
+        const json = raw.startsWith("data: ") ? raw.slice("data: ".length) : raw;
+        if (json === "[DONE]") return;
+        const line = JSON.parse(json) as Record<string, unknown>;
         const end = classify(line);
         if (!end) onLine(line);
         else if ("error" in end) finish(() => reject(end.error));
@@ -722,6 +757,45 @@ export class EngineClient {
     return this.call("POST", "/v1/unload", {});
   }
 
+  /**
+   * Answer `messages` (the daemon's OpenAI route, `POST /v1/chat/completions`, streamed),
+   * calling `onText` with each piece of the answer as it is generated.
+   */
+  async chat(
+    messages: ChatMessage[],
+    opts: ChatOptions = {},
+    onText: (piece: string) => void = () => {},
+  ): Promise<ChatResult> {
+    let text = "";
+    let finishReason: ChatResult["finishReason"] = "stop";
+    const last = await this.stream<ChatChunk>(
+      "/v1/chat/completions",
+      {
+        model: opts.model || undefined,
+        messages,
+        temperature: opts.temperature,
+        top_p: opts.topP,
+        max_tokens: opts.maxTokens,
+        stop: opts.stop,
+        seed: opts.seed,
+        stream: true,
+        stream_options: { include_usage: true },
+      },
+      (line) => {
+        for (const choice of (line as unknown as ChatChunk).choices ?? []) {
+          if (choice.delta?.content) {
+            text += choice.delta.content;
+            onText(choice.delta.content);
+          }
+          if (choice.finish_reason) finishReason = choice.finish_reason;
+        }
+      },
+      opts.signal,
+      chatEnd,
+    );
+    return { model: last.model, text, finishReason, usage: last.usage! };
+  }
+
   /** Refine `text`, calling `onText` with each piece as it is generated. */
   refine(text: string, opts: RefineOptions = {}, onText: (piece: string) => void = () => {}): Promise<RefineResult> {
     return this.stream<RefineResult>(
@@ -871,6 +945,15 @@ function typedEnd<T>(line: Record<string, unknown>): StreamEnd<T> | undefined {
   if (line.type === "error") {
     return { error: MurmurError.fromBody(line, Number((line.error as { status?: number })?.status ?? 500)) };
   }
+  return undefined;
+}
+
+/** The end of a chat's event stream: the usage chunk (asked for with `include_usage`), or
+ * an error event. */
+function chatEnd(line: Record<string, unknown>): StreamEnd<ChatChunk> | undefined {
+  if (line.error)
+    return { error: MurmurError.fromBody(line, Number((line.error as { status?: number }).status ?? 500)) };
+  if (line.usage) return { done: line as unknown as ChatChunk };
   return undefined;
 }
 

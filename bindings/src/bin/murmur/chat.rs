@@ -2,8 +2,6 @@
 //! `Engine::chat`, the capability behind `POST /v1/chat/completions`), the answer
 //! streamed to stdout.
 
-use std::io::Write;
-
 use clap::Args;
 use murmur_core::catalog::Capability;
 use murmur_core::chat::{ChatOptions, FinishReason};
@@ -11,7 +9,7 @@ use murmur_core::llm::chat_template::Message;
 use murmur_core::{Error, Result};
 
 use crate::models::{engine, ready_model, runtime};
-use crate::refine::{cancel_on_ctrl_c, read_stdin};
+use crate::refine::{cancel_on_ctrl_c, print_piece, read_stdin};
 
 #[derive(Args)]
 pub struct ChatArgs {
@@ -68,16 +66,7 @@ pub fn run(args: ChatArgs) -> Result<()> {
     let engine = engine()?;
     let model = ready_model(&engine, args.model.as_deref(), Capability::Text)?;
     let cancel = cancel_on_ctrl_c();
-    let result = runtime()?.block_on(engine.chat(
-        Some(&model.id),
-        &opts,
-        |chunk| {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(chunk.as_bytes());
-            let _ = out.flush();
-        },
-        &cancel,
-    ))?;
+    let result = runtime()?.block_on(engine.chat(Some(&model.id), &opts, print_piece, &cancel))?;
     println!();
     match result.finish_reason {
         FinishReason::Cancelled => Err(Error::Cancelled),

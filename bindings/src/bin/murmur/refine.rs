@@ -71,17 +71,8 @@ pub fn run(args: RefineArgs) -> Result<()> {
     let engine = Engine::new(config)?;
     let model = ready_model(&engine, args.model.as_deref(), Capability::Text)?;
     let cancel = cancel_on_ctrl_c();
-    let result = runtime()?.block_on(engine.refine(
-        Some(&model.id),
-        &text,
-        &opts,
-        |chunk| {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(chunk.as_bytes());
-            let _ = out.flush();
-        },
-        &cancel,
-    ))?;
+    let result =
+        runtime()?.block_on(engine.refine(Some(&model.id), &text, &opts, print_piece, &cancel))?;
     println!();
     if args.stats {
         let s = &result.stats;
@@ -104,6 +95,13 @@ pub fn run(args: RefineArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Write a piece of generated text to stdout at once (the terminal shows it as it comes).
+pub fn print_piece(piece: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(piece.as_bytes());
+    let _ = out.flush();
 }
 
 pub fn read_stdin() -> Result<String> {

@@ -79,7 +79,7 @@ pub async fn completions(
     let call = req.call()?;
     let model = st
         .engine
-        .choose_downloaded(Some(&call.model), Capability::Text)?
+        .choose_downloaded(call.model.as_deref(), Capability::Text)?
         .id;
     let head = Head {
         id: response_id("chatcmpl"),

@@ -11,7 +11,9 @@
 //! | `GET /v1/models`, `GET /v1/models/{id}` | | `{"object": "list", "data": [...]}` / one model |
 //!
 //! Models are named by catalog id or alias (`murmur models`); `whisper-1`, the name
-//! OpenAI's clients use for speech, means the engine's default speech model. Errors have
+//! OpenAI's clients use for speech, means the engine's default speech model, and a chat
+//! request without a model (which OpenAI refuses) gets the default text model, as
+//! Murmur's own routes do. Errors have
 //! OpenAI's shape (`error.message`, `type`, `param`, `code`) as well as Murmur's.
 //!
 //! `GET /v1/models` is both APIs' route: it answers OpenAI's list object, and each entry

@@ -101,7 +101,8 @@ const NO_EFFECT: &[&str] = &[
 /// A validated chat request: the model named, core's options, and how to answer.
 #[derive(Debug, Clone)]
 pub struct ChatCall {
-    pub model: String,
+    /// `None`: the engine's default text model.
+    pub model: Option<String>,
     pub options: ChatOptions,
     pub stream: bool,
     /// Streaming: a last chunk with the usage (`stream_options.include_usage`).
@@ -113,12 +114,13 @@ impl ChatCompletionRequest {
         if let Some(k) = self.other.keys().find(|k| !NO_EFFECT.contains(&k.as_str())) {
             return Err(invalid(k, "Unrecognized request argument supplied"));
         }
+        // OpenAI requires a model; Murmur's routes all let the engine choose, and so does
+        // this one (the default text model) when the field is left out or blank.
         let model = self
             .model
             .as_deref()
             .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .ok_or_else(|| invalid("model", "you must provide a model parameter"))?;
+            .filter(|m| !m.is_empty());
         let messages = self
             .messages
             .as_ref()
@@ -170,7 +172,7 @@ impl ChatCompletionRequest {
             ));
         }
         Ok(ChatCall {
-            model: model.to_string(),
+            model: model.map(str::to_string),
             options,
             stream,
             include_usage,
@@ -521,7 +523,7 @@ mod tests {
                 "stream": true, "stream_options": {{"include_usage": true}}, "user": "u", "n": 1}}"#
         ))
         .unwrap();
-        assert_eq!(c.model, "m");
+        assert_eq!(c.model.as_deref(), Some("m"));
         assert_eq!(c.options.temperature, 0.0);
         assert_eq!(c.options.max_tokens, Some(9));
         assert_eq!(c.options.stop, vec!["\n".to_string()]);
@@ -567,10 +569,9 @@ mod tests {
                 "{extra}"
             );
         }
-        assert_eq!(
-            chat(r#"{"messages": [{"role": "user", "content": "hi"}]}"#).unwrap_err(),
-            "model"
-        );
+        // Without a model, the engine's default answers (OpenAI would refuse).
+        let c = chat(r#"{"messages": [{"role": "user", "content": "hi"}], "model": " "}"#).unwrap();
+        assert_eq!(c.model, None);
         assert_eq!(chat(r#"{"model": "m"}"#).unwrap_err(), "messages");
         assert_eq!(
             chat(r#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}"#)
