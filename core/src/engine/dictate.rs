@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::llm::generate::{GenerationStats, StopReason};
 use crate::refine::{RefineContext, RefineOptions};
 use crate::system::Limits;
-use crate::transcribe::TranscribeEvent;
+use crate::transcribe::{Segment, TranscribeEvent};
 use crate::vad::{self, Vad};
 use crate::vocab::Vocabulary;
 use crate::vocab::prompt::WHISPER_PROMPT_TOKENS;
@@ -140,25 +140,12 @@ impl Engine {
                         whisper_prompt(whisper, &words, user_prompt.as_deref());
                     transcribe.initial_prompt = prompt;
                     let stream = AudioStream::from_16k(&speech)?;
-                    let mut t =
-                        transcribe_stream(whisper, stream, &transcribe, cancel, &mut |e| {
-                            if let TranscribeEvent::Segment(seg) = e {
-                                let mut seg = seg.clone();
-                                // Subtitles and timed text read the same words as the text.
-                                seg.text = words.apply(&seg.text).0;
-                                if let Some(map) = &map {
-                                    seg.start = map.to_original(seg.start as f64) as f32;
-                                    seg.end = map.to_original(seg.end as f64) as f32;
-                                }
-                                (s.lock().unwrap())(DictateEvent::Segment(&seg));
-                            }
-                        })?;
-                    for seg in &mut t.segments {
+                    // Subtitles and timed text read the same words as the text, at the
+                    // original audio's times (the pauses the VAD cut accounted for).
+                    let finish = |seg: &mut Segment| {
                         seg.text = words.apply(&seg.text).0;
-                    }
-                    if let Some(map) = &map {
-                        let to_original = |t: &mut f32| *t = map.to_original(*t as f64) as f32;
-                        for seg in &mut t.segments {
+                        if let Some(map) = &map {
+                            let to_original = |t: &mut f32| *t = map.to_original(*t as f64) as f32;
                             to_original(&mut seg.start);
                             to_original(&mut seg.end);
                             for w in seg.words.iter_mut().flatten() {
@@ -166,7 +153,16 @@ impl Engine {
                                 to_original(&mut w.end);
                             }
                         }
-                    }
+                    };
+                    let mut t =
+                        transcribe_stream(whisper, stream, &transcribe, cancel, &mut |e| {
+                            if let TranscribeEvent::Segment(seg) = e {
+                                let mut seg = seg.clone();
+                                finish(&mut seg);
+                                (s.lock().unwrap())(DictateEvent::Segment(&seg));
+                            }
+                        })?;
+                    t.segments.iter_mut().for_each(finish);
                     Ok((t, truncated))
                 },
             )

@@ -98,13 +98,7 @@ fn field_error(name: &str, reason: &str) -> ApiError {
 async fn answer(st: Shared, req: Request, task: Task) -> Result<Response, ApiError> {
     let form = form(&st, req).await?;
     let call = audio_call(task, &form.fields)?;
-    let opts = DictateOptions {
-        speech_model: call.model.clone(),
-        transcribe: call.transcribe.clone(),
-        refine: None,
-        ..DictateOptions::default()
-    };
-    // The model is checked before the audio is read (an unknown one is a 404 at once).
+    // The model is checked before the audio is decoded (an unknown one is a 404 at once).
     let model = st
         .engine
         .choose_downloaded(
@@ -114,7 +108,9 @@ async fn answer(st: Shared, req: Request, task: Task) -> Result<Response, ApiErr
         .id;
     let opts = DictateOptions {
         speech_model: Some(model),
-        ..opts
+        transcribe: call.transcribe.clone(),
+        refine: None,
+        ..DictateOptions::default()
     };
     let audio = AudioInput::Encoded(form.file.to_vec());
     let cancel = CancelToken::new();
