@@ -56,7 +56,10 @@ in_background binding_tools bash "$MURMUR_ROOT/scripts/binding-tools.sh"
 in_background openai_deps bash "$MURMUR_ROOT/scripts/test-openai.sh" --deps-only
 
 suite "cargo fmt --check" cargo fmt --all -- --check
-suite "cargo clippy -D warnings" cargo clippy -q --workspace --all-targets -- -D warnings
+# (Its artifact list, like the test build's, tells scripts/prune-target.py what to keep.)
+suite "cargo clippy -D warnings" bash -c \
+  'cargo clippy -q --workspace --all-targets --message-format=json-render-diagnostics -- -D warnings >"$1"' \
+  _ "$LOGS/clippy.json"
 suite "no import cycles between modules" python3 "$MURMUR_ROOT/scripts/module-cycles.py" \
   core/src bindings/src tests
 
@@ -79,6 +82,12 @@ print(f"export MURMUR_FFI_LIB='{lib}' MURMUR_BIN='{binary}'")
 PY
 )"
 [ -f "$MURMUR_FFI_LIB" ] && [ -x "$MURMUR_BIN" ] || die "the test build made no libmurmur_ffi.so or murmur binary"
+# The shared target directory keeps every old build unless told otherwise (it once
+# filled the disk): drop what neither this clippy run nor this test build uses.
+TARGET_DIR="$(cargo metadata -q --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+python3 "$MURMUR_ROOT/scripts/prune-target.py" "$TARGET_DIR/debug" "$MURMUR_T0" \
+  "$LOGS/clippy.json" "$LOGS/artifacts.json"
+log "target directory: $(du -sh "$TARGET_DIR" | cut -f1); free on its disk: $(df -h --output=avail "$TARGET_DIR" | tail -1 | tr -d ' ')"
 
 # Ignored tests need set-up the plain `cargo test` lacks: here they run too.
 MURMUR_PYTHON="$(bash "$MURMUR_ROOT/scripts/py-hub.sh")"

@@ -122,11 +122,12 @@ fn gguf_bytes(h: &GgufHeader, data: &[u8], align: usize) -> Vec<u8> {
     out
 }
 
-/// A copy of SmolLM2 in `dir` with `mutate` applied to its header.
-fn mutated_gguf(dir: &Path, name: &str, mutate: impl FnOnce(&mut GgufHeader)) -> PathBuf {
+/// A copy of SmolLM2 in `dir` with `mutate` applied to its header. Each call replaces
+/// the last one's copy: a test holds one 100 MB model on disk at a time, not one per case.
+fn mutated_gguf(dir: &Path, mutate: impl FnOnce(&mut GgufHeader)) -> PathBuf {
     let (mut h, data) = smollm2();
     mutate(&mut h);
-    let path = dir.join(format!("{name}.gguf"));
+    let path = dir.join("mutated.gguf");
     std::fs::write(&path, gguf_bytes(&h, &data, 32)).unwrap();
     path
 }
@@ -143,7 +144,7 @@ fn gguf_rejected(path: &Path, words: &[&str]) {
 #[test]
 fn gguf_rewriter_round_trips_the_real_file() {
     let dir = tempfile::tempdir().unwrap();
-    let path = mutated_gguf(dir.path(), "same", |_| {});
+    let path = mutated_gguf(dir.path(), |_| {});
     let (config, mut weights, _) = load_gguf(&path).unwrap();
     models::build(&config, &mut weights).unwrap();
     assert_eq!(inspect_gguf(&path).unwrap().config.num_hidden_layers, 30);
@@ -162,11 +163,10 @@ fn gguf_absurd_or_wrong_block_count_is_corrupt() {
     };
     let p = mutated_gguf(
         dir.path(),
-        "1e9",
         set("llama.block_count", Value::U32(1_000_000_000)),
     );
     gguf_rejected(&p, &["llama.block_count", "1000000000", "out of range"]);
-    let p = mutated_gguf(dir.path(), "31", set("llama.block_count", Value::U32(31)));
+    let p = mutated_gguf(dir.path(), set("llama.block_count", Value::U32(31)));
     gguf_rejected(&p, &["llama.block_count", "30 layers"]);
 }
 
@@ -199,13 +199,13 @@ fn gguf_bad_dimensions_name_their_key() {
             "integer",
         ),
     ];
-    for (i, (key, v, why)) in cases.into_iter().enumerate() {
-        let p = mutated_gguf(dir.path(), &format!("dim{i}"), |h| {
+    for (key, v, why) in cases {
+        let p = mutated_gguf(dir.path(), |h| {
             h.metadata.insert(key.to_string(), v);
         });
         gguf_rejected(&p, &[key, why]);
     }
-    let p = mutated_gguf(dir.path(), "theta", |h| {
+    let p = mutated_gguf(dir.path(), |h| {
         h.metadata
             .insert("llama.rope.freq_base".into(), Value::F32(f32::NAN));
     });
@@ -226,43 +226,43 @@ fn gguf_misplaced_tensor_data_is_corrupt() {
         h.tensors.iter().position(|t| t.name == name).unwrap()
     };
 
-    let p = mutated_gguf(dir.path(), "shift", |h| {
+    let p = mutated_gguf(dir.path(), |h| {
         let i = find(h, &second);
         h.tensors[i].offset += 1;
     });
     gguf_rejected(&p, &[&second, "not a multiple of the alignment 32"]);
 
-    let p = mutated_gguf(dir.path(), "overlap", |h| {
+    let p = mutated_gguf(dir.path(), |h| {
         let i = find(h, &second);
         h.tensors[i].offset = 0;
     });
     gguf_rejected(&p, &[&first, &second, "overlap"]);
 
-    let p = mutated_gguf(dir.path(), "past-end", |h| {
+    let p = mutated_gguf(dir.path(), |h| {
         let i = find(h, &last);
         h.tensors[i].offset += 1 << 20;
     });
     gguf_rejected(&p, &[&last, "truncated"]);
 
-    let p = mutated_gguf(dir.path(), "bigger", |h| {
+    let p = mutated_gguf(dir.path(), |h| {
         let i = find(h, &first);
         h.tensors[i].dims[0] *= 2;
     });
     gguf_rejected(&p, &["overlap"]);
 
-    let p = mutated_gguf(dir.path(), "dup", |h| {
+    let p = mutated_gguf(dir.path(), |h| {
         let i = find(h, &second);
         h.tensors[i].name = first.clone();
     });
     gguf_rejected(&p, &["duplicate tensor"]);
 
-    let p = mutated_gguf(dir.path(), "align", |h| {
+    let p = mutated_gguf(dir.path(), |h| {
         h.metadata
             .insert("general.alignment".into(), Value::U32(24));
     });
     gguf_rejected(&p, &["general.alignment"]);
 
-    let p = mutated_gguf(dir.path(), "zero-dim", |h| {
+    let p = mutated_gguf(dir.path(), |h| {
         let i = find(h, &last);
         h.tensors[i].dims[0] = 0;
     });
@@ -487,9 +487,10 @@ fn ct2_bytes(model: &Ct2Model, data: &[u8], replace: &BTreeMap<String, Vec<u8>>)
     out
 }
 
-/// A model folder holding `bytes` as model.bin.
-fn whisper_dir(tmp: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = tmp.join(name);
+/// A model folder holding `bytes` as model.bin. Each call replaces the last one's
+/// model.bin, so a test holds one 145 MB copy on disk at a time.
+fn whisper_dir(tmp: &Path, bytes: &[u8]) -> PathBuf {
+    let dir = tmp.join("model");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("model.bin"), bytes).unwrap();
     dir
@@ -509,12 +510,12 @@ fn ctranslate2_hostile_variables_are_corrupt() {
     let tmp = tempfile::tempdir().unwrap();
     let (bytes, model) = whisper_bin();
     let none = BTreeMap::new();
-    let rewrite = |name: &str, f: &Ct2Edit<'_>| {
+    let rewrite = |f: &Ct2Edit<'_>| {
         let (mut m, mut replace) = (model.clone(), BTreeMap::new());
         f(&mut m, &mut replace);
-        whisper_dir(tmp.path(), name, &ct2_bytes(&m, &bytes, &replace))
+        whisper_dir(tmp.path(), &ct2_bytes(&m, &bytes, &replace))
     };
-    let same = whisper_dir(tmp.path(), "same", &ct2_bytes(&model, &bytes, &none));
+    let same = whisper_dir(tmp.path(), &ct2_bytes(&model, &bytes, &none));
     assert_eq!(
         load_checkpoint(&same, Dtype::Float16)
             .unwrap()
@@ -523,19 +524,19 @@ fn ctranslate2_hostile_variables_are_corrupt() {
         8
     );
 
-    let dir = rewrite("ffff", &|m, _| {
+    let dir = rewrite(&|m, _| {
         let v = m.variables.get_mut("encoder/conv1/weight").unwrap();
         v.shape = vec![-1, -1, 3]; // written as 0xFFFFFFFF
     });
     whisper_rejected(&dir, &["encoder/conv1/weight", "4294967295"]);
 
-    let dir = rewrite("empty-scalar", &|m, r| {
+    let dir = rewrite(&|m, r| {
         m.variables.get_mut("encoder/num_heads").unwrap().shape = vec![0];
         r.insert("encoder/num_heads".into(), vec![]);
     });
     whisper_rejected(&dir, &["encoder/num_heads", "not one integer"]);
 
-    let dir = rewrite("rank0", &|m, r| {
+    let dir = rewrite(&|m, r| {
         m.variables
             .get_mut("decoder/embeddings/weight")
             .unwrap()
@@ -545,7 +546,7 @@ fn ctranslate2_hostile_variables_are_corrupt() {
     whisper_rejected(&dir, &["decoder/embeddings/weight", "not 2 dimensions"]);
 
     for (heads, why) in [(0i32, "out of range"), (7, "does not divide")] {
-        let dir = rewrite(&format!("heads{heads}"), &|m, r| {
+        let dir = rewrite(&|m, r| {
             m.variables.get_mut("decoder/num_heads").unwrap().dtype = 3;
             r.insert("decoder/num_heads".into(), heads.to_le_bytes().to_vec());
         });
@@ -555,7 +556,7 @@ fn ctranslate2_hostile_variables_are_corrupt() {
     let mut short = bytes.clone();
     let v = &model.variables["encoder/conv1/weight"];
     short.truncate(v.data.start + 10);
-    whisper_rejected(&whisper_dir(tmp.path(), "cut", &short), &["truncated"]);
+    whisper_rejected(&whisper_dir(tmp.path(), &short), &["truncated"]);
 }
 
 // ---------------------------------------------------------------------------------
