@@ -10,6 +10,6 @@ V="$MURMUR_CACHE/venv-mlx-0.32.2"
 reference_blas() {
   mlx_use_blas "$("$1" -c 'import site; print(site.getsitepackages()[0])')/mlx/lib/libmlx.so"
 }
-python_venv "$V" reference_blas mlx==0.32.2 mlx-cpu==0.32.2 mlx-lm==0.32.2 mlx-whisper==0.4.3 \
+python_venv "$V" reference_blas mlx==0.32.2 mlx-cpu==0.32.2 mlx-lm==0.32.2 mlx-whisper==0.4.3 mlx-lm-omni==0.1.3 \
   numpy jinja2 gguf==0.19.0
 echo "$V/bin/python"

@@ -29,7 +29,7 @@ const TRANSCRIPTS: &[&str] = &[
     "Okay, so the plan is, first we finish the report, then we send it to Maria, and then, uh, we we book the flights for the conference in Berlin.",
 ];
 
-fn tiny(name: &str) -> Box<dyn LanguageModel> {
+fn tiny(name: &str) -> Box<dyn LanguageModel + Send> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("goldens/llm")
         .join(name);

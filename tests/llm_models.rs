@@ -26,7 +26,7 @@ fn golden_dir(name: &str) -> PathBuf {
 
 /// The model as stored (quantized or bfloat16), or with every weight dequantized and
 /// cast to `dense` (the CPU backend's precision), and the matching goldens.
-fn load(name: &str, dense: Option<Dtype>) -> (Box<dyn LanguageModel>, Value) {
+fn load(name: &str, dense: Option<Dtype>) -> (Box<dyn LanguageModel + Send>, Value) {
     let dir = golden_dir(name);
     let golden: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("golden.json")).unwrap()).unwrap();

@@ -120,12 +120,17 @@ impl CatalogModel {
             }
             ModelSource::Hub { .. } => String::new(),
         };
+        // A text model that listens also transcribes (Qwen2.5-Omni).
+        let mut capabilities = vec![capability];
+        if capability == Capability::Text && listens(&architecture) {
+            capabilities.push(Capability::Audio);
+        }
         CatalogModel {
             id,
             name,
             aliases: Vec::new(),
             source,
-            capabilities: vec![capability],
+            capabilities,
             architecture,
             download_bytes: None,
             ram_bytes: None,
@@ -165,6 +170,11 @@ impl CatalogModel {
     pub fn wants_file(&self, path: &str) -> bool {
         self.files.iter().any(|p| glob_match(p, path))
     }
+}
+
+/// Whether models of `model_type` take audio as well as text.
+pub fn listens(model_type: &str) -> bool {
+    model_type == "qwen2_5_omni"
 }
 
 /// Files of an mlx-community chat model: weights (single or sharded), config, tokenizer
@@ -211,7 +221,8 @@ struct Builtin {
     name: &'static str,
     aliases: &'static [&'static str],
     repo: &'static str,
-    capability: Capability,
+    /// What it does; the first decides which files it needs.
+    capabilities: &'static [Capability],
     architecture: &'static str,
     download: u64,
     ram: u64,
@@ -227,7 +238,7 @@ const BUILTINS: &[Builtin] = &[
         name: "Qwen3 0.6B",
         aliases: &["qwen3-0.6b-4bit"],
         repo: "mlx-community/Qwen3-0.6B-4bit",
-        capability: Capability::Text,
+        capabilities: &[Capability::Text],
         architecture: "qwen3",
         download: 400 * MB,
         ram: GB,
@@ -239,7 +250,7 @@ const BUILTINS: &[Builtin] = &[
         name: "Qwen3 1.7B",
         aliases: &["qwen3-1.7b-4bit", "qwen3"],
         repo: "mlx-community/Qwen3-1.7B-4bit",
-        capability: Capability::Text,
+        capabilities: &[Capability::Text],
         architecture: "qwen3",
         download: GB,
         ram: 2500 * MB,
@@ -251,7 +262,7 @@ const BUILTINS: &[Builtin] = &[
         name: "Qwen3 4B Instruct 2507",
         aliases: &["qwen3-4b-instruct-2507", "qwen3-4b-2507", "qwen3-4b-4bit"],
         repo: "mlx-community/Qwen3-4B-Instruct-2507-4bit",
-        capability: Capability::Text,
+        capabilities: &[Capability::Text],
         architecture: "qwen3",
         download: 2260 * MB,
         ram: 4500 * MB,
@@ -263,7 +274,7 @@ const BUILTINS: &[Builtin] = &[
         name: "Qwen3 8B",
         aliases: &["qwen3-8b-4bit"],
         repo: "mlx-community/Qwen3-8B-4bit",
-        capability: Capability::Text,
+        capabilities: &[Capability::Text],
         architecture: "qwen3",
         download: 4700 * MB,
         ram: 7500 * MB,
@@ -275,7 +286,7 @@ const BUILTINS: &[Builtin] = &[
         name: "Gemma 3 1B",
         aliases: &["gemma-3-1b", "gemma3-1b-qat"],
         repo: "mlx-community/gemma-3-1b-it-qat-4bit",
-        capability: Capability::Text,
+        capabilities: &[Capability::Text],
         architecture: "gemma3_text",
         download: 800 * MB,
         ram: GB,
@@ -289,7 +300,7 @@ const BUILTINS: &[Builtin] = &[
         // The text-only conversion: the multimodal repos carry a vision tower that a
         // text refiner would load for nothing.
         repo: "mlx-community/gemma-3-text-4b-it-4bit",
-        capability: Capability::Text,
+        capabilities: &[Capability::Text],
         architecture: "gemma3_text",
         download: 2300 * MB,
         ram: 3 * GB,
@@ -301,19 +312,45 @@ const BUILTINS: &[Builtin] = &[
         name: "SmolLM3 3B",
         aliases: &["smollm3", "smollm3-3b-4bit"],
         repo: "mlx-community/SmolLM3-3B-4bit",
-        capability: Capability::Text,
+        capabilities: &[Capability::Text],
         architecture: "smollm3",
         download: 1800 * MB,
         ram: 2 * GB,
         tier: None,
         description: "Hugging Face's alternative",
     },
+    // Audio-language models: they transcribe (with the language) and refine, loaded
+    // once. The conversions mlx-lm-omni's README lists; Qwen's own checkpoints load too.
+    Builtin {
+        id: "qwen2.5-omni-3b",
+        name: "Qwen2.5-Omni 3B (8-bit)",
+        aliases: &["qwen2.5-omni-3b-8bit", "qwen-omni-3b"],
+        repo: "giangndm/qwen2.5-omni-3b-mlx-8bit",
+        capabilities: &[Capability::Text, Capability::Audio],
+        architecture: "qwen2_5_omni",
+        download: 4200 * MB,
+        ram: 5 * GB,
+        tier: Some(RamTier::Medium),
+        description: "Listens and writes: transcript with language, then clean-up (16 GB Macs)",
+    },
+    Builtin {
+        id: "qwen2.5-omni-7b",
+        name: "Qwen2.5-Omni 7B (4-bit)",
+        aliases: &["qwen2.5-omni-7b-4bit", "qwen-omni-7b"],
+        repo: "giangndm/qwen2.5-omni-7b-mlx-4bit",
+        capabilities: &[Capability::Text, Capability::Audio],
+        architecture: "qwen2_5_omni",
+        download: 5500 * MB,
+        ram: 8 * GB,
+        tier: Some(RamTier::Large),
+        description: "Best audio-language model (Macs with 24 GB or more)",
+    },
     Builtin {
         id: "whisper-tiny",
         name: "Whisper tiny",
         aliases: &["tiny"],
         repo: "mlx-community/whisper-tiny-mlx",
-        capability: Capability::Audio,
+        capabilities: &[Capability::Audio],
         architecture: "whisper",
         download: 75 * MB,
         ram: 300 * MB,
@@ -325,7 +362,7 @@ const BUILTINS: &[Builtin] = &[
         name: "Whisper base",
         aliases: &["base"],
         repo: "mlx-community/whisper-base-mlx",
-        capability: Capability::Audio,
+        capabilities: &[Capability::Audio],
         architecture: "whisper",
         download: 145 * MB,
         ram: 500 * MB,
@@ -337,7 +374,7 @@ const BUILTINS: &[Builtin] = &[
         name: "Whisper small",
         aliases: &["small"],
         repo: "mlx-community/whisper-small-mlx",
-        capability: Capability::Audio,
+        capabilities: &[Capability::Audio],
         architecture: "whisper",
         download: 480 * MB,
         ram: GB,
@@ -349,7 +386,7 @@ const BUILTINS: &[Builtin] = &[
         name: "Whisper large-v3 turbo",
         aliases: &["large-v3-turbo", "turbo", "whisper-turbo"],
         repo: "mlx-community/whisper-large-v3-turbo",
-        capability: Capability::Audio,
+        capabilities: &[Capability::Audio],
         architecture: "whisper",
         download: 1600 * MB,
         ram: 2500 * MB,
@@ -360,7 +397,7 @@ const BUILTINS: &[Builtin] = &[
 
 impl Builtin {
     fn to_model(&self) -> CatalogModel {
-        let (files, required) = match self.capability {
+        let (files, required) = match self.capabilities[0] {
             Capability::Text => (TEXT_FILES, TEXT_REQUIRED),
             Capability::Audio => (AUDIO_FILES, AUDIO_REQUIRED),
         };
@@ -372,7 +409,7 @@ impl Builtin {
                 repo: self.repo.into(),
                 revision: "main".into(),
             },
-            capabilities: vec![self.capability],
+            capabilities: self.capabilities.to_vec(),
             architecture: self.architecture.into(),
             download_bytes: Some(self.download),
             ram_bytes: Some(self.ram),
@@ -786,6 +823,8 @@ mod tests {
             "whisper-base",
             "whisper-small",
             "whisper-large-v3-turbo",
+            "qwen2.5-omni-3b",
+            "qwen2.5-omni-7b",
         ] {
             assert!(ids.contains(&id), "{id} missing");
         }
@@ -796,12 +835,19 @@ mod tests {
                 m.id
             );
             assert!(!m.architecture.is_empty() && !m.files.is_empty() && !m.required.is_empty());
+            // Speech models, and the audio-language models that also refine (slotted as
+            // text models, with a RAM tier).
+            let omni = m.id.starts_with("qwen2.5-omni");
             assert_eq!(
                 m.has(Capability::Audio),
-                m.id.starts_with("whisper"),
+                m.id.starts_with("whisper") || omni,
                 "{}",
                 m.id
             );
+            if omni {
+                assert!(m.has(Capability::Text) && m.kind() == Capability::Text);
+                assert!(listens(&m.architecture) && m.recommended_tier.is_some());
+            }
         }
     }
 

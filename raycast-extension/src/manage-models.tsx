@@ -10,7 +10,7 @@ import {
   ModelKind,
   SOURCE_TEXT,
   defaultAction,
-  kindOf,
+  listens,
   modelRow,
   names,
   setDefaultNote,
@@ -54,8 +54,7 @@ export default function Command() {
     return () => clearInterval(timer);
   }, [data]);
 
-  const setDefault = async (m: ModelStatus) => {
-    const kind = kindOf(m);
+  const setDefault = async (m: ModelStatus, kind: ModelKind) => {
     await setStoredDefault(kind, m.id);
     await refreshDefaults();
     const note = setDefaultNote(kind, m.id, modelPreference(kind));
@@ -70,14 +69,15 @@ export default function Command() {
   const section = (title: string, kind: ModelKind) => (
     <List.Section title={title}>
       {models
-        .filter((m) => kindOf(m) === kind)
+        .filter((m) => m.capabilities.includes(kind))
         .map((m) => (
           <ModelItem
-            key={m.id}
+            key={`${kind}:${m.id}`}
             model={m}
+            kind={kind}
             defaultChoice={names(m, defaults[kind]?.id) ? defaults[kind] : undefined}
             onChange={revalidate}
-            onDefault={() => setDefault(m)}
+            onDefault={() => setDefault(m, kind)}
           />
         ))}
     </List.Section>
@@ -109,6 +109,8 @@ export default function Command() {
 
 function ModelItem(props: {
   model: ModelStatus;
+  /** The section it is listed in (a model that listens is in both). */
+  kind: ModelKind;
   /** Set when this model is its kind's default (and by what). */
   defaultChoice?: ModelChoice;
   onChange: () => void;
@@ -118,9 +120,10 @@ function ModelItem(props: {
   const client = engine();
   const state = STATE[m.state];
   const onDisk = m.state !== "not_downloaded";
-  const kind = kindOf(m);
+  const kind = props.kind;
   const row = modelRow(m);
   const accessories: List.Item.Accessory[] = [];
+  if (listens(m)) accessories.push({ tag: "Listens", tooltip: "Transcribes (with the language) and refines" });
   if (m.recommended)
     accessories.push({
       tag: { value: "Recommended", color: Color.Yellow },

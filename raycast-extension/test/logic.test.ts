@@ -7,7 +7,15 @@ import { describe, expect, it } from "vitest";
 import { MurmurError } from "../src/lib/engine";
 import type { ModelStatus } from "../src/lib/engine";
 import { describeError, dedupeMessage, failureLine } from "../src/lib/errors";
-import { chooseModel, defaultAction, explicitChoice, modelRow, setDefaultNote } from "../src/lib/models";
+import {
+  chooseModel,
+  defaultAction,
+  explicitChoice,
+  kindOf,
+  listens,
+  modelRow,
+  setDefaultNote,
+} from "../src/lib/models";
 import {
   isIncomplete,
   nextTokenBudget,
@@ -95,6 +103,18 @@ describe("model precedence (preference > Manage Models > the daemon's choice)", 
       subtitle: "qwen3-1.7b",
       ram: { text: "RAM 2.0 MB", tooltip: "Memory while in use" },
     });
+  });
+});
+
+describe("model kinds", () => {
+  it("a model that listens is a text model that also transcribes, as the engine slots it", () => {
+    const omni = model("qwen2.5-omni-3b", { capabilities: ["text", "audio"], architecture: "qwen2_5_omni" });
+    expect(kindOf(omni)).toBe("text");
+    expect(listens(omni)).toBe(true);
+    expect(kindOf(audio("whisper-base"))).toBe("audio");
+    expect(listens(audio("whisper-base"))).toBe(false);
+    expect(kindOf(model("qwen3-1.7b"))).toBe("text");
+    expect(listens(model("qwen3-1.7b"))).toBe(false);
   });
 });
 

@@ -13,6 +13,7 @@
 
 mod decode;
 pub mod limits;
+pub mod mel;
 mod preflight;
 mod resample;
 mod stream;

@@ -16,6 +16,7 @@ use crate::catalog::{AddModel, Capability, Catalog, CatalogModel, ModelSource};
 use crate::error::{Error, Result};
 use crate::hub::{DownloadProgress, Hub, SnapshotSpec};
 use crate::refine::{RefineOptions, RefineResult};
+use crate::transcribe::listen::transcribe_listening;
 use crate::transcribe::{Segment, TranscribeEvent, TranscribeOptions, Transcript};
 use crate::whisper::longform::transcribe_stream;
 
@@ -497,7 +498,7 @@ impl Engine {
         mut on_event: impl FnMut(TranscribeEvent<'_>) + Send + 'static,
         cancel: &CancelToken,
     ) -> Result<Transcript> {
-        let m = self.choose(model, Capability::Audio)?;
+        let m = self.choose_transcriber(model)?;
         let token = cancel.clone();
         let opening = tokio::task::spawn_blocking(move || {
             let mut stream = AudioStream::open_owned(audio)?;
@@ -513,22 +514,34 @@ impl Engine {
             opened = opening => opened.map_err(|e| join_error(&m.id, e))??,
         };
         let opts = opts.clone();
+        // A model that listens (Qwen2.5-Omni) is a text model: it is loaded once, in the
+        // text slot, for transcribing and refining alike.
         let mut transcript = self
-            .run(
-                &m,
-                Capability::Audio,
-                cancel,
-                move |model, cancel| match model {
-                    Model::Whisper(whisper) => {
-                        transcribe_stream(whisper, stream, &opts, cancel, &mut on_event)
-                    }
-                    Model::Chat(_) => unreachable!("the audio slot holds speech models"),
-                },
-            )
+            .run(&m, m.kind(), cancel, move |model, cancel| match model {
+                Model::Whisper(whisper) => {
+                    transcribe_stream(whisper, stream, &opts, cancel, &mut on_event)
+                }
+                Model::Chat(chat) => {
+                    transcribe_listening(chat, stream, &opts, cancel, &mut on_event)
+                }
+            })
             .await?;
         transcript.model = m.id;
         transcript.text = transcript.text.trim().to_string();
         Ok(transcript)
+    }
+
+    /// The model [`Engine::transcribe`] uses: a named model that takes audio (a speech
+    /// model, or a text model that listens, such as Qwen2.5-Omni), else
+    /// [`Engine::choose`]'s speech model.
+    pub fn choose_transcriber(&self, id: Option<&str>) -> Result<CatalogModel> {
+        if let Some(id) = id.map(str::trim).filter(|id| !id.is_empty()) {
+            let m = self.resolve(id)?;
+            if m.has(Capability::Audio) {
+                return Ok(m);
+            }
+        }
+        self.choose(id, Capability::Audio)
     }
 
     /// The model a call that names `id` (or none) uses for `kind`: the named one, else
@@ -543,6 +556,11 @@ impl Engine {
         if m.kind() != kind {
             let (what, needs) = match kind {
                 Capability::Text => ("a speech model", "refining needs a text model"),
+                Capability::Audio if m.has(Capability::Audio) => (
+                    "a text model that listens",
+                    "it transcribes through `transcribe`; dictation and live \
+                     transcription need a Whisper model",
+                ),
                 Capability::Audio => ("a text model", "transcribing needs a speech model"),
             };
             return Err(Error::InvalidArgument {
@@ -556,7 +574,16 @@ impl Engine {
     /// [`Engine::choose`], refused with [`Error::NotDownloaded`] when the model is not
     /// complete on disk: for a caller that must answer before any work starts.
     pub fn choose_downloaded(&self, id: Option<&str>, kind: Capability) -> Result<CatalogModel> {
-        let m = self.choose(id, kind)?;
+        self.downloaded(self.choose(id, kind)?)
+    }
+
+    /// [`Engine::choose_transcriber`], refused with [`Error::NotDownloaded`] as
+    /// [`Engine::choose_downloaded`] is.
+    pub fn choose_downloaded_transcriber(&self, id: Option<&str>) -> Result<CatalogModel> {
+        self.downloaded(self.choose_transcriber(id)?)
+    }
+
+    fn downloaded(&self, m: CatalogModel) -> Result<CatalogModel> {
         match self.inner.local_path(&m) {
             Some(_) => Ok(m),
             None => Err(Error::NotDownloaded { model: m.id }),

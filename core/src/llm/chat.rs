@@ -59,7 +59,7 @@ pub struct ChatResponse {
 }
 
 pub struct ChatModel {
-    model: Box<dyn LanguageModel>,
+    model: Box<dyn LanguageModel + Send>,
     tokenizer: Tokenizer,
     template: ChatTemplate,
     eos: HashSet<u32>,
@@ -192,7 +192,7 @@ impl ChatModel {
         path: &Path,
         format: ModelFormat,
         config: &serde_json::Value,
-        model: Box<dyn LanguageModel>,
+        model: Box<dyn LanguageModel + Send>,
         tokenizer: Tokenizer,
         template: ChatTemplate,
         mut eos: HashSet<u32>,
@@ -219,16 +219,12 @@ impl ChatModel {
                 .to_string(),
             vocab_size: config
                 .get("vocab_size")
-                .or_else(|| config.get("text_config").and_then(|t| t.get("vocab_size")))
+                .or_else(|| models::text_config(config).get("vocab_size"))
                 .and_then(|v| v.as_u64())
                 .map_or(tokenizer.vocab_size(), |v| v as usize),
             context_length: config
                 .get("max_position_embeddings")
-                .or_else(|| {
-                    config
-                        .get("text_config")
-                        .and_then(|t| t.get("max_position_embeddings"))
-                })
+                .or_else(|| models::text_config(config).get("max_position_embeddings"))
                 .and_then(|v| v.as_u64())
                 .unwrap_or(4096) as usize,
             eos_token_ids: ids,
@@ -350,6 +346,94 @@ impl ChatModel {
         cancel: &CancelToken,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<ChatResponse> {
+        self.complete_on(self.model.as_ref(), prompt, shared, opts, cancel, on_text)
+    }
+
+    /// Whether the model takes audio (Qwen2.5-Omni).
+    pub fn listens(&self) -> bool {
+        self.model.thinker().is_some()
+    }
+
+    /// Answer `messages` whose last message is about `audio` (16 kHz mono samples):
+    /// the audio goes at the end of that message, between the model's audio markers,
+    /// as Qwen2.5-Omni's chat template puts it. The recording is encoded whole (any
+    /// length: [`crate::llm::models::qwen2_5_omni::audio`]) and its tokens are
+    /// prefilled in chunks like any prompt. A model that does not take audio is
+    /// [`Error::Unsupported`].
+    pub fn listen(
+        &self,
+        messages: &[Message],
+        audio: &[f32],
+        opts: &GenerateOptions,
+        cancel: &CancelToken,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<ChatResponse> {
+        let thinker = self.model.thinker().ok_or_else(|| Error::Unsupported {
+            path: self.info.path.clone(),
+            what: format!(
+                "audio input ({} models take text only)",
+                self.info.model_type
+            ),
+        })?;
+        let name = |id: Option<u32>| id.and_then(|id| self.tokenizer.id_to_token(id));
+        let (start, end) = thinker.audio_markers();
+        let audio_token = thinker.audio_token();
+        let audio_name = name(Some(audio_token)).ok_or_else(|| {
+            Error::corrupt(
+                &self.info.path,
+                format!("the tokenizer has no token {audio_token} for the audio"),
+            )
+        })?;
+        let marker = format!(
+            "{}{audio_name}{}",
+            name(start).unwrap_or_default(),
+            name(end).unwrap_or_default()
+        );
+        let mut messages = messages.to_vec();
+        let last = messages.last_mut().ok_or_else(|| Error::InvalidArgument {
+            name: "messages".into(),
+            reason: "no message to attach the audio to".into(),
+        })?;
+        last.content.push_str(&marker);
+        let mut prompt = self.template.render_marked(&messages, true, Some(false))?;
+        // The marker is the template's doing, not the user's text: its special tokens
+        // are tokenized as such.
+        let at = prompt
+            .literal
+            .last()
+            .and_then(|r| prompt.text[r.clone()].rfind(&marker).map(|i| r.start + i))
+            .ok_or_else(|| Error::corrupt(&self.info.path, "the chat template drops the audio"))?;
+        if let Some(r) = prompt.literal.last_mut() {
+            let tail = at + marker.len()..r.end;
+            r.end = at;
+            if !tail.is_empty() {
+                prompt.literal.push(tail);
+            }
+        }
+        let ids = self.tokenizer.encode_prompt(&prompt)?;
+        let place = ids
+            .iter()
+            .position(|&id| id == audio_token)
+            .ok_or_else(|| Error::corrupt(&self.info.path, "the audio marker did not tokenize"))?;
+        let features = thinker.encode_audio(audio, cancel)?;
+        let n = features.shape()[0] as usize;
+        let mut expanded = Vec::with_capacity(ids.len() + n);
+        expanded.extend_from_slice(&ids[..place]);
+        expanded.extend(std::iter::repeat_n(audio_token, n));
+        expanded.extend_from_slice(&ids[place + 1..]);
+        let model = thinker.with_audio(place, features);
+        self.complete_on(&model, &expanded, 0, opts, cancel, on_text)
+    }
+
+    fn complete_on(
+        &self,
+        model: &dyn LanguageModel,
+        prompt: &[u32],
+        shared: usize,
+        opts: &GenerateOptions,
+        cancel: &CancelToken,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<ChatResponse> {
         if let Some(&id) = prompt
             .iter()
             .find(|&&id| id as usize >= self.info.vocab_size)
@@ -400,7 +484,6 @@ impl ChatModel {
             store: &self.prefixes,
             shared,
         });
-        let model = self.model.as_ref();
         let (_, stats) = generate_with(model, prompt, &self.eos, opts, prefix, cancel, |id| {
             if let Some(chunk) = decoder.push(id) {
                 emit(&chunk, &mut text, &mut stop);

@@ -166,3 +166,33 @@ pub fn attention(
         }
     }
 }
+
+/// `[B, L, heads·d]` → `[B, heads, L, d]`.
+pub fn split_heads(x: &Array, heads: i32) -> Result<Array> {
+    let s = x.shape();
+    Ok(x.reshape(&[s[0], s[1], heads, -1])?
+        .transpose_axes(&[0, 2, 1, 3])?)
+}
+
+/// `[B, heads, L, d]` → `[B, L, heads·d]`.
+pub fn merge_heads(x: &Array) -> Result<Array> {
+    let s = x.shape();
+    Ok(x.transpose_axes(&[0, 2, 1, 3])?
+        .reshape(&[s[0], s[2], -1])?)
+}
+
+/// The sinusoidal position table of Whisper-style audio encoders (`whisper.sinusoids`,
+/// also Qwen2.5-Omni's), in float32: `[length, channels]`, sines then cosines. Not
+/// stored in mlx-community checkpoints.
+pub fn sinusoids(length: i32, channels: i32) -> Result<Array> {
+    let half = channels / 2;
+    let increment = (10_000f32).ln() / (half - 1) as f32;
+    let inv =
+        ops::exp(ops::arange::<_, f32>(0, half, None)?.multiply(Array::from_f32(-increment))?)?;
+    let t = ops::arange::<_, f32>(0, length, None)?.reshape(&[length, 1])?;
+    let scaled = t.multiply(inv.reshape(&[1, half])?)?;
+    Ok(ops::concatenate(
+        &[ops::sin(&scaled)?, ops::cos(&scaled)?],
+        1,
+    )?)
+}

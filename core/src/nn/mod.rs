@@ -14,7 +14,7 @@ mod norm;
 pub(crate) mod weights;
 
 pub use activations::{gelu, gelu_approx, swiglu};
-pub use attention::{AttnMask, Rope, attention};
+pub use attention::{AttnMask, Rope, attention, merge_heads, sinusoids, split_heads};
 pub use kv_cache::KvCache;
 pub use linear::{Embedding, Linear, Projections};
 pub use norm::{LayerNorm, RmsNorm};

@@ -228,6 +228,12 @@ impl Weights {
         self.used.extend(arrays.into_iter().cloned());
     }
 
+    /// Materialize `arrays` too: arrays a layer derives from the tensors it took (a
+    /// transposed convolution, a computed table) and keeps.
+    pub fn keep<'a>(&mut self, arrays: impl IntoIterator<Item = &'a Array>) {
+        self.used.extend(arrays.into_iter().cloned());
+    }
+
     /// Names of tensors nobody consumed (sorted), for diagnostics.
     pub fn leftover(&self) -> Vec<String> {
         let mut v: Vec<String> = self.arrays.keys().cloned().collect();

@@ -9,6 +9,7 @@
 //! "dictate and clean up" flow does. The writers turn a transcript into plain text, SRT,
 //! WebVTT or JSON, whole or segment by segment ([`Writer`]).
 
+pub mod listen;
 mod writers;
 
 use serde::Serialize;

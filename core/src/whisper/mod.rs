@@ -6,7 +6,8 @@
 pub mod decode;
 pub mod load;
 pub mod longform;
-pub mod mel;
+/// The spectrogram lives with the audio code: Qwen2.5-Omni's encoder takes the same one.
+pub use crate::audio::mel;
 pub mod model;
 pub mod timestamps;
 pub mod tokenizer;

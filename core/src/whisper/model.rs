@@ -15,6 +15,7 @@ use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::nn::{
     AttnMask, Embedding, KvCache, LayerNorm, Linear, Projections, Weights, attention, gelu,
+    merge_heads, sinusoids, split_heads,
 };
 
 /// MLX's LayerNorm default.
@@ -83,20 +84,6 @@ impl Block {
         self.mlp2
             .forward(&gelu(&self.mlp1.forward(&self.mlp_ln.forward(x)?)?)?)
     }
-}
-
-/// `[B, L, heads·d]` → `[B, heads, L, d]`.
-fn split_heads(x: &Array, heads: i32) -> Result<Array> {
-    let s = x.shape();
-    Ok(x.reshape(&[s[0], s[1], heads, -1])?
-        .transpose_axes(&[0, 2, 1, 3])?)
-}
-
-/// `[B, heads, L, d]` → `[B, L, heads·d]`.
-fn merge_heads(x: &Array) -> Result<Array> {
-    let s = x.shape();
-    Ok(x.transpose_axes(&[0, 2, 1, 3])?
-        .reshape(&[s[0], s[2], -1])?)
 }
 
 pub struct Encoder {
@@ -296,21 +283,6 @@ impl Decoder {
             .as_dtype(Dtype::Float32)?;
         Ok((logits, qks))
     }
-}
-
-/// The sinusoidal position table the encoder uses (`whisper.sinusoids`): not stored in
-/// mlx-community checkpoints.
-pub fn sinusoids(length: i32, channels: i32) -> Result<Array> {
-    let half = channels / 2;
-    let increment = (10_000f32).ln() / (half - 1) as f32;
-    let inv =
-        ops::exp(ops::arange::<_, f32>(0, half, None)?.multiply(Array::from_f32(-increment))?)?;
-    let t = ops::arange::<_, f32>(0, length, None)?.reshape(&[length, 1])?;
-    let scaled = t.multiply(inv.reshape(&[1, half])?)?;
-    Ok(ops::concatenate(
-        &[ops::sin(&scaled)?, ops::cos(&scaled)?],
-        1,
-    )?)
 }
 
 /// Encoder and decoder of one checkpoint.

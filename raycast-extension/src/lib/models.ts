@@ -42,7 +42,13 @@ export function explicitChoice(preference: string | undefined, stored: string | 
 }
 
 export function kindOf(m: ModelStatus): ModelKind {
-  return m.capabilities.includes("audio") ? "audio" : "text";
+  return m.capabilities.includes("audio") && !m.capabilities.includes("text") ? "audio" : "text";
+}
+
+/** A text model that also transcribes (Qwen2.5-Omni): listed with both kinds, and a default
+ * for either; dictation still needs a Whisper model (the daemon says so). */
+export function listens(m: ModelStatus): boolean {
+  return m.capabilities.includes("audio") && m.capabilities.includes("text");
 }
 
 /** Whether the model's files are complete on disk. */

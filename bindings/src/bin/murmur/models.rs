@@ -200,7 +200,11 @@ pub fn download(args: DownloadArgs) -> Result<()> {
 /// choice for `kind`), downloaded first with progress on stderr when it is a Hub model
 /// not complete yet.
 pub fn ready_model(engine: &Engine, model: Option<&str>, kind: Capability) -> Result<CatalogModel> {
-    let m = engine.choose(model, kind)?;
+    ready(engine, engine.choose(model, kind)?)
+}
+
+/// `m`, downloaded first if it is not on disk yet.
+pub fn ready(engine: &Engine, m: CatalogModel) -> Result<CatalogModel> {
     if engine.model_path(&m.id).is_err() {
         fetch(engine, &m.id)?;
     }

@@ -13,7 +13,7 @@ use murmur_core::transcribe::{Format, Segment, Task, TranscribeOptions, Writer, 
 use murmur_core::whisper::ComputeDtype;
 use murmur_core::{Engine, EngineConfig, Error, Result};
 
-use crate::models::{ready_model, runtime};
+use crate::models::{ready, ready_model, runtime};
 use crate::refine::cancel_on_ctrl_c;
 
 #[derive(Args)]
@@ -90,7 +90,8 @@ pub fn run(args: TranscribeArgs) -> Result<()> {
     };
     let engine = Engine::new(config)?;
     let started = std::time::Instant::now();
-    let model = ready_model(&engine, args.model.as_deref(), Capability::Audio)?;
+    // A speech model, or a text model that listens (Qwen2.5-Omni).
+    let model = ready(&engine, engine.choose_transcriber(args.model.as_deref())?)?;
     let refine_model = args
         .refine_model
         .as_deref()

@@ -20,9 +20,10 @@ use std::path::{Path, PathBuf};
 
 use self::bounded::check_fits_in_memory;
 use self::gguf::{GgufHeader, GgufTensor};
-use self::safetensors::{load_safetensors, read_safetensors_header};
+use self::safetensors::{load_safetensors_where, read_safetensors_header};
 use crate::error::{Error, Result};
 use crate::files::parse_json;
+use crate::llm::models::checkpoint_name;
 use crate::nn::{QuantSpec, Weights};
 
 /// Largest JSON side file (`config.json`, the shard index) read whole: real ones take a
@@ -90,16 +91,28 @@ fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// ([`safetensors`]) before any weight is read, and the weights must fit in memory.
 pub fn load_safetensors_dir(dir: &Path) -> Result<(serde_json::Value, Weights)> {
     let config = read_config(dir)?;
-    crate::llm::models::spec(&config, dir)?;
+    let spec = crate::llm::models::spec(&config, dir)?;
+    // Tensors of parts the architecture does not run are neither read nor counted.
+    let model_type = spec.model_type.as_str();
+    let name = move |stored: &str| checkpoint_name(model_type, stored).map(str::to_string);
     let files = safetensors_files(dir)?;
     let mut needed = 0u64;
     for file in &files {
-        needed = needed.saturating_add(read_safetensors_header(file)?.data_bytes());
+        let header = read_safetensors_header(file)?;
+        needed = needed.saturating_add(header.data_bytes_where(|n| name(n).is_some()));
     }
     check_fits_in_memory(dir, needed)?;
     let mut arrays = HashMap::new();
     for file in &files {
-        arrays.extend(load_safetensors(file)?);
+        for (stored, array) in load_safetensors_where(file, |n| name(n).is_some())? {
+            let renamed = name(&stored).unwrap_or_else(|| stored.clone());
+            if arrays.insert(renamed, array).is_some() {
+                return Err(Error::corrupt(
+                    file,
+                    format!("tensor {stored} appears twice among the shards"),
+                ));
+            }
+        }
     }
     let (quant, overrides) = QuantSpec::from_config(&config, dir)?;
     Ok((

@@ -44,8 +44,14 @@ pub struct SafetensorsHeader {
 impl SafetensorsHeader {
     /// Bytes of tensor data: what loading the file takes in memory.
     pub fn data_bytes(&self) -> u64 {
+        self.data_bytes_where(|_| true)
+    }
+
+    /// Bytes of the tensors `keep` names.
+    pub fn data_bytes_where(&self, keep: impl Fn(&str) -> bool) -> u64 {
         self.tensors
             .iter()
+            .filter(|t| keep(&t.name))
             .map(|t| t.data.end - t.data.start)
             .fold(0, u64::saturating_add)
     }
@@ -83,9 +89,19 @@ pub fn read_safetensors_header(path: &Path) -> Result<SafetensorsHeader> {
 /// valid and its data fits in memory; MLX's arrays must be the ones the header
 /// describes.
 pub fn load_safetensors(path: &Path) -> Result<HashMap<String, Array>> {
+    load_safetensors_where(path, |_| true)
+}
+
+/// [`load_safetensors`] of the tensors `keep` names only: the others are never read
+/// (MLX reads a tensor's data when it is first evaluated) nor counted against memory.
+pub fn load_safetensors_where(
+    path: &Path,
+    keep: impl Fn(&str) -> bool,
+) -> Result<HashMap<String, Array>> {
     let header = read_safetensors_header(path)?;
-    check_fits_in_memory(path, header.data_bytes())?;
-    let arrays = Array::load_safetensors(path).map_err(|e| Error::corrupt(path, e.to_string()))?;
+    check_fits_in_memory(path, header.data_bytes_where(&keep))?;
+    let mut arrays =
+        Array::load_safetensors(path).map_err(|e| Error::corrupt(path, e.to_string()))?;
     let same = arrays.len() == header.tensors.len()
         && header.tensors.iter().all(|t| {
             arrays.get(&t.name).is_some_and(|a| {
@@ -102,6 +118,7 @@ pub fn load_safetensors(path: &Path) -> Result<HashMap<String, Array>> {
             "MLX read tensors other than the header describes",
         ));
     }
+    arrays.retain(|name, _| keep(name));
     Ok(arrays)
 }
 

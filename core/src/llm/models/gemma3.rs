@@ -91,7 +91,8 @@ pub fn build(
     config: &serde_json::Value,
     dims: &Dims,
     w: &mut Weights,
-) -> Result<Box<dyn LanguageModel>> {
+) -> Result<Box<dyn LanguageModel + Send>> {
+    let config = super::text_config(config);
     let a: Args = parse_args(config, w.path())?;
     let eps = a.rms_norm_eps;
     let offset = !a.norm_weights_include_unit_offset;

@@ -41,7 +41,8 @@ pub fn build(
     config: &serde_json::Value,
     dims: &Dims,
     w: &mut Weights,
-) -> Result<Box<dyn LanguageModel>> {
+) -> Result<Box<dyn LanguageModel + Send>> {
+    let config = super::text_config(config);
     let a: Args = parse_args(config, w.path())?;
     let rope = Rope::new(dims.head_dim, a.rope_theta, a.rope_traditional)
         .with_scaling(a.rope_scaling.as_ref(), w.path())?;
@@ -191,9 +192,20 @@ impl Decoder {
     }
 }
 
-impl LanguageModel for Decoder {
-    fn forward(&self, ids: &Array, cache: &mut [KvCache], all_positions: bool) -> Result<Array> {
-        let mut h = self.embed.forward(ids)?;
+impl Decoder {
+    /// Token embeddings `[B, L, hidden]` of `ids`.
+    pub fn embed(&self, ids: &Array) -> Result<Array> {
+        self.embed.forward(ids)
+    }
+
+    /// [`LanguageModel::forward`] from embeddings rather than ids: how models that
+    /// splice other inputs (Qwen2.5-Omni's audio) into the text run the decoder.
+    pub fn forward_embeddings(
+        &self,
+        mut h: Array,
+        cache: &mut [KvCache],
+        all_positions: bool,
+    ) -> Result<Array> {
         trace::activation("embed", &h);
         for (i, (block, cache)) in self.blocks.iter().zip(cache.iter_mut()).enumerate() {
             let r = self.attention(&block.attn, &block.input_norm.forward(&h)?, cache)?;
@@ -212,6 +224,12 @@ impl LanguageModel for Decoder {
             self.lm_head.as_ref(),
             &self.embed,
         )
+    }
+}
+
+impl LanguageModel for Decoder {
+    fn forward(&self, ids: &Array, cache: &mut [KvCache], all_positions: bool) -> Result<Array> {
+        self.forward_embeddings(self.embed(ids)?, cache, all_positions)
     }
 
     fn new_cache(&self) -> Vec<KvCache> {

@@ -7,6 +7,7 @@ pub mod dims;
 pub mod gemma3;
 pub mod llama;
 pub mod qwen2;
+pub mod qwen2_5_omni;
 pub mod qwen3;
 mod trace;
 
@@ -20,7 +21,10 @@ use crate::error::{Error, Result};
 use crate::nn::{Embedding, KvCache, Linear, RmsNorm, Weights};
 
 /// A decoder-only language model ready to run.
-pub trait LanguageModel: Send {
+///
+/// (Not `Send` itself: a view of a model, such as [`qwen2_5_omni::WithAudio`], borrows it;
+/// models that are kept are `Box<dyn LanguageModel + Send>`.)
+pub trait LanguageModel {
     /// Run `ids` (`[B, L]` int32) through the model, appending to `cache`, and return
     /// logits: `[B, L, vocab]` when `all_positions`, else only the last position
     /// `[B, 1, vocab]` (which skips the output projection for the rest of a prompt).
@@ -28,10 +32,18 @@ pub trait LanguageModel: Send {
 
     /// One cache per attention layer.
     fn new_cache(&self) -> Vec<KvCache>;
+
+    /// The model as a listener (Qwen2.5-Omni's thinker), for transcription and audio
+    /// prompts; `None` for text-only models.
+    fn thinker(&self) -> Option<&qwen2_5_omni::Thinker> {
+        None
+    }
 }
 
-/// Builds an architecture from its (text) config and validated dimensions.
-type Constructor = fn(&serde_json::Value, &Dims, &mut Weights) -> Result<Box<dyn LanguageModel>>;
+/// Builds an architecture from its whole config (each reads its text part through
+/// [`text_config`]) and validated dimensions.
+type Constructor =
+    fn(&serde_json::Value, &Dims, &mut Weights) -> Result<Box<dyn LanguageModel + Send>>;
 
 /// `config.json`'s `model_type` → constructor, and the dimensions the architecture
 /// assumes when its configs leave them out. Aliases map to the same file.
@@ -43,6 +55,7 @@ const REGISTRY: &[(&str, Constructor, Defaults)] = &[
     ("qwen2", qwen2::build, Defaults::NONE),
     ("gemma3", gemma3::build, gemma3::DEFAULTS),
     ("gemma3_text", gemma3::build, gemma3::DEFAULTS),
+    ("qwen2_5_omni", qwen2_5_omni::build, Defaults::NONE),
 ];
 
 /// Model types Murmur can run.
@@ -58,9 +71,23 @@ pub struct ModelSpec {
     pub dims: Dims,
 }
 
-/// The text model's part of a config: multimodal checkpoints (Gemma 3) nest it.
-fn text_config(config: &serde_json::Value) -> &serde_json::Value {
-    config.get("text_config").unwrap_or(config)
+/// The text model's part of a config: multimodal checkpoints nest it (Gemma 3 in
+/// `text_config`, Qwen2.5-Omni in `thinker_config.text_config`).
+pub(crate) fn text_config(config: &serde_json::Value) -> &serde_json::Value {
+    config
+        .get("thinker_config")
+        .and_then(|t| t.get("text_config"))
+        .or_else(|| config.get("text_config"))
+        .unwrap_or(config)
+}
+
+/// A checkpoint's tensor name → the name the architecture reads, or `None` for tensors
+/// of parts Murmur does not run, which are then never read (Qwen2.5-Omni's talker).
+pub fn checkpoint_name<'a>(model_type: &str, name: &'a str) -> Option<&'a str> {
+    match model_type {
+        "qwen2_5_omni" => qwen2_5_omni::checkpoint_name(name),
+        _ => Some(name),
+    }
 }
 
 /// A config key that is wrong, as the [`Error::CorruptModel`] of the model at `path`.
@@ -117,7 +144,10 @@ fn registered(
 /// Build the model `config["model_type"]` names from `weights`: the config is mapped and
 /// validated ([`spec`]) and compared with the tensors' shapes first; every tensor the
 /// architecture needs must be present, and none may be left over.
-pub fn build(config: &serde_json::Value, weights: &mut Weights) -> Result<Box<dyn LanguageModel>> {
+pub fn build(
+    config: &serde_json::Value,
+    weights: &mut Weights,
+) -> Result<Box<dyn LanguageModel + Send>> {
     let path = weights.path().to_path_buf();
     let spec = spec(config, &path)?;
     let model_type = spec.model_type.as_str();
@@ -128,7 +158,7 @@ pub fn build(config: &serde_json::Value, weights: &mut Weights) -> Result<Box<dy
         )
         .map_err(|e| bad_config(&path, e))?;
     let (_, constructor, _) = registered(model_type, &path)?;
-    let model = constructor(text_config(config), &spec.dims, weights)?;
+    let model = constructor(config, &spec.dims, weights)?;
     weights.materialize()?;
     let leftover = weights.leftover();
     if !leftover.is_empty() {

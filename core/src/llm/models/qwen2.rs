@@ -28,10 +28,15 @@ pub fn build(
     config: &serde_json::Value,
     dims: &Dims,
     w: &mut Weights,
-) -> Result<Box<dyn LanguageModel>> {
+) -> Result<Box<dyn LanguageModel + Send>> {
+    Ok(Box::new(decoder(super::text_config(config), dims, w)?))
+}
+
+/// The Qwen2 decoder of a text config (also Qwen2.5-Omni's language model).
+pub fn decoder(config: &serde_json::Value, dims: &Dims, w: &mut Weights) -> Result<Decoder> {
     let a: Args = parse_args(config, w.path())?;
     let rope = Rope::new(dims.head_dim, a.rope_theta, a.rope_traditional)
         .with_scaling(a.rope_scaling.as_ref(), w.path())?;
     let spec = DecoderSpec::new(dims, a.rms_norm_eps, rope, false, a.tie_word_embeddings);
-    Ok(Box::new(Decoder::load(spec, w)?))
+    Decoder::load(spec, w)
 }

@@ -21,7 +21,8 @@ pub fn build(
     config: &serde_json::Value,
     dims: &Dims,
     w: &mut Weights,
-) -> Result<Box<dyn LanguageModel>> {
+) -> Result<Box<dyn LanguageModel + Send>> {
+    let config = super::text_config(config);
     let a: Args = parse_args(config, w.path())?;
     let rope = Rope::new(dims.head_dim, a.rope_theta, false)
         .with_scaling(a.rope_scaling.as_ref(), w.path())?;

@@ -365,7 +365,7 @@ async fn transcribe(
     }
     let model = st
         .engine
-        .choose_downloaded(params.model.as_deref(), Capability::Audio)?
+        .choose_downloaded_transcriber(params.model.as_deref())?
         .id;
     let cancel = CancelToken::new();
     let engine = st.engine.clone();

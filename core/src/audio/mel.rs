@@ -1,6 +1,7 @@
-//! Whisper's log-mel spectrogram: 25 ms Hann windows every 10 ms (400-point STFT, hop
-//! 160 at 16 kHz), power spectrum through a Slaney mel filter bank, `log10`, clamped
-//! to 8 decades below the loudest bin and scaled to roughly [-1, 1].
+//! Whisper's log-mel spectrogram, also the input of Qwen2.5-Omni's audio encoder: 25 ms
+//! Hann windows every 10 ms (400-point STFT, hop 160 at 16 kHz), power spectrum through a
+//! Slaney mel filter bank, `log10`, clamped to 8 decades below the loudest bin and scaled
+//! to roughly [-1, 1].
 //!
 //! The STFT runs in MLX exactly as mlx-whisper's `log_mel_spectrogram` does (reflect
 //! padding, strided frames, `rfft`, drop the last frame), so the encoder sees the same
