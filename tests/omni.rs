@@ -358,59 +358,6 @@ fn bad_audio_configs_and_tensors_are_corrupt_models() {
     expect_corrupt(&bad, &["audio_tower.conv1.weight", "[64, 5, 128]"]);
 }
 
-/// The tiny thinker with a real vocabulary: Qwen's BPE with Qwen2.5-Omni's audio tokens
-/// (151646-151648, which Qwen2.5's tokenizer calls `<|object_ref_start|>`, ... and the
-/// Omni tokenizer renames), a ChatML template, and a random embedding table of the real
-/// vocabulary size (tied to the output). Weights are random, so what it says is noise:
-/// this checks the plumbing around the model, not its words.
-fn listening_model(dir: &Path) -> PathBuf {
-    use murmur_core::mlx::random;
-    let tok_dir = murmur_tests::qwen3_tokenizer_dir();
-    let rename = [
-        ("<|object_ref_start|>", "<|AUDIO|>"),
-        ("<|object_ref_end|>", "<|audio_bos|>"),
-        ("<|box_start|>", "<|audio_eos|>"),
-    ];
-    let mut tokenizer = std::fs::read_to_string(tok_dir.join("tokenizer.json")).unwrap();
-    let mut tok_config = std::fs::read_to_string(tok_dir.join("tokenizer_config.json")).unwrap();
-    for (from, to) in rename {
-        tokenizer = tokenizer.replace(from, to);
-        tok_config = tok_config.replace(from, to);
-    }
-    let mut tok_config: Value = serde_json::from_str(&tok_config).unwrap();
-    tok_config["chat_template"] =
-        "{% for message in messages %}<|im_start|>{{ message['role'] }}\n\
-        {{ message['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}\
-        <|im_start|>assistant\n{% endif %}"
-            .into();
-    std::fs::write(dir.join("tokenizer.json"), tokenizer).unwrap();
-    std::fs::write(dir.join("tokenizer_config.json"), tok_config.to_string()).unwrap();
-    let vocab = 151_936;
-    edited(
-        dir,
-        |c| {
-            let t = &mut c["thinker_config"];
-            t["audio_token_index"] = 151_646.into();
-            t["audio_start_token_id"] = 151_647.into();
-            t["audio_end_token_id"] = 151_648.into();
-            t["text_config"]["vocab_size"] = vocab.into();
-            t["text_config"]["tie_word_embeddings"] = true.into();
-            c["eos_token_id"] = 151_645.into();
-        },
-        |w| {
-            random::seed(11).unwrap();
-            let table = random::normal::<f32>(&[vocab, 128], None, None, None)
-                .unwrap()
-                .multiply(Array::from_f32(0.05))
-                .unwrap()
-                .as_dtype(Dtype::Float16)
-                .unwrap();
-            w.insert("thinker.model.embed_tokens.weight".into(), table);
-            w.remove("thinker.lm_head.weight");
-        },
-    )
-}
-
 /// One load of a model that listens serves `transcribe` (through the text slot, no
 /// speech model) and `refine`; its prompt holds exactly the audio's tokens; a recording
 /// of silence is never shown to it; a model that only reads cannot transcribe.
@@ -426,7 +373,7 @@ async fn a_listening_model_transcribes_and_refines_in_one_load() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("omni");
     std::fs::create_dir_all(&dir).unwrap();
-    listening_model(&dir);
+    murmur_tests::omni_listening_model(&dir);
 
     // The prompt: the template's tokens, with <|AUDIO|> replaced by one placeholder per
     // audio token (10.27 s: 257).

@@ -1026,6 +1026,69 @@ fn transcribe_streams_segments_from_a_path_and_an_upload() {
     assert_eq!(empty.status, 400);
 }
 
+/// A model that listens (Qwen2.5-Omni's thinker; tiny, random weights) transcribes through
+/// `/v1/transcribe` and the CLI as a speech model does, loaded once in the text slot, and
+/// refines with the same load.
+#[test]
+fn a_listening_model_transcribes_and_refines_through_the_daemon_and_the_cli() {
+    let home = Home::new();
+    let dir = home.path("omni");
+    std::fs::create_dir_all(&dir).unwrap();
+    murmur_tests::omni_listening_model(&dir);
+    home.cli(&["models", "add", dir.to_str().unwrap(), "--id", "omni"]);
+    let listed: Value = serde_json::from_str(&home.cli(&["models", "--json"])).unwrap();
+    let omni = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "omni")
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(omni["capabilities"], json!(["text", "audio"]), "{omni}");
+
+    let daemon = home.serve(&[]);
+    let unix = daemon.unix();
+    let wav = fixture("audio/jfk.wav");
+    let lines = post(
+        &unix,
+        "/v1/transcribe",
+        &json!({"path": wav, "model": "omni"}),
+    )
+    .lines();
+    let done = lines.last().unwrap();
+    assert_eq!(done["type"], "done", "{lines:?}");
+    assert_eq!(done["model"], "omni");
+    assert!(
+        (done["duration"].as_f64().unwrap() - 11.0).abs() < 0.01,
+        "{done}"
+    );
+    let segments = lines.iter().filter(|l| l["type"] == "segment").count();
+    assert_eq!(done["segments"].as_array().unwrap().len(), segments);
+    let status = get(&unix, "/v1/status").json();
+    assert_eq!(status["loaded"], "omni", "{status}");
+    assert_eq!(status["loaded_audio"], Value::Null, "{status}");
+
+    let refined = post(
+        &unix,
+        "/v1/refine",
+        &json!({"text": "so um hello there", "model": "omni", "max_tokens": 4}),
+    )
+    .lines();
+    assert_eq!(refined.last().unwrap()["type"], "done", "{refined:?}");
+    drop(daemon);
+
+    let out = home.cli(&[
+        "transcribe",
+        "--model",
+        "omni",
+        "--format",
+        "json",
+        wav.to_str().unwrap(),
+    ]);
+    let t: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(t["model"], "omni", "{t}");
+    assert!((t["duration"].as_f64().unwrap() - 11.0).abs() < 0.01, "{t}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Hostile and careless clients (serve/listen.rs: timeouts, connection caps), settings
 // checked at start, start-up failures that leave nothing behind, the sidecar's /load,

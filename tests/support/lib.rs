@@ -184,3 +184,57 @@ pub fn murmur_command(exe: &str, config: &std::path::Path, args: &[&str]) -> std
         .args(args);
     cmd
 }
+
+/// `dir` made a model folder holding tests/goldens/omni/tiny's thinker with a real
+/// vocabulary: Qwen's BPE with Qwen2.5-Omni's audio tokens (151646-151648, which
+/// Qwen2.5's tokenizer calls `<|object_ref_start|>`, ... and the Omni tokenizer renames), a ChatML template, and a random embedding table of the real
+/// vocabulary size (tied to the output). Weights are random, so what it says is noise:
+/// this checks the plumbing around the model, not its words.
+pub fn omni_listening_model(dir: &std::path::Path) -> PathBuf {
+    use murmur_core::mlx::{Array, Dtype, random};
+    use serde_json::Value;
+    let tok_dir = qwen3_tokenizer_dir();
+    let rename = [
+        ("<|object_ref_start|>", "<|AUDIO|>"),
+        ("<|object_ref_end|>", "<|audio_bos|>"),
+        ("<|box_start|>", "<|audio_eos|>"),
+    ];
+    let mut tokenizer = std::fs::read_to_string(tok_dir.join("tokenizer.json")).unwrap();
+    let mut tok_config = std::fs::read_to_string(tok_dir.join("tokenizer_config.json")).unwrap();
+    for (from, to) in rename {
+        tokenizer = tokenizer.replace(from, to);
+        tok_config = tok_config.replace(from, to);
+    }
+    let mut tok_config: Value = serde_json::from_str(&tok_config).unwrap();
+    tok_config["chat_template"] =
+        "{% for message in messages %}<|im_start|>{{ message['role'] }}\n\
+        {{ message['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}\
+        <|im_start|>assistant\n{% endif %}"
+            .into();
+    std::fs::write(dir.join("tokenizer.json"), tokenizer).unwrap();
+    std::fs::write(dir.join("tokenizer_config.json"), tok_config.to_string()).unwrap();
+    let vocab = 151_936;
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("goldens/omni/tiny");
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    let t = &mut config["thinker_config"];
+    t["audio_token_index"] = 151_646.into();
+    t["audio_start_token_id"] = 151_647.into();
+    t["audio_end_token_id"] = 151_648.into();
+    t["text_config"]["vocab_size"] = vocab.into();
+    t["text_config"]["tie_word_embeddings"] = true.into();
+    config["eos_token_id"] = 151_645.into();
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let mut w = Array::load_safetensors(src.join("model.safetensors")).unwrap();
+    random::seed(11).unwrap();
+    let table = random::normal::<f32>(&[vocab, 128], None, None, None)
+        .unwrap()
+        .multiply(Array::from_f32(0.05))
+        .unwrap()
+        .as_dtype(Dtype::Float16)
+        .unwrap();
+    w.insert("thinker.model.embed_tokens.weight".into(), table);
+    w.remove("thinker.lm_head.weight");
+    Array::save_safetensors(&w, None, dir.join("model.safetensors")).unwrap();
+    dir.to_path_buf()
+}
