@@ -393,6 +393,15 @@ async fn a_listening_model_transcribes_and_refines_in_one_load() {
     assert_eq!(n, 275, "11 s of audio");
     // + <|audio_bos|>, the audio, <|audio_eos|>
     assert_eq!(heard.stats.prompt_tokens, text_only + 2 + n);
+    // 25 minutes do not fit the 32,768-token context: a typed refusal (made before the
+    // audio is encoded).
+    let long = vec![0.01f32; 25 * 60 * 16_000];
+    match chat.listen(&messages, &long, &opts, &CancelToken::new(), &mut |_| {}) {
+        Err(murmur_core::Error::PromptTooLong { tokens, limit }) => {
+            assert!(tokens > limit && limit == 32_768, "{tokens} {limit}")
+        }
+        other => panic!("{:?}", other.map(|r| r.text)),
+    }
     drop(chat);
 
     let engine = murmur_tests::dictation_engine(tmp.path());

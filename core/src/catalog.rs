@@ -120,11 +120,7 @@ impl CatalogModel {
             }
             ModelSource::Hub { .. } => String::new(),
         };
-        // A text model that listens also transcribes (Qwen2.5-Omni).
-        let mut capabilities = vec![capability];
-        if capability == Capability::Text && listens(&architecture) {
-            capabilities.push(Capability::Audio);
-        }
+        let capabilities = capabilities_of(capability, &architecture);
         CatalogModel {
             id,
             name,
@@ -175,6 +171,15 @@ impl CatalogModel {
 /// Whether models of `model_type` take audio as well as text.
 pub fn listens(model_type: &str) -> bool {
     model_type == "qwen2_5_omni"
+}
+
+/// What a model of `kind` and `model_type` can do: a text model that listens also
+/// transcribes (Qwen2.5-Omni).
+pub fn capabilities_of(kind: Capability, model_type: &str) -> Vec<Capability> {
+    match kind {
+        Capability::Text if listens(model_type) => vec![Capability::Text, Capability::Audio],
+        kind => vec![kind],
+    }
 }
 
 /// Files of an mlx-community chat model: weights (single or sharded), config, tokenizer
@@ -805,6 +810,22 @@ mod tests {
             Some("mlx-community/whisper-large-v3-turbo")
         );
         assert!(matches!(c.resolve("nope"), Err(Error::UnknownModel { .. })));
+    }
+
+    #[test]
+    fn a_text_model_that_listens_also_transcribes() {
+        assert_eq!(
+            capabilities_of(Capability::Text, "qwen2_5_omni"),
+            [Capability::Text, Capability::Audio]
+        );
+        assert_eq!(
+            capabilities_of(Capability::Text, "qwen2"),
+            [Capability::Text]
+        );
+        assert_eq!(
+            capabilities_of(Capability::Audio, "whisper"),
+            [Capability::Audio]
+        );
     }
 
     #[test]

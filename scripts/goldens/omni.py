@@ -367,7 +367,115 @@ def write(name, seed, bits=None):
     (path / "golden.json").write_text(json.dumps(golden) + "\n")
 
 
+# ---------------------------------------------------------------------------------------------
+# The exact Qwen2.5-Omni-3B configuration. Its 4.0 billion weights (16 GB as float32) are not
+# stored anywhere: both this script and tests/omni_3b.rs compute them from their names with the
+# same counter-based generator (splitmix64 of FNV-1a(name) + index, top 24 bits -> [-1, 1) in
+# float32), bit for bit.
+
+MASK = (1 << 64) - 1
+
+
+def fnv1a(name):
+    h = 0xCBF29CE484222325
+    for b in name.encode():
+        h = ((h ^ b) * 0x100000001B3) & MASK
+    return h
+
+
+def det_uniform(name, shape, scale):
+    """scale * u, u uniform in [-1, 1): float32 values, generated in pieces."""
+    n = int(np.prod(shape))
+    out = np.empty(n, dtype=np.float32)
+    base = np.uint64(fnv1a(name))
+    step = 1 << 24
+    with np.errstate(over="ignore"):
+        for start in range(0, n, step):
+            x = base + np.arange(start, min(n, start + step), dtype=np.uint64)
+            z = x + np.uint64(0x9E3779B97F4A7C15)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+            u = (z >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -23) - np.float32(1.0)
+            out[start : start + len(x)] = u * np.float32(scale)
+    return out.reshape(shape)
+
+
+def weight_scale(name, shape):
+    """(scale, offset) of tensor `name`: the value is offset + scale * u."""
+    if name.endswith(("norm.weight", "layer_norm.weight", "ln_post.weight")):
+        return 0.2, 1.0
+    if name.endswith(".bias"):
+        return 0.1, 0.0
+    if name.endswith("embed_tokens.weight"):
+        return 0.05, 0.0
+    if name.endswith(("conv1.weight", "conv2.weight")):
+        return 1.0 / math.sqrt(shape[1] * shape[2]), 0.0
+    return 1.0 / math.sqrt(shape[-1]), 0.0  # linear layers [out, in]
+
+
+def config_3b():
+    """Qwen/Qwen2.5-Omni-3B's thinker: 32 audio layers of width 1280 (20 heads), 36 text layers
+    of width 2048 (16 heads of 128, 2 KV heads), vocabulary 151936."""
+    c = config()
+    t = c["thinker_config"]
+    t.update({"audio_token_index": 151646, "audio_start_token_id": 151647,
+              "audio_end_token_id": 151648, "image_token_index": 151655,
+              "video_token_index": 151656, "user_token_id": 872})
+    t["audio_config"].update({"d_model": 1280, "encoder_attention_heads": 20,
+                              "encoder_ffn_dim": 5120, "encoder_layers": 32, "output_dim": 2048})
+    t["text_config"].update({"hidden_size": 2048, "intermediate_size": 11008,
+                             "num_attention_heads": 16, "num_hidden_layers": 36,
+                             "num_key_value_heads": 2, "vocab_size": 151936,
+                             "rope_scaling": {"mrope_section": [16, 24, 24], "rope_type": "default",
+                                              "type": "default"}})
+    return c
+
+
+def write_3b():
+    from mlx.utils import tree_unflatten
+    cfg = config_3b()
+    model = qo.Model(qo.ModelArgs.from_dict(copy.deepcopy(cfg)))
+    # The init's random arrays are lazy and never evaluated: every parameter is replaced.
+    shapes = {k: v.shape for k, v in tree_flatten(model.parameters())}
+    params = []
+    for name in sorted(shapes):
+        scale, offset = weight_scale(name, shapes[name])
+        values = det_uniform(name, shapes[name], scale)
+        if offset:
+            values += np.float32(offset)
+        params.append((name, mx.array(values)))
+        del values
+    model.update(tree_unflatten(params))
+    del params
+    mx.eval(model.parameters())
+    clips = {}
+    for clip_name in CLIPS:
+        _, g = golden_for(model, clip_name)
+        last = np.array(g.pop("logits_last"), dtype=np.float64)
+        top = np.argsort(-last, kind="stable")[:64]
+        g["logits_top64"] = {"ids": [int(i) for i in top], "values": [float(last[i]) for i in top]}
+        g["logits_stats"] = {"mean": float(last.mean()), "std": float(last.std()),
+                             "logsumexp": float(np.log(np.exp(last - last.max()).sum()) + last.max())}
+        clips[clip_name] = g
+        print(f"3b/{clip_name}: {g['audio_tokens']} audio tokens; greedy {g['greedy_ids']}",
+              file=sys.stderr)
+    path = OUT / "3b"
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    golden = {
+        "reference": "mlx-lm-omni 0.1.3 with the patches in scripts/goldens/omni.py",
+        "versions": {"mlx": mx.__version__, "mlx_lm_omni": "0.1.3"},
+        "weights": "generated: see det_uniform and weight_scale in scripts/goldens/omni.py",
+        "clips": clips,
+    }
+    (path / "golden.json").write_text(json.dumps(golden) + "\n")
+
+
 def main():
+    if sys.argv[1:] == ["3b"]:
+        write_3b()  # ~16 GB of memory, several minutes
+        return
     write("tiny", seed=7)
     write("tiny-8bit", seed=8, bits=8)
 

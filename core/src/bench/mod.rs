@@ -27,6 +27,7 @@
 //!   after the end of the audio for each, and how far confirmed text trails the audio.
 
 pub mod live;
+pub mod synthetic;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -275,7 +275,7 @@ impl Engine {
                             e.architecture = arch;
                         }
                         if let Some(c) = capability {
-                            e.capabilities = vec![c];
+                            e.capabilities = crate::catalog::capabilities_of(c, &e.architecture);
                         }
                     })?;
                 }

@@ -415,6 +415,15 @@ impl ChatModel {
             .iter()
             .position(|&id| id == audio_token)
             .ok_or_else(|| Error::corrupt(&self.info.path, "the audio marker did not tokenize"))?;
+        // A recording too long for the context is refused before it is encoded.
+        let frames = audio.len().div_ceil(crate::audio::mel::HOP_LENGTH);
+        let expected = thinker.audio_config().tokens_for_frames(frames);
+        if ids.len() + expected >= self.info.context_length {
+            return Err(Error::PromptTooLong {
+                tokens: ids.len() + expected,
+                limit: self.info.context_length,
+            });
+        }
         let features = thinker.encode_audio(audio, cancel)?;
         let n = features.shape()[0] as usize;
         let mut expanded = Vec::with_capacity(ids.len() + n);
