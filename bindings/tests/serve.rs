@@ -1074,6 +1074,27 @@ fn a_listening_model_transcribes_and_refines_through_the_daemon_and_the_cli() {
     )
     .lines();
     assert_eq!(refined.last().unwrap()["type"], "done", "{refined:?}");
+
+    // OpenAI's route takes it too: verbose_json with the duration, a segment per window.
+    let wav_bytes = std::fs::read(&wav).unwrap();
+    let r = request(
+        &unix,
+        "POST",
+        "/v1/audio/transcriptions",
+        &[("Content-Type", "multipart/form-data; boundary=B")],
+        &multipart(&[
+            ("file", Some("jfk.wav"), &wav_bytes[..]),
+            ("model", None, b"omni"),
+            ("response_format", None, b"verbose_json"),
+            ("timestamp_granularities[]", None, b"segment"),
+        ]),
+    );
+    let status = r.status;
+    let v = r.json();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["duration"], 11.0, "{v}");
+    assert_eq!(v["task"], "transcribe", "{v}");
+    assert!(v["segments"].as_array().unwrap().len() <= 1, "{v}");
     drop(daemon);
 
     let out = home.cli(&[

@@ -1,6 +1,7 @@
 //! `POST /v1/audio/transcriptions` and `/v1/audio/translations`: an uploaded file through
 //! core's dictation pipeline without the cleanup (so the voice-activity trimming and the
-//! user's vocabulary apply, as on `/v1/dictate`), answered in OpenAI's formats.
+//! user's vocabulary apply, as on `/v1/dictate`), answered in OpenAI's formats. A model
+//! that listens (Qwen2.5-Omni) transcribes the file through core's `transcribe` instead.
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -8,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use murmur_core::CancelToken;
 use murmur_core::audio::AudioInput;
+use murmur_core::catalog::Capability;
 use murmur_core::dictate::{DictateEvent, DictateOptions, DictateResult};
-use murmur_core::transcribe::{Task, Transcript, to_srt, to_vtt};
+use murmur_core::transcribe::{Segment, Task, TranscribeOptions, Transcript, to_srt, to_vtt};
 use murmur_core::whisper::tokenizer::LANGUAGES;
 use serde_json::{Value, json};
 
@@ -99,27 +101,28 @@ async fn answer(st: Shared, req: Request, task: Task) -> Result<Response, ApiErr
     let form = form(&st, req).await?;
     let call = audio_call(task, &form.fields)?;
     // The model is checked before the audio is decoded (an unknown one is a 404 at once).
-    let model = st
+    let chosen = st
         .engine
-        .choose_downloaded(
-            call.model.as_deref(),
-            murmur_core::catalog::Capability::Audio,
-        )?
-        .id;
+        .choose_downloaded_transcriber(call.model.as_deref())?;
+    let listens = chosen.kind() == Capability::Text;
+    let model = chosen.id;
+    let audio = AudioInput::Encoded(form.file.to_vec());
+    if listens {
+        return listened(st, call, task, model, audio).await;
+    }
     let opts = DictateOptions {
         speech_model: Some(model),
         transcribe: call.transcribe.clone(),
         refine: None,
         ..DictateOptions::default()
     };
-    let audio = AudioInput::Encoded(form.file.to_vec());
     let cancel = CancelToken::new();
     let engine = st.engine.clone();
     if !call.stream {
         let guard = cancel.drop_guard();
         let result = engine.dictate(audio, &opts, |_| {}, &cancel).await;
         guard.disarm();
-        return Ok(render(&call, task, &result?));
+        return Ok(render(&call, task, &Heard::dictated(&result?)));
     }
     let (events, body) = stream::events(Some(&cancel));
     tokio::spawn(async move {
@@ -143,19 +146,86 @@ async fn answer(st: Shared, req: Request, task: Task) -> Result<Response, ApiErr
     Ok(body.into_response())
 }
 
-/// The result in the format asked for.
-fn render(call: &AudioCall, task: Task, r: &DictateResult) -> Response {
-    let text = |body: String| ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body);
-    let transcript = || Transcript {
-        model: String::new(),
-        text: r.text.clone(),
-        language: r.language.clone(),
-        language_probability: None,
-        segments: r.segments.clone(),
-        duration: r.audio_secs as f32,
+/// A model that listens (Qwen2.5-Omni) transcribes the file itself, through core's
+/// `transcribe` (dictation's voice-activity trimming and vocabulary replacements are
+/// Whisper's pipeline): its segments stream as deltas like Whisper's.
+async fn listened(
+    st: Shared,
+    call: AudioCall,
+    task: Task,
+    model: String,
+    audio: AudioInput,
+) -> Result<Response, ApiError> {
+    let opts = TranscribeOptions {
+        task,
+        ..call.transcribe.clone()
     };
+    let cancel = CancelToken::new();
+    let engine = st.engine.clone();
+    if !call.stream {
+        let guard = cancel.drop_guard();
+        let result = engine
+            .transcribe(Some(&model), audio, &opts, |_| {}, &cancel)
+            .await;
+        guard.disarm();
+        return Ok(render(&call, task, &Heard::transcribed(&result?)));
+    }
+    let (events, body) = stream::events(Some(&cancel));
+    tokio::spawn(async move {
+        let deltas = events.clone();
+        let on_segment = move |s: &Segment| {
+            deltas.send(&json!({"type": "transcript.text.delta", "delta": s.text}));
+        };
+        match engine
+            .transcribe(Some(&model), audio, &opts, on_segment, &cancel)
+            .await
+        {
+            Ok(t) => {
+                events.send(&json!({"type": "transcript.text.done", "text": t.text}));
+            }
+            Err(murmur_core::Error::Cancelled) => return,
+            Err(e) => {
+                events.send(&json!({"type": "error", "error": ApiError::from(e).body()}));
+            }
+        }
+        events.done();
+    });
+    Ok(body.into_response())
+}
+
+/// What either pipeline heard, as the formats need it.
+struct Heard {
+    transcript: Transcript,
+}
+
+impl Heard {
+    fn dictated(r: &DictateResult) -> Self {
+        Self {
+            transcript: Transcript {
+                model: String::new(),
+                text: r.text.clone(),
+                language: r.language.clone(),
+                language_probability: None,
+                segments: r.segments.clone(),
+                duration: r.audio_secs as f32,
+            },
+        }
+    }
+
+    fn transcribed(t: &Transcript) -> Self {
+        Self {
+            transcript: t.clone(),
+        }
+    }
+}
+
+/// The result in the format asked for.
+fn render(call: &AudioCall, task: Task, heard: &Heard) -> Response {
+    let r = &heard.transcript;
+    let text = |body: String| ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body);
+    let transcript = || r.clone();
     // OpenAI bills whisper by the second; its answers say how many.
-    let usage = json!({"type": "duration", "seconds": r.audio_secs.ceil() as u64});
+    let usage = json!({"type": "duration", "seconds": (r.duration as f64).ceil() as u64});
     match call.format {
         ResponseFormat::Json => axum::Json(json!({"text": r.text, "usage": usage})).into_response(),
         ResponseFormat::Text => text(format!("{}\n", r.text)).into_response(),
@@ -171,7 +241,7 @@ fn render(call: &AudioCall, task: Task, r: &DictateResult) -> Response {
 
 /// OpenAI's `verbose_json`: the language by its English name, the duration, and the
 /// segments and words asked for (`timestamp_granularities[]`).
-fn verbose(call: &AudioCall, task: Task, r: &DictateResult, usage: Value) -> Value {
+fn verbose(call: &AudioCall, task: Task, r: &Transcript, usage: Value) -> Value {
     let language = LANGUAGES
         .iter()
         .find(|(code, _)| *code == r.language)
@@ -182,7 +252,7 @@ fn verbose(call: &AudioCall, task: Task, r: &DictateResult, usage: Value) -> Val
             Task::Translate => "translate",
         },
         "language": language,
-        "duration": r.audio_secs,
+        "duration": r.duration,
         "text": r.text,
         "usage": usage,
     });
