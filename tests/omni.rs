@@ -3,8 +3,9 @@
 //!
 //! tests/goldens/omni/{tiny,tiny-8bit}: a scaled-down Qwen2.5-Omni-3B (2 audio layers of
 //! width 64, 2 text layers of width 128, vocabulary 1024) in the layout of the MLX
-//! conversions, dense float32 and 8-bit; the reference's log-mel statistics, audio tokens,
-//! prompt logits and greedy continuations for 10.27 s, 20.5 s and 40 s of speech.
+//! conversions, dense (stored in bfloat16, run in float32) and 8-bit; the reference's
+//! log-mel statistics, audio tokens, prompt logits and greedy continuations for 10.27 s,
+//! 20.5 s and 40 s of speech.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -45,18 +46,6 @@ fn to_vec(a: &Array) -> Vec<f32> {
         .unwrap()
         .as_slice::<f32>()
         .to_vec()
-}
-
-/// The clip the golden was taken on: its files joined and cut to length.
-fn clip(g: &Value) -> Vec<f32> {
-    let mut samples: Vec<f32> = g["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|f| fixture_pcm(f.as_str().unwrap()))
-        .collect();
-    samples.truncate(g["samples"].as_u64().unwrap() as usize);
-    samples
 }
 
 /// The prompt of a clip: text ids, `n` placeholders where the audio goes, text ids.
@@ -117,7 +106,7 @@ fn check(name: &str, dir: &Path) {
     for clip_name in CLIPS {
         let g = &golden["clips"][clip_name];
         let what = format!("{name}/{clip_name}");
-        let samples = clip(g);
+        let samples = murmur_tests::omni_clip(g);
         assert_eq!(
             samples.len() as u64,
             g["samples"].as_u64().unwrap(),

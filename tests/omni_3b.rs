@@ -16,7 +16,7 @@ use murmur_core::llm::models::{self, LanguageModel};
 use murmur_core::mlx::ops::indexing::TryIndexOp;
 use murmur_core::mlx::{Array, Dtype};
 use murmur_core::nn::Weights;
-use murmur_tests::{argmax, fixture_pcm, json_floats, json_ids};
+use murmur_tests::{argmax, json_floats, json_ids};
 use serde_json::Value;
 
 fn golden_dir() -> PathBuf {
@@ -140,13 +140,7 @@ fn exact_3b_configuration_matches_the_reference() {
     let cancel = CancelToken::new();
     for clip_name in ["10s", "20s", "40s"] {
         let g = &golden["clips"][clip_name];
-        let mut samples: Vec<f32> = g["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|f| fixture_pcm(f.as_str().unwrap()))
-            .collect();
-        samples.truncate(g["samples"].as_u64().unwrap() as usize);
+        let samples = murmur_tests::omni_clip(g);
         let audio = thinker.encode_audio(&samples, &cancel).unwrap();
         let n = g["audio_tokens"].as_u64().unwrap() as usize;
         assert_eq!(audio.shape()[0] as usize, n, "{clip_name}");

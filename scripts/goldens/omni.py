@@ -346,8 +346,16 @@ def golden_for(model, name):
 def write(name, seed, bits=None):
     path = OUT / name
     model, cfg = build(seed, bits)
+    if not bits:
+        # Stored in bfloat16, as Qwen's checkpoints are (and small enough to commit); the
+        # reference then runs on those weights cast to float32, as Murmur runs on the CPU.
+        cfg["torch_dtype"] = "bfloat16"
+        model.update(tree_map_with_path(lambda _, v: v.astype(mx.bfloat16), model.parameters()))
     save(model, cfg, path)
     model = reload(path)
+    model.update(tree_map_with_path(
+        lambda _, v: v.astype(mx.float32) if mx.issubdtype(v.dtype, mx.floating) else v,
+        model.parameters()))
     features, clips = {}, {}
     for clip_name in CLIPS:
         feats, g = golden_for(model, clip_name)
@@ -355,8 +363,7 @@ def write(name, seed, bits=None):
         clips[clip_name] = g
         print(f"{name}/{clip_name}: {g['mel_frames']} mel frames -> {g['audio_tokens']} audio "
               f"tokens; greedy {g['greedy_ids']}; {len(set(g['argmax_all']))} distinct argmaxes", file=sys.stderr)
-    if not bits:  # the quantized model's logits are checked; its features add nothing
-        mx.save_safetensors(str(path / "features.safetensors"), features)
+    mx.save_safetensors(str(path / "features.safetensors"), features)
     golden = {
         "reference": "mlx-lm-omni 0.1.3 with the patches in scripts/goldens/omni.py",
         "versions": {"mlx": mx.__version__, "mlx_lm_omni": "0.1.3"},

@@ -238,3 +238,16 @@ pub fn omni_listening_model(dir: &std::path::Path) -> PathBuf {
     Array::save_safetensors(&w, None, dir.join("model.safetensors")).unwrap();
     dir.to_path_buf()
 }
+
+/// The speech a Qwen2.5-Omni golden clip was taken on (scripts/goldens/omni.py): its
+/// fixture files joined and cut to the golden's sample count.
+pub fn omni_clip(golden: &serde_json::Value) -> Vec<f32> {
+    let mut samples: Vec<f32> = golden["files"]
+        .as_array()
+        .expect("the clip's files")
+        .iter()
+        .flat_map(|f| fixture_pcm(f.as_str().expect("a file name")))
+        .collect();
+    samples.truncate(golden["samples"].as_u64().expect("the sample count") as usize);
+    samples
+}
